@@ -1,0 +1,21 @@
+"""The course autograder: nbgrader underneath, one command on top.
+
+    python -m autograder release [ASSIGNMENT ...] [--check]
+    python -m autograder grade ASSIGNMENT SUBMISSIONS_DIR --out OUT_DIR [--jobs N] [--timeout SECONDS]
+    python -m autograder demo
+"""
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def ensure_tools_on_path() -> None:
+    """nbgrader runs `alembic` as a command: put this interpreter's bin/ first on PATH."""
+    import os
+    import sys
+
+    bindir = str(Path(sys.executable).parent)
+    parts = os.environ.get("PATH", "").split(os.pathsep)
+    if parts[:1] != [bindir]:
+        os.environ["PATH"] = os.pathsep.join([bindir, *[p for p in parts if p != bindir]])

@@ -1,0 +1,43 @@
+"""Command line: python -m autograder release|grade|demo (see autograder/__init__.py)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder", description="Build, grade and demo the course.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p_rel = sub.add_parser("release", help="generate release/ from source/ with nbgrader")
+    p_rel.add_argument("assignments", nargs="*", metavar="ASSIGNMENT")
+    p_rel.add_argument("--check", action="store_true", help="fail if release/ differs from what source/ generates")
+
+    p_grade = sub.add_parser("grade", help="grade a folder of submissions")
+    p_grade.add_argument("assignment", metavar="ASSIGNMENT")
+    p_grade.add_argument("submissions", metavar="SUBMISSIONS_DIR")
+    p_grade.add_argument("--out", required=True, metavar="OUT_DIR")
+    p_grade.add_argument("--jobs", type=int, default=None, help="parallel workers (default: every core)")
+    p_grade.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="per-notebook time limit")
+
+    sub.add_parser("demo", help="build the release, grade the bundled example class, print the totals")
+
+    args = parser.parse_args(argv)
+    if args.command == "release":
+        from .release import release
+
+        return release(args.assignments, check=args.check)
+    if args.command == "grade":
+        from .grade import grade_main
+
+        return grade_main(args)
+    if args.command == "demo":
+        from .demo import demo_main
+
+        return demo_main()
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,13 @@
+"""Deterministic datasets generated for the lessons (nothing is downloaded).
+
+Every generator takes a `seed` and returns numpy arrays; the same seed gives
+the same data on every machine and in both framework tracks.
+
+- order:  05, sequences whose label depends on the order of two tokens
+- text:   06, the small corpus shipped with the course, next-token pairs, a noisy sine
+- clinic: 07, saved predictions of several models, each with a metric pitfall
+"""
+
+from .order import *  # noqa: F401,F403
+from .text import *  # noqa: F401,F403
+from .clinic import *  # noqa: F401,F403

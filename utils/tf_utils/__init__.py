@@ -1,0 +1,36 @@
+"""TensorFlow / Keras 3 adapters. Importing this package imports tensorflow.
+
+The same names exist in `utils.torch_utils` for PyTorch. Topic modules:
+
+- shapes:   02, shape rules of SimpleRNN and weight copies from the numpy RNN
+- classify: 05, the order-aware classifier, its baseline, a utils.metrics callback
+- predict:  06, next-token models, text generation, sine regression
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+import tensorflow as tf  # noqa: E402
+
+
+def quiet_tensorflow() -> None:
+    """Route TensorFlow's Python logging to errors only."""
+    tf.get_logger().setLevel(logging.ERROR)
+    logging.getLogger("absl").setLevel(logging.ERROR)
+
+
+def get_device() -> str:
+    """'GPU' when TensorFlow sees one, 'CPU' otherwise (Keras places layers by itself)."""
+    return "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
+
+
+quiet_tensorflow()
+
+from .shapes import *  # noqa: E402,F401,F403
+from .classify import *  # noqa: E402,F401,F403
+from .predict import *  # noqa: E402,F401,F403

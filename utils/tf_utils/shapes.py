@@ -1,0 +1,3 @@
+"""Placeholder: filled by the topic that owns it."""
+
+__all__: list = []

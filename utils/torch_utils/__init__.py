@@ -1,0 +1,23 @@
+"""PyTorch adapters. Importing this package imports torch.
+
+The same names exist in `utils.tf_utils` for TensorFlow/Keras (d2l's habit:
+one API, one module per framework). Topic modules:
+
+- shapes:   02, shape rules of nn.RNN and weight copies from the numpy RNN
+- classify: 05, the order-aware classifier, its baseline and training loop
+- predict:  06, next-token models, text generation, sine regression
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def get_device() -> torch.device:
+    """CUDA when it is there, the CPU otherwise. Nothing in the course needs a GPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+from .shapes import *  # noqa: E402,F401,F403
+from .classify import *  # noqa: E402,F401,F403
+from .predict import *  # noqa: E402,F401,F403
