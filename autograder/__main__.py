@@ -19,9 +19,19 @@ def main(argv=None) -> int:
     p_grade.add_argument("submissions", metavar="SUBMISSIONS_DIR")
     p_grade.add_argument("--out", required=True, metavar="OUT_DIR")
     p_grade.add_argument("--jobs", type=int, default=None, help="parallel workers (default: every core)")
-    p_grade.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="per-notebook time limit")
+    p_grade.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="per-notebook time limit (default 600)")
+    p_grade.add_argument("--cell-timeout", type=float, default=None, metavar="SECONDS",
+                         help="per-cell time limit (default 120, at most the notebook limit)")
+    p_grade.add_argument("--memory-mb", type=int, default=4096,
+                         help="memory each submission may add to the grader's own size (default 4096)")
+    p_grade.add_argument("--course-root", default=None, help=argparse.SUPPRESS)
 
-    sub.add_parser("demo", help="build the release, grade the bundled example class, print the totals")
+    p_demo = sub.add_parser("demo", help="build the release, grade the bundled example class, print the totals")
+    p_demo.add_argument("assignments", nargs="*", metavar="ASSIGNMENT",
+                        help="assignments to demo (default: the first of the course)")
+    p_demo.add_argument("--out", default=None, metavar="OUT_DIR", help="default: demo-output/")
+    p_demo.add_argument("--jobs", type=int, default=None)
+    p_demo.add_argument("--course-root", default=None, help=argparse.SUPPRESS)
 
     args = parser.parse_args(argv)
     if args.command == "release":
@@ -33,9 +43,13 @@ def main(argv=None) -> int:
 
         return grade_main(args)
     if args.command == "demo":
-        from .demo import demo_main
+        from pathlib import Path
 
-        return demo_main()
+        from . import ROOT
+        from .demo import demo
+
+        return demo(args.assignments, Path(args.course_root or ROOT), Path(args.out) if args.out else None,
+                    args.jobs)
     return 2
 
 

@@ -125,6 +125,8 @@ def _describe(x) -> str:
     if isinstance(x, (bool, np.bool_)):
         return repr(bool(x))
     if isinstance(x, numbers.Number):
+        if isinstance(x, np.integer):  # numpy 2 would print np.int64(12)
+            return repr(int(x))
         return f"{float(x):.6g}" if isinstance(x, (float, np.floating)) else repr(x)
     if isinstance(x, str):
         return repr(x)
@@ -400,3 +402,233 @@ def is_number(x) -> bool:
 def finite(x) -> bool:
     """True when `x` is a finite real number."""
     return is_number(x) and math.isfinite(float(x))
+
+
+# ----------------------------------------------------------------------------
+# teaching diagnostics for the course's typical slips (spec §4)
+# ----------------------------------------------------------------------------
+
+__all__ += [
+    "check_sequence_shape",
+    "check_loss",
+    "check_precision_recall",
+    "check_confusion_matrix",
+    "metric_mistakes",
+]
+
+
+def check_sequence_shape(got, *, batch: int, time: int, batch_first: bool, what: str, rest=()) -> None:
+    """Check a sequence tensor's layout: (batch, time, *rest) or (time, batch, *rest).
+
+    `batch_first` is the layout the layer (or function) works with. When the
+    data has the other layout, the message says so in the layer's terms
+    ("this looks time-major, but the layer is batch_first=True"), which is the
+    slip behind most RNN shape errors.
+    """
+    if not isinstance(batch_first, (bool, np.bool_)):
+        raise TypeError(f"`batch_first` should be True or False, got {batch_first!r}")
+    rest = tuple(int(d) for d in rest)
+    expected = ((batch, time) if batch_first else (time, batch)) + rest
+    shape = _shape_of(got, what)
+    if shape == expected:
+        return
+    other = ((time, batch) if batch_first else (batch, time)) + rest
+    if batch != time and shape == other:
+        if batch_first:
+            mistake = (
+                f"this looks time-major (time={time}, batch={batch}, ...), but the layer is batch_first=True "
+                "and expects (batch, time, ...): transpose the first two axes (x.transpose(0, 1)), "
+                "or build the layer with batch_first=False"
+            )
+        else:
+            mistake = (
+                f"this looks batch-first (batch={batch}, time={time}, ...), but the layer is time-major "
+                "(batch_first=False, PyTorch's default) and expects (time, batch, ...): transpose the first two "
+                "axes, or build the layer with batch_first=True"
+            )
+    elif len(shape) == len(expected) - 1:
+        mistake = "one axis is missing: a single sequence still needs its batch axis (of size 1)"
+    else:
+        layout = "(batch, time, ...)" if batch_first else "(time, batch, ...)"
+        mistake = f"the layer is batch_first={bool(batch_first)}, so it expects {layout}"
+    raise CheckFailure(
+        f"{what} has the wrong shape.\n  expected shape: {expected}\n  got shape:      {shape}"
+        f"\n  likely mistake: {mistake}"
+    )
+
+
+def check_loss(got, expected, what: str, *, num_steps: int | None = None, batch_size: int | None = None,
+               rtol: float = 1e-5, atol: float = 1e-7, mistakes: dict | None = None) -> None:
+    """Check a loss value, recognising the usual reductions gone wrong.
+
+    With `num_steps` (T) and `batch_size` (B) given, a loss T times too large
+    is reported as a sum over time, B times as a sum over the batch, T*B times
+    as a sum over both; log base 2 instead of e, a flipped sign, and NaN/inf
+    from an unstable softmax are recognised as well.
+    """
+    g = _as_float_array(got, what, "returned")
+    e = _as_float_array(expected, what, "expected")
+    if g.size == e.size == 1:
+        g = g.reshape(e.shape)
+    if _close(g, e, rtol, atol):
+        return
+    named = dict(mistakes or {})
+    if g.shape == e.shape and np.isfinite(g).all() and np.isfinite(e).all():
+        T, B = num_steps, batch_size
+        if T is not None and T > 1:
+            named.setdefault(
+                f"your loss is {T} times too large (T = {T} time steps): did you sum over time "
+                "instead of taking the mean?", e * T)
+            named.setdefault(f"your loss is {T} times too small: did you divide by the number of steps twice?", e / T)
+        if B is not None and B > 1:
+            named.setdefault(
+                f"your loss is {B} times too large (batch size {B}): did you sum over the batch "
+                "instead of taking the mean?", e * B)
+        if T is not None and B is not None and T > 1 and B > 1:
+            named.setdefault(
+                f"your loss is {T * B} times too large (T x B = {T} x {B}): did you sum over every token "
+                "instead of taking the mean?", e * T * B)
+        named.setdefault("you used log base 2: cross-entropy and perplexity here use the natural log (np.log)",
+                         e / np.log(2))
+        named.setdefault("the sign is flipped: the loss is minus the log-probability of the right class", -e)
+    mistake = None
+    for description, wrong in named.items():
+        w = _as_float_array(wrong, what, "wrong")
+        if w.size == g.size and _close(g.reshape(w.shape), w, rtol, atol) and not _close(w.reshape(e.shape), e, rtol, atol):
+            mistake = description
+            break
+    if mistake is None and g.shape == e.shape:
+        if np.isnan(g).any() or np.isinf(g).any():
+            mistake = (
+                "your loss is NaN or inf: with large logits, exp overflows; subtract the max logit "
+                "(log-sum-exp) before exponentiating"
+            )
+        else:
+            mistake = _auto_mistake(g, e, rtol, atol)
+    _fail(what, "the loss is not what was expected.", expected, got, mistake)
+
+
+def check_precision_recall(got_precision, got_recall, expected_precision, expected_recall, what: str,
+                           *, rtol: float = 1e-6, atol: float = 1e-8) -> None:
+    """Check a (precision, recall) pair together, so that a swap is recognised.
+
+    Precision = TP / (TP + FP) divides by what was *predicted* positive;
+    recall = TP / (TP + FN) divides by what *is* positive. Mixing them up (or
+    reading the confusion matrix the wrong way round) swaps the two values.
+    """
+    gp = _as_float_array(got_precision, f"{what} precision", "returned")
+    gr = _as_float_array(got_recall, f"{what} recall", "returned")
+    ep = _as_float_array(expected_precision, f"{what} precision", "expected")
+    er = _as_float_array(expected_recall, f"{what} recall", "expected")
+    p_ok = gp.size == ep.size and _close(gp.reshape(ep.shape), ep, rtol, atol)
+    r_ok = gr.size == er.size and _close(gr.reshape(er.shape), er, rtol, atol)
+    if p_ok and r_ok:
+        return
+    swapped = (
+        gp.size == er.size and gr.size == ep.size
+        and _close(gp.reshape(er.shape), er, rtol, atol) and _close(gr.reshape(ep.shape), ep, rtol, atol)
+        and not _close(ep.reshape(er.shape), er, rtol, atol) if ep.size == er.size else False
+    )
+    if swapped:
+        mistake = (
+            "precision and recall look swapped: precision = TP / (TP + FP) divides by the predicted "
+            "positives (a column of the confusion matrix), recall = TP / (TP + FN) by the actual positives "
+            "(a row). Check also that rows are actual and columns predicted."
+        )
+    elif not p_ok and not r_ok:
+        mistake = "both are off: check which class counts as positive and which cells are TP, FP and FN"
+    else:
+        mistake = None
+    wrong = "precision" if not p_ok else "recall"
+    if swapped or not p_ok and not r_ok:
+        raise CheckFailure(
+            f"{what}: precision and recall are not what was expected.\n"
+            f"  expected: precision {_describe(expected_precision)}, recall {_describe(expected_recall)}\n"
+            f"  got:      precision {_describe(got_precision)}, recall {_describe(got_recall)}"
+            + (f"\n  likely mistake: {mistake}" if mistake else "")
+        )
+    check_close(got_precision if wrong == "precision" else got_recall,
+                expected_precision if wrong == "precision" else expected_recall,
+                f"{what} {wrong}", rtol=rtol, atol=atol)
+
+
+def check_confusion_matrix(got, expected, what: str) -> None:
+    """Exact check of a confusion matrix (rows = actual, columns = predicted).
+
+    Recognises a transposed matrix, a matrix of the wrong size (a class left
+    out) and floats where counts belong.
+    """
+    e = as_numpy(expected, name=what)
+    if got is None:
+        raise CheckFailure(f"{what} returned None: did you forget `return`?")
+    try:
+        g = as_numpy(got, name=what)
+    except ValueError as exc:
+        raise CheckFailure(f"{what} is not a rectangular array: {exc}") from None
+    if g.shape != e.shape:
+        hint = None
+        if g.ndim == e.ndim == 2 and g.shape[0] == g.shape[1] and g.shape[0] < e.shape[0]:
+            hint = (
+                f"the matrix is {g.shape[0]}x{g.shape[0]} but there are {e.shape[0]} classes: a class that never "
+                "occurs in y_true or y_pred still needs its row and column (use num_classes)"
+            )
+        check_shape(g, e.shape, what, hint=hint)
+    if g.dtype.kind not in "biuf":
+        raise CheckFailure(f"{what} should hold integer counts, got dtype {g.dtype}")
+    if np.array_equal(g, e):
+        return
+    mistake = None
+    if np.array_equal(g, e.T):
+        mistake = (
+            "rows and columns are swapped: rows should be the actual class (y_true) and columns the "
+            "predicted class (y_pred), i.e. cm[actual, predicted] += 1"
+        )
+    elif g.sum() == e.sum() and np.array_equal(np.sort(g.ravel()), np.sort(e.ravel())):
+        mistake = "the right counts in the wrong cells: check the order of the classes"
+    elif g.sum() != e.sum():
+        mistake = f"the counts add up to {g.sum():g}, but there are {e.sum():g} samples"
+    _fail(what, "the confusion matrix is not what was expected.", e, g, mistake)
+
+
+def metric_mistakes(cm, metric: str, positive: int = 1) -> dict:
+    """Typical wrong values of a binary metric, for `check_close(..., mistakes=...)`.
+
+    `cm` is the true confusion matrix (rows = actual, columns = predicted).
+    Returns description -> the value that mistake would give, for `metric` in
+    "precision", "recall", "f1", "accuracy". Descriptions whose value equals
+    the right answer are dropped (check_close ignores them anyway).
+    """
+    m = as_numpy(cm, name="cm").astype(np.float64)
+    if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] < 2:
+        raise ValueError(f"`cm` should be a square (K, K) confusion matrix with K >= 2, got shape {m.shape}")
+    if metric not in ("precision", "recall", "f1", "accuracy"):
+        raise ValueError(f"`metric` should be 'precision', 'recall', 'f1' or 'accuracy', got {metric!r}")
+    k = m.shape[0]
+    if not 0 <= positive < k:
+        raise ValueError(f"`positive` should be a class index in 0..{k - 1}, got {positive}")
+
+    def ratio(num, den):
+        return float(num / den) if den else 0.0
+
+    def scores(mat, pos):
+        tp = mat[pos, pos]
+        p = ratio(tp, mat[:, pos].sum())
+        r = ratio(tp, mat[pos, :].sum())
+        f = ratio(2 * p * r, p + r)
+        return {"precision": p, "recall": r, "f1": f, "accuracy": ratio(np.trace(mat), mat.sum())}
+
+    right = scores(m, positive)
+    other = 1 - positive if k == 2 else (positive + 1) % k
+    out = {}
+    if metric == "precision":
+        out["you computed recall, TP / (TP + FN): precision divides by the predicted positives, TP / (TP + FP)"] = right["recall"]
+    if metric == "recall":
+        out["you computed precision, TP / (TP + FP): recall divides by the actual positives, TP / (TP + FN)"] = right["precision"]
+    if metric != "accuracy":
+        out["rows and columns of the confusion matrix are read the wrong way round (rows = actual, columns = predicted)"] = scores(m.T, positive)[metric]
+        out[f"you used class {other} as the positive class instead of class {positive}"] = scores(m, other)[metric]
+    if metric == "f1":
+        out["you took the plain mean of precision and recall; F1 is their harmonic mean, 2PR / (P + R)"] = (right["precision"] + right["recall"]) / 2
+    if metric == "accuracy":
+        out["you divided the true positives alone by the total; accuracy counts every correct cell, trace / total"] = ratio(m[positive, positive], m.sum())
+    return {d: v for d, v in out.items() if not math.isclose(v, right[metric], rel_tol=1e-9, abs_tol=1e-12)}

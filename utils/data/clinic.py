@@ -1,3 +1,219 @@
-"""Placeholder: filled by the topic that owns it."""
+"""Topic 07, the metric clinic: saved predictions of several models.
 
-__all__: list = []
+Eight models were trained on the same binary task: flag a message (label 1)
+among many ordinary ones (label 0); about 6 % of the messages are positive.
+For each model we kept its hard predictions (0/1) on three splits that share
+one set of labels:
+
+- ``train``: the data it was fitted on,
+- ``val``:   the validation split used while developing it,
+- ``test``:  a fresh test set collected later, never seen during development,
+
+plus its learning curves (``train_loss`` and ``val_loss`` per epoch). In a
+small part of every split (``order_matters``) both key tokens of the task
+occur and only their *order* decides the label; a model that pools its inputs
+without regard to order can only guess there.
+
+Some models hide a metric pitfall (the accuracy paradox, leakage, overfitting,
+ignoring order); some are sound candidates to deploy, with different
+precision/recall trade-offs. The model ids are neutral on purpose: the lesson
+and the exercises find out which is which from the metrics, never from a name.
+
+Everything is generated from a seed; the same seed gives the same arrays on
+every machine. Counts (true positives, false positives, ...) are fixed by
+design, so every seed tells the same story with different examples::
+
+    from utils.data import load_clinic
+    clinic = load_clinic(seed=0)
+    clinic.model_ids                       # ('kestrel', 'heron', ...)
+    m = clinic.models["heron"]
+    m.predictions["test"], clinic.labels["test"], clinic.order_matters["test"]
+    m.history["val_loss"]                  # one value per epoch
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping
+
+import numpy as np
+
+__all__ = [
+    "CLINIC_MODEL_IDS",
+    "CLINIC_PITFALLS",
+    "CLINIC_SPLITS",
+    "ClinicModel",
+    "Clinic",
+    "load_clinic",
+]
+
+#: The models of the clinic, in the order they are presented.
+CLINIC_MODEL_IDS = ("kestrel", "heron", "osprey", "plover", "wren", "finch", "lark", "robin")
+
+#: The names a diagnosis may use ("none": nothing wrong with how it was measured).
+CLINIC_PITFALLS = ("accuracy_paradox", "leakage", "overfitting", "ignores_order", "none")
+
+#: The splits every model has predictions for.
+CLINIC_SPLITS = ("train", "val", "test")
+
+# Split sizes: (examples, positives among them, order-dependent examples,
+# positives among the order-dependent ones).
+_SIZES = {
+    "train": (3000, 180, 180, 90),
+    "val": (1000, 60, 60, 30),
+    "test": (2000, 120, 120, 60),
+}
+
+_EPOCHS = 30
+
+# How each model behaves on each split, on the examples where order does not
+# matter: (recall, false-positive rate). On the order-dependent examples a
+# model either behaves the same way ("same") or guesses ("guess": exactly half
+# of them right, whatever their label).
+_SPEC = {
+    # predicts "positive" very rarely, so its accuracy sits above the
+    # always-negative baseline while it misses most positives
+    "kestrel": {"rates": {"train": (0.26, 0.0), "val": (0.25, 0.0), "test": (0.25, 0.0)}, "order": "same",
+                "curve": "plateau", "description": "logistic regression on token counts, class weights left at 1"},
+    # near perfect on train and validation, much worse on fresh data
+    "heron": {"rates": {"train": (0.99, 0.003), "val": (0.983, 0.002), "test": (0.55, 0.08)}, "order": "same",
+              "curve": "leaky", "description": "GRU, 64 units; validation messages sampled from the training pool"},
+    # memorises the training set; validation and test agree, both lower
+    "osprey": {"rates": {"train": (1.0, 0.0), "val": (0.6, 0.12), "test": (0.6, 0.12)}, "order": "same",
+               "curve": "overfit", "description": "two-layer LSTM, 512 units, trained 30 epochs without early stopping"},
+    # fine wherever the tokens alone decide, guesses where only the order does
+    "plover": {"rates": {"train": (0.96, 0.02), "val": (0.95, 0.02), "test": (0.95, 0.02)}, "order": "guess",
+               "curve": "healthy", "description": "mean of token embeddings followed by a dense layer"},
+    # precise: almost never flags an ordinary message, finds three in four positives
+    "wren": {"rates": {"train": (0.77, 0.002), "val": (0.75, 0.002), "test": (0.75, 0.0016)}, "order": "same",
+             "curve": "healthy", "description": "GRU, 32 units, early stopping, decision threshold 0.8"},
+    # sensitive: misses almost nothing, pays with false alarms
+    "finch": {"rates": {"train": (0.98, 0.03), "val": (0.967, 0.032), "test": (0.975, 0.032)}, "order": "same",
+              "curve": "healthy", "description": "GRU, 32 units, early stopping, decision threshold 0.2"},
+    # balanced, good F1, but meets neither strict requirement
+    "lark": {"rates": {"train": (0.91, 0.006), "val": (0.9, 0.006), "test": (0.9, 0.0055)}, "order": "same",
+             "curve": "healthy", "description": "GRU, 32 units, early stopping, decision threshold 0.5"},
+    # flags a quarter of everything: full recall, poor precision
+    "robin": {"rates": {"train": (1.0, 0.25), "val": (1.0, 0.25), "test": (1.0, 0.25)}, "order": "same",
+              "curve": "healthy", "description": "GRU, 8 units, decision threshold 0.05"},
+}
+
+
+@dataclass(frozen=True)
+class ClinicModel:
+    """The saved results of one model: predictions per split and learning curves."""
+
+    model_id: str
+    description: str
+    predictions: Mapping[str, np.ndarray]  # split -> (n,) int 0/1
+    history: Mapping[str, np.ndarray]  # "train_loss", "val_loss" -> (epochs,)
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{s}={len(p)}" for s, p in self.predictions.items())
+        return f"ClinicModel({self.model_id!r}: {self.description}; predictions {sizes}; {len(self.history['val_loss'])} epochs)"
+
+
+@dataclass(frozen=True)
+class Clinic:
+    """Shared labels and order flags per split, and the saved results of every model."""
+
+    seed: int
+    labels: Mapping[str, np.ndarray]  # split -> (n,) int 0/1
+    order_matters: Mapping[str, np.ndarray]  # split -> (n,) bool
+    models: Mapping[str, ClinicModel] = field(repr=False)
+
+    @property
+    def model_ids(self) -> tuple[str, ...]:
+        return tuple(self.models)
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{s}={len(y)}" for s, y in self.labels.items())
+        return f"Clinic(seed={self.seed}, splits {sizes}, models {list(self.models)})"
+
+
+def _frozen(arr: np.ndarray) -> np.ndarray:
+    arr.setflags(write=False)  # shared by every caller: nobody changes the saved data by accident
+    return arr
+
+
+def _labels(rng: np.random.Generator, split: str) -> tuple[np.ndarray, np.ndarray]:
+    n, positives, n_order, order_positives = _SIZES[split]
+    y = np.zeros(n, dtype=np.int64)
+    order = np.zeros(n, dtype=bool)
+    # order-dependent block first, then the rest, then shuffle everything together
+    y[:order_positives] = 1
+    order[:n_order] = True
+    y[n_order : n_order + positives - order_positives] = 1
+    perm = rng.permutation(n)
+    return y[perm], order[perm]
+
+
+def _pick(rng: np.random.Generator, idx: np.ndarray, count: int) -> np.ndarray:
+    return rng.choice(idx, size=count, replace=False) if count else idx[:0]
+
+
+def _predictions(rng, y, order, recall, fpr, order_mode) -> np.ndarray:
+    """Predictions with exactly the stated counts (rounded) in each group."""
+    pred = np.zeros_like(y)
+    groups = [(~order, "same"), (order, order_mode)]
+    for in_group, mode in groups:
+        pos = np.flatnonzero(in_group & (y == 1))
+        neg = np.flatnonzero(in_group & (y == 0))
+        if mode == "guess":
+            tp, fp = len(pos) // 2, len(neg) - len(neg) // 2  # exactly half of them right
+        else:
+            tp, fp = int(round(recall * len(pos))), int(round(fpr * len(neg)))
+        pred[_pick(rng, pos, tp)] = 1
+        pred[_pick(rng, neg, fp)] = 1
+    return pred
+
+
+def _history(rng: np.random.Generator, kind: str) -> dict[str, np.ndarray]:
+    epoch = np.arange(1, _EPOCHS + 1, dtype=np.float64)
+    noise = lambda scale: rng.normal(0.0, scale, size=_EPOCHS)  # noqa: E731
+    if kind == "plateau":
+        train = 0.20 + 0.10 * np.exp(-epoch / 3)
+        val = train + 0.005
+    elif kind == "leaky":  # validation is (partly) training data: the curves stick together
+        train = 0.02 + 0.5 * np.exp(-epoch / 5)
+        val = train + 0.004
+    elif kind == "overfit":  # validation loss bottoms out early, then climbs
+        train = 0.005 + 0.6 * np.exp(-epoch / 4)
+        val = 0.30 + 0.35 * np.exp(-epoch / 2.5) + 0.012 * np.maximum(epoch - 7, 0) ** 1.3
+    else:  # healthy: both fall and flatten, a small steady gap
+        train = 0.06 + 0.5 * np.exp(-epoch / 5)
+        val = train + 0.03 * (1 - np.exp(-epoch / 5))
+    train = np.clip(train + noise(0.002), 1e-4, None)
+    val = np.clip(val + noise(0.002), 1e-4, None)
+    return {"train_loss": _frozen(train), "val_loss": _frozen(val)}
+
+
+def load_clinic(seed: int = 0) -> Clinic:
+    """Generate the clinic's labels and saved predictions (deterministic in `seed`)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise TypeError(f"`seed` should be a non-negative int, got {seed!r}")
+    rng = np.random.default_rng([int(seed), 7])
+    labels, order = {}, {}
+    for split in CLINIC_SPLITS:
+        y, o = _labels(rng, split)
+        labels[split], order[split] = _frozen(y), _frozen(o)
+    models = {}
+    for model_id in CLINIC_MODEL_IDS:
+        spec = _SPEC[model_id]
+        preds = {
+            split: _frozen(_predictions(rng, labels[split], order[split], *spec["rates"][split], spec["order"]))
+            for split in CLINIC_SPLITS
+        }
+        models[model_id] = ClinicModel(
+            model_id=model_id,
+            description=spec["description"],
+            predictions=MappingProxyType(preds),
+            history=MappingProxyType(_history(rng, spec["curve"])),
+        )
+    return Clinic(
+        seed=int(seed),
+        labels=MappingProxyType(labels),
+        order_matters=MappingProxyType(order),
+        models=MappingProxyType(models),
+    )

@@ -1,3 +1,246 @@
-"""Placeholder: filled by the topic that owns it."""
+"""Topic 06 in TensorFlow / Keras 3: next-token models, training with model.fit, generation, sine regression.
 
-__all__: list = []
+The same names exist in `utils.torch_utils.predict` (PyTorch), so both tracks read alike:
+
+- `make_next_token_model(vocab_size, ...)`: Embedding -> SimpleRNN -> Dense over the vocabulary,
+  many-to-many (`return_sequences=True`): one distribution over the next token at every step.
+- `make_sine_regressor(...)`: SimpleRNN -> Dense(1), one number per step.
+- Both models are called as `model(inputs)` -> outputs (batch, time, ...), or
+  `model(inputs, hidden, return_state=True)` -> `(outputs, hidden)` to carry
+  the hidden state from one call to the next (feeding a sentence word by word).
+  Inputs may be tensors, numpy arrays or nested lists.
+- `train_model(model, inputs, targets, mask=None, ...)` compiles with Adam and
+  runs `model.fit` (the mask becomes the sample weight, so padded steps never
+  count) with a tqdm progress bar over epochs. Returns the history dict
+  {"loss": [...], "val_loss": [...]}.
+- `predict(model, inputs)` -> numpy outputs; `generate(model, prompt_ids, ...)`
+  -> token ids, greedy or sampled with a temperature (seeded).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import keras
+import tensorflow as tf
+
+from .._arrays import as_numpy
+
+__all__ = [
+    "NextTokenModel",
+    "SineRegressor",
+    "make_next_token_model",
+    "make_sine_regressor",
+    "train_model",
+    "predict",
+    "generate",
+]
+
+_CELLS = {"rnn": keras.layers.SimpleRNN, "gru": keras.layers.GRU, "lstm": keras.layers.LSTM}
+
+
+def _check_cell(cell: str):
+    if cell not in _CELLS:
+        raise ValueError(f"`cell` must be one of {sorted(_CELLS)}, got {cell!r}")
+    return _CELLS[cell]
+
+
+class _Recurrent(keras.Model):
+    """What both models share: an input layer, one recurrent layer, a Dense head."""
+
+    def __call__(self, inputs, hidden=None, return_state=False, **kwargs):
+        # Keras reads a Python list as several inputs; a list of token ids is one
+        # input here, so turn it into a tensor first. `hidden` always travels as
+        # a keyword (Keras accepts only tensors as positional arguments).
+        if not tf.is_tensor(inputs) and not isinstance(inputs, keras.KerasTensor):
+            inputs = self._to_tensor(inputs)
+        if hidden is not None and not isinstance(hidden, (list, tuple)) and not tf.is_tensor(hidden):
+            hidden = tf.convert_to_tensor(as_numpy(hidden, name="hidden"), dtype=tf.float32)
+        return super().__call__(inputs, hidden=hidden, return_state=return_state, **kwargs)
+
+    def _run(self, x, hidden, return_state):
+        if hidden is None:
+            outputs, *states = self.rnn(x)
+        else:
+            outputs, *states = self.rnn(x, initial_state=hidden if isinstance(hidden, (list, tuple)) else [hidden])
+        y = self.head(outputs)
+        if not return_state:
+            return y
+        return y, (states[0] if len(states) == 1 else states)
+
+
+class NextTokenModel(_Recurrent):
+    """Embedding -> recurrent layer (return_sequences) -> Dense: logits over the vocabulary at every step.
+
+    `model(tokens)` with tokens (batch, time) returns logits (batch, time, vocab_size).
+    """
+
+    def __init__(self, vocab_size: int, embed_dim: int = 16, hidden_size: int = 64, cell: str = "rnn", **kwargs):
+        super().__init__(**kwargs)
+        if int(vocab_size) < 2:
+            raise ValueError(f"`vocab_size` must be at least 2, got {vocab_size}")
+        self.vocab_size, self.hidden_size = int(vocab_size), int(hidden_size)
+        self.embedding = keras.layers.Embedding(self.vocab_size, int(embed_dim))
+        self.rnn = _check_cell(cell)(self.hidden_size, return_sequences=True, return_state=True)
+        self.head = keras.layers.Dense(self.vocab_size)
+
+    def _to_tensor(self, tokens):
+        arr = as_numpy(tokens, name="tokens")
+        if arr.dtype.kind not in "iu":
+            raise TypeError(f"`tokens` must hold integer token ids, got dtype {arr.dtype}")
+        if arr.ndim != 2:
+            raise ValueError(f"`tokens` must be batch-major (batch, time), got shape {arr.shape}")
+        if arr.size and (arr.min() < 0 or arr.max() >= self.vocab_size):
+            raise ValueError(f"token ids must lie in [0, {self.vocab_size}), got values from {arr.min()} "
+                             f"to {arr.max()}")
+        return tf.convert_to_tensor(arr, dtype=tf.int32)
+
+    def call(self, tokens, hidden=None, return_state=False):
+        return self._run(self.embedding(tokens), hidden, return_state)
+
+
+class SineRegressor(_Recurrent):
+    """Recurrent layer (return_sequences) -> Dense(1): one value per step. `model(x)` with x (batch, time, 1)."""
+
+    def __init__(self, hidden_size: int = 32, cell: str = "rnn", **kwargs):
+        super().__init__(**kwargs)
+        self.hidden_size = int(hidden_size)
+        self.rnn = _check_cell(cell)(self.hidden_size, return_sequences=True, return_state=True)
+        self.head = keras.layers.Dense(1)
+
+    def _to_tensor(self, x):
+        arr = as_numpy(x, name="inputs")
+        if arr.ndim != 3:
+            raise ValueError(f"`inputs` must be batch-major (batch, time, 1), got shape {arr.shape}")
+        return tf.convert_to_tensor(arr, dtype=tf.float32)
+
+    def call(self, x, hidden=None, return_state=False):
+        return self._run(x, hidden, return_state)
+
+
+def make_next_token_model(vocab_size: int, embed_dim: int = 16, hidden_size: int = 64, *, cell: str = "rnn",
+                          seed: int = 0, device=None) -> NextTokenModel:
+    """A seeded, built `NextTokenModel`. `device` is accepted for symmetry with PyTorch; Keras places layers."""
+    keras.utils.set_random_seed(seed)
+    model = NextTokenModel(vocab_size, embed_dim, hidden_size, cell)
+    model(np.zeros((1, 1), dtype=np.int32))  # create the weights now, from the seed just set
+    return model
+
+
+def make_sine_regressor(hidden_size: int = 32, *, cell: str = "rnn", seed: int = 0, device=None) -> SineRegressor:
+    """A seeded, built `SineRegressor`."""
+    keras.utils.set_random_seed(seed)
+    model = SineRegressor(hidden_size, cell)
+    model(np.zeros((1, 1, 1), dtype=np.float32))
+    return model
+
+
+class _EpochBar(keras.callbacks.Callback):
+    """A tqdm.auto bar over epochs (Keras' own progress bar is switched off)."""
+
+    def __init__(self, epochs: int, enabled: bool):
+        super().__init__()
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=epochs, desc="epochs", disable=not enabled, leave=True)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.bar.set_postfix({k: f"{v:.3f}" for k, v in (logs or {}).items() if "loss" in k})
+        self.bar.update(1)
+
+    def on_train_end(self, logs=None):
+        self.bar.close()
+
+
+def _arrays(model, inputs, targets, mask):
+    x = as_numpy(inputs, name="inputs")
+    y = as_numpy(targets, name="targets")
+    if isinstance(model, NextTokenModel):
+        if y.dtype.kind not in "iu":
+            raise TypeError(f"`targets` of a next-token model must be integer token ids, got dtype {y.dtype}")
+        x, y = x.astype(np.int32), y.astype(np.int32)
+        expected = x.shape
+    else:
+        x, y = x.astype(np.float32), y.astype(np.float32)
+        expected = x.shape[:-1] + (1,)
+    if y.shape != expected:
+        raise ValueError(f"`targets` should have shape {expected} to match `inputs` {x.shape}, got {y.shape}")
+    if mask is None:
+        m = np.ones(y.shape[:2], dtype=np.float32)
+    else:
+        m = as_numpy(mask, name="mask")
+        if m.dtype != bool:
+            raise TypeError(f"`mask` must be boolean (True = real step), got dtype {m.dtype}")
+        if m.shape != y.shape[:2]:
+            raise ValueError(f"`mask` should have shape {y.shape[:2]}, got {m.shape}")
+        m = m.astype(np.float32)
+    return x, y, m
+
+
+def train_model(model: keras.Model, inputs, targets, mask=None, *, epochs: int = 30, batch_size: int = 32,
+                learning_rate: float = 1e-2, validation=None, seed: int = 0, progress: bool = True) -> dict:
+    """Compile and `fit` `model` on (inputs, targets[, mask]); return {"loss": [...], "val_loss": [...]}.
+
+    The loss is the mean over real steps (mask True, passed as the sample
+    weight) of the cross-entropy (next-token model) or the squared error
+    (regressor). `validation` is an optional `(inputs, targets[, mask])`.
+    """
+    if int(epochs) < 1 or int(batch_size) < 1:
+        raise ValueError(f"`epochs` and `batch_size` must be at least 1, got {epochs} and {batch_size}")
+    x, y, m = _arrays(model, inputs, targets, mask)
+    val = None
+    if validation is not None:
+        if not isinstance(validation, (tuple, list)) or len(validation) not in (2, 3):
+            raise ValueError("`validation` must be a tuple (inputs, targets) or (inputs, targets, mask)")
+        val = _arrays(model, *validation) if len(validation) == 3 else _arrays(model, *validation, None)
+    if isinstance(model, NextTokenModel):
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight")
+    else:
+        loss = keras.losses.MeanSquaredError(reduction="mean_with_sample_weight")
+    keras.utils.set_random_seed(seed)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate, clipnorm=1.0), loss=loss)
+    fit = model.fit(
+        x, y, sample_weight=m, epochs=int(epochs), batch_size=int(batch_size), shuffle=True, verbose=0,
+        validation_data=val, validation_batch_size=None if val is None else len(val[0]),
+        callbacks=[_EpochBar(int(epochs), progress)],
+    )
+    return {k: [float(v) for v in vals] for k, vals in fit.history.items()}
+
+
+def predict(model: keras.Model, inputs) -> np.ndarray:
+    """The model's outputs for `inputs` as a numpy array (logits for a next-token model)."""
+    return as_numpy(model(inputs, training=False))
+
+
+def generate(model: NextTokenModel, prompt_ids, max_new_tokens: int = 12, *, temperature: float = 0.0,
+             seed: int = 0, stop_id: int | None = None) -> list[int]:
+    """Continue `prompt_ids` one token at a time; return prompt plus new ids.
+
+    The prompt is read once; after that each new token is fed alone with the
+    hidden state carried over. `temperature` 0 picks the most likely token
+    (greedy); a positive temperature samples from softmax(logits / temperature)
+    with a numpy generator seeded by `seed` (the same draws in both tracks).
+    Generation stops after `stop_id` (e.g. the <eos> id) when given.
+    """
+    ids = [int(i) for i in as_numpy(prompt_ids, name="prompt_ids").ravel()]
+    if not ids:
+        raise ValueError("`prompt_ids` is empty: give at least one token (e.g. the <bos> id)")
+    if temperature < 0:
+        raise ValueError(f"`temperature` must be >= 0, got {temperature}")
+    rng = np.random.default_rng(seed)
+    logits, hidden = model([ids], return_state=True)
+    for _ in range(int(max_new_tokens)):
+        last = as_numpy(logits)[0, -1].astype(np.float64)
+        nxt = _choose(last, temperature, rng)
+        ids.append(nxt)
+        if stop_id is not None and nxt == stop_id:
+            break
+        logits, hidden = model([[nxt]], hidden, return_state=True)
+    return ids
+
+
+def _choose(logits: np.ndarray, temperature: float, rng: np.random.Generator) -> int:
+    if temperature == 0:
+        return int(np.argmax(logits))
+    z = logits / temperature
+    p = np.exp(z - z.max())
+    return int(rng.choice(p.size, p=p / p.sum()))

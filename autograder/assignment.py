@@ -1,0 +1,326 @@
+"""What the autograder knows about one assignment, and how a submission is sanitised.
+
+`prepare(...)` copies `source/<id>/` into a scratch nbgrader course and runs
+nbgrader's own `generate_assignment`, which fills an nbgrader gradebook
+(sqlite) with every source cell (test cells *with* their hidden tests) and
+their checksums, and writes the student version with its checksums. Grading
+reads both: the gradebook is the truth for what a test cell says, the
+generated release is the truth for what a student should have received.
+
+`sanitise(...)` turns one submitted file into a `Plan`: the cells to execute,
+in the assignment's order, with the original test cells restored from the
+gradebook by nbgrader's `OverwriteCells`, plus what was wrong with the file
+(invalid, another assignment, missing / duplicated / reordered / edited cells,
+changed metadata). Cells are matched by `grade_id` and nbgrader metadata,
+never by position.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from . import ROOT, ensure_tools_on_path
+
+MAX_NOTEBOOK_BYTES = 64 * 2**20  # a submission larger than this is not read at all
+HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+FRAMEWORK_PATTERN = re.compile(r"^\s*(?:import|from)\s+(torch|tensorflow|keras)\b", re.M)
+
+
+@dataclass
+class TestCell:
+    grade_id: str
+    points: float
+    source: str  # the source version, hidden tests included
+    hidden_lines: tuple  # (first, last) 1-based line numbers of the hidden block, or ()
+
+
+@dataclass
+class Assignment:
+    id: str
+    notebook: str  # notebook stem (== id in this course)
+    db_url: str
+    release_cells: list  # the generated student version's cells (NotebookNodes)
+    tests: dict  # grade_id -> TestCell, in notebook order
+    expected_meta: dict  # grade_id -> nbgrader metadata of the released cell
+    frameworks: tuple  # frameworks the source imports, warmed up before forking
+    fingerprint: str  # changes whenever source/<id> changes
+
+
+def _hidden_range(source: str) -> tuple:
+    lines = source.splitlines()
+    begin = [i + 1 for i, line in enumerate(lines) if line.strip() == HIDDEN_BEGIN]
+    end = [i + 1 for i, line in enumerate(lines) if line.strip() == HIDDEN_END]
+    if begin and end:
+        return (begin[0], end[-1])
+    return ()
+
+
+def _quiet_nbgrader_logs() -> None:
+    for name in ("nbgrader", "traitlets", "NbGraderAPI", "GenerateAssignment", "alembic"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def prepare(assignment_id: str, work: Path, course_root: Path = ROOT) -> Assignment:
+    """Populate a fresh gradebook in `work` from `course_root/source/<id>` with nbgrader."""
+    src = course_root / "source" / assignment_id
+    nb_path = src / f"{assignment_id}.ipynb"
+    if not nb_path.is_file():
+        known = sorted(p.name for p in (course_root / "source").glob("*") if p.is_dir())
+        raise ValueError(
+            f"assignment {assignment_id!r} has no source notebook {nb_path}; known assignments: {', '.join(known) or 'none'}"
+        )
+    ensure_tools_on_path()
+    _quiet_nbgrader_logs()
+    from nbgrader.apps import NbGraderAPI
+    from traitlets.config import Config
+
+    course = work / "course"
+    if course.exists():
+        shutil.rmtree(course)
+    shutil.copytree(src, course / "source" / assignment_id, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    db = work / "source-gradebook.db"
+    db.unlink(missing_ok=True)
+    config = Config()
+    config.CourseDirectory.root = str(course)
+    config.CourseDirectory.db_url = f"sqlite:///{db}"
+    config.CourseDirectory.include = ["*.ipynb"]
+    config.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+    config.Application.log_level = "ERROR"
+    api = NbGraderAPI(config=config)
+    api.log.setLevel(logging.ERROR)
+    result = api.generate_assignment(assignment_id, force=True, create=True)
+    if not result.get("success"):
+        raise RuntimeError(f"nbgrader could not generate {assignment_id}:\n{result.get('error')}\n{result.get('log')}")
+
+    from nbgrader.api import Gradebook
+
+    release_nb = nbformat.read(course / "release" / assignment_id / f"{assignment_id}.ipynb", as_version=4)
+    tests: dict = {}
+    with Gradebook(f"sqlite:///{db}") as gb:
+        notebook = gb.find_notebook(assignment_id, assignment_id)
+        sources = {c.name: c for c in notebook.source_cells}
+        grade_cells = {c.name: c for c in notebook.grade_cells}
+        solution_ids = {c.name for c in notebook.solution_cells}
+        order = [c.metadata.get("nbgrader", {}).get("grade_id") for c in release_nb.cells]
+        for gid in [g for g in order if g in grade_cells and g not in solution_ids]:
+            if sources[gid].cell_type != "code":
+                continue  # manually graded markdown answers are not autograded
+            text = sources[gid].source
+            tests[gid] = TestCell(gid, float(grade_cells[gid].max_score), text, _hidden_range(text))
+    expected_meta = {
+        c.metadata["nbgrader"]["grade_id"]: dict(c.metadata["nbgrader"])
+        for c in release_nb.cells
+        if c.metadata.get("nbgrader", {}).get("grade_id")
+    }
+    source_text = nb_path.read_text(encoding="utf-8")
+    frameworks = tuple(sorted({"tensorflow" if m == "keras" else m for m in FRAMEWORK_PATTERN.findall(source_text)}))
+    fingerprint = hashlib.sha256(source_text.encode()).hexdigest()[:16]
+    return Assignment(assignment_id, assignment_id, f"sqlite:///{db}", list(release_nb.cells), tests,
+                      expected_meta, frameworks, fingerprint)
+
+
+# ----------------------------------------------------------------------------
+# sanitising one submission
+# ----------------------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    """What to execute for one submission and what was already decided without running it."""
+
+    cells: list = field(default_factory=list)  # dicts: kind ('student'|'test'), grade_id, source, label
+    preset: dict = field(default_factory=dict)  # grade_id -> (status, message) decided before running
+    tampered: dict = field(default_factory=dict)  # grade_id -> why (the original test still runs)
+    notes: list = field(default_factory=list)  # notebook-level remarks for feedback
+    invalid: str | None = None  # the notebook could not be graded at all: why
+    status_hint: str | None = None  # 'missing' when there is no notebook, 'invalid' when unreadable
+
+
+def _meta(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+
+
+def _invalid(message: str, status: str = "invalid") -> Plan:
+    return Plan(invalid=message, status_hint=status)
+
+
+def read_submission(path: Path | None, assignment: Assignment):
+    """Return (notebook, None) or (None, Plan-with-the-reason)."""
+    if path is None or not path.exists():
+        return None, _invalid(f"no notebook {assignment.notebook}.ipynb was submitted", "missing")
+    size = path.stat().st_size
+    if size == 0:
+        return None, _invalid("the submitted file is empty (0 bytes): nothing can be graded")
+    if size > MAX_NOTEBOOK_BYTES:
+        return None, _invalid(f"the submitted file is {size / 2**20:.0f} MB, more than the "
+                              f"{MAX_NOTEBOOK_BYTES // 2**20} MB a notebook may have; it was not read")
+    raw = path.read_bytes()
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        return None, _invalid(f"the submitted file is not a notebook (not valid JSON: {str(exc)[:200]})")
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+        return None, _invalid("the submitted file is JSON but not a Jupyter notebook (no list of cells)")
+    try:
+        nb = nbformat.reads(json.dumps(data), as_version=4)
+    except Exception as exc:  # noqa: BLE001 - any reader failure means "not a notebook"
+        return None, _invalid(f"the submitted file is not a readable notebook: {str(exc)[:200]}")
+    clean = []
+    for cell in nb.cells:
+        if not isinstance(cell, dict) or cell.get("cell_type") not in ("code", "markdown", "raw"):
+            continue
+        if not isinstance(cell.get("source", ""), str):
+            cell["source"] = "".join(cell["source"]) if isinstance(cell.get("source"), list) else ""
+        cell.setdefault("metadata", nbformat.NotebookNode())
+        if not isinstance(cell.get("metadata"), dict):
+            cell["metadata"] = nbformat.NotebookNode()
+        if not isinstance(cell["metadata"].get("nbgrader", {}), dict):
+            del cell["metadata"]["nbgrader"]
+        clean.append(cell)
+    nb.cells = clean
+    return nb, None
+
+
+def _same_flags(got: dict, expected: dict) -> list:
+    changed = []
+    for key in ("grade", "solution", "locked"):
+        if bool(got.get(key, False)) != bool(expected.get(key, False)):
+            changed.append(f"{key} {bool(expected.get(key, False))} -> {bool(got.get(key, False))}")
+    if expected.get("grade") and got.get("grade"):
+        try:
+            if float(got.get("points", -1)) != float(expected.get("points")):
+                changed.append(f"points {expected.get('points')} -> {got.get('points')}")
+        except (TypeError, ValueError):
+            changed.append(f"points {expected.get('points')} -> {got.get('points')!r}")
+    return changed
+
+
+def sanitise(path: Path | None, assignment: Assignment, other_assignments: dict | None = None) -> Plan:
+    """Read, check and repair one submission with nbgrader's sanitising preprocessors."""
+    nb, failed = read_submission(path, assignment)
+    if failed is not None:
+        return failed
+    from nbgrader import utils as nbutils
+    from nbgrader.preprocessors import CheckCellMetadata, ClearOutput, DeduplicateIds, OverwriteCells
+
+    plan = Plan()
+    expected = assignment.expected_meta
+    ids = [_meta(c).get("grade_id") for c in nb.cells]
+    known = [g for g in ids if g in expected]
+    if not known:
+        foreign = sorted({g for g in ids if g})
+        guess = ""
+        for other, other_ids in (other_assignments or {}).items():
+            if other != assignment.id and foreign and set(foreign) <= set(other_ids):
+                guess = f" It looks like a notebook of {other!r}."
+                break
+        return _invalid(
+            f"this notebook has none of the cells of {assignment.id!r}"
+            + (f" (its graded cells are {', '.join(foreign[:6])})." if foreign else ".")
+            + guess + " Was the wrong file submitted?"
+        )
+
+    resources = {"nbgrader": {"notebook": assignment.notebook, "assignment": assignment.id,
+                              "db_url": assignment.db_url}}
+    log = logging.getLogger("autograder.sanitise")
+    log.setLevel(logging.CRITICAL)
+    nb, resources = ClearOutput(log=log).preprocess(nb, resources)
+
+    # duplicated cells: nbgrader keeps the last copy; a student duplicating a
+    # cell usually edits the copy, so note it before DeduplicateIds strips it.
+    counts: dict = {}
+    for g in ids:
+        if g in expected:
+            counts[g] = counts.get(g, 0) + 1
+    for g, n in counts.items():
+        if n > 1:
+            plan.notes.append(f"cell {g!r} appears {n} times; the copies run as your own code and the "
+                              "original cell is graded")
+    nb, resources = DeduplicateIds(log=log).preprocess(nb, resources)
+    for cell in nb.cells:  # DeduplicateIds leaves an empty nbgrader dict on the copies
+        if "nbgrader" in cell.metadata and not cell.metadata["nbgrader"]:
+            del cell.metadata["nbgrader"]
+
+    # changed nbgrader metadata: restore what was released (and say so)
+    for cell in nb.cells:
+        meta = _meta(cell)
+        gid = meta.get("grade_id")
+        if gid is None:
+            continue
+        if gid not in expected:
+            del cell.metadata["nbgrader"]  # an unknown id is just the student's own cell
+            continue
+        changed = _same_flags(meta, expected[gid])
+        if cell.cell_type != assignment_cell_type(assignment, gid):
+            changed.append(f"cell type {assignment_cell_type(assignment, gid)} -> {cell.cell_type}")
+        if changed:
+            plan.tampered[gid] = "its nbgrader metadata was changed (" + ", ".join(changed) + ")"
+            cell.metadata["nbgrader"] = nbformat.NotebookNode(dict(expected[gid]))
+        elif gid in assignment.tests or expected[gid].get("locked"):
+            released = expected[gid].get("checksum")
+            if released and nbutils.compute_checksum(cell) != released:
+                what = "emptied" if not cell.source.strip() else "edited"
+                plan.tampered[gid] = f"this read-only cell was {what} in the submission"
+
+    # the source version of locked cells (test cells with their hidden tests) comes back from the gradebook
+    try:
+        nb, resources = OverwriteCells(log=log).preprocess(nb, resources)
+        nb, resources = CheckCellMetadata(log=log).preprocess(nb, resources)
+    except Exception as exc:  # noqa: BLE001 - nbgrader's own refusal: grade nothing, say why
+        return _invalid(f"nbgrader could not repair this notebook's metadata: {str(exc)[:300]}", "tampered")
+
+    # order: the assignment's cells in the released order; the student's own
+    # cells stay right after the graded cell they followed in the submission.
+    anchored: dict = {None: []}
+    present: dict = {}
+    anchor = None
+    for cell in nb.cells:
+        gid = _meta(cell).get("grade_id")
+        if gid in expected and gid not in present:
+            present[gid] = cell
+            anchored.setdefault(gid, [])
+            anchor = gid
+        else:
+            anchored.setdefault(anchor, []).append(cell)
+    order = [_meta(c).get("grade_id") for c in assignment.release_cells if _meta(c).get("grade_id")]
+    seen = [g for g in [_meta(c).get("grade_id") for c in nb.cells] if g in expected]
+    if [g for g in order if g in seen] != seen:
+        plan.notes.append("the graded cells were out of order; they were run in the assignment's order")
+
+    def add(cell, gid=None):
+        if cell.cell_type != "code":
+            return
+        if gid in assignment.tests:
+            plan.cells.append({"kind": "test", "grade_id": gid, "source": assignment.tests[gid].source,
+                               "label": gid})
+        else:
+            label = gid or f"your cell {len(plan.cells) + 1}"
+            plan.cells.append({"kind": "student", "grade_id": gid, "source": cell.source, "label": label})
+
+    for cell in anchored[None]:
+        add(cell)
+    for gid in order:
+        if gid in present:
+            add(present[gid], gid)
+            for extra in anchored.get(gid, []):
+                add(extra)
+        elif gid in assignment.tests:
+            plan.preset[gid] = ("missing", "this test cell was deleted from the submission, so it was not run")
+        elif expected[gid].get("solution"):
+            plan.notes.append(f"the answer cell {gid!r} is missing")
+    return plan
+
+
+def assignment_cell_type(assignment: Assignment, gid: str) -> str:
+    for cell in assignment.release_cells:
+        if _meta(cell).get("grade_id") == gid:
+            return cell.cell_type
+    return "code"

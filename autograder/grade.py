@@ -1,0 +1,385 @@
+"""`python -m autograder grade ASSIGNMENT SUBMISSIONS_DIR --out OUT_DIR [--jobs N] [--timeout S]`.
+
+1. nbgrader's generate_assignment fills a gradebook from source/<ASSIGNMENT>
+   (assignment.prepare);
+2. every submission is read and repaired with nbgrader's sanitising
+   preprocessors (assignment.sanitise) -- a file that cannot be graded gets a
+   status at once;
+3. the rest run in forked children of one warm parent (worker.run_jobs);
+4. each student's result is written atomically to OUT_DIR/.state/<student>.json
+   as soon as it is known, so a killed batch resumes where it stopped;
+5. grades.csv, totals.csv, feedback/, report.html and gradebook.db are rebuilt
+   from the state files (report.write_outputs).
+
+Points are nbgrader's: `nbgrader.utils.determine_grade` on the test cell with
+its outcome as the cell's output, except that a warning on stderr does not
+cost a correct answer its points.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from . import ROOT
+from .assignment import Assignment, prepare, sanitise
+
+STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,99}$")
+STATE_VERSION = 1
+SEVERITY = ["passed", "failed", "missing", "error", "timeout", "tampered", "invalid"]
+
+
+def default_jobs() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+# ----------------------------------------------------------------------------
+# finding submissions
+# ----------------------------------------------------------------------------
+
+
+def find_submissions(folder: Path, assignment_id: str) -> tuple[dict, list]:
+    """student id -> notebook path (None when the student has no notebook for this assignment).
+
+    Accepted layouts: <student>/<id>.ipynb, <student>.ipynb, and nbgrader's
+    submitted/<student>/<id>/<id>.ipynb (with or without the submitted/ level).
+    Returns (found, warnings).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"SUBMISSIONS_DIR {str(folder)!r} is not a directory")
+    base = folder / "submitted" if (folder / "submitted").is_dir() else folder
+    found: dict = {}
+    warnings = []
+    name = f"{assignment_id}.ipynb"
+    for entry in sorted(base.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        sid = entry.name if entry.is_dir() else entry.stem
+        if entry.is_dir() or entry.suffix == ".ipynb":
+            if not STUDENT_ID.match(sid):
+                warnings.append(f"skipped {entry.name!r}: not a valid student id (letters, digits, _.@+-)")
+                continue
+        if entry.is_dir():
+            for candidate in (entry / assignment_id / name, entry / name):
+                if candidate.is_file():
+                    found[sid] = candidate
+                    break
+            else:
+                found[sid] = None
+        elif entry.suffix == ".ipynb" and sid not in found:
+            found[sid] = entry
+    return found, warnings
+
+
+# ----------------------------------------------------------------------------
+# state files
+# ----------------------------------------------------------------------------
+
+
+def atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dfd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def submission_key(path: Path | None, assignment: Assignment) -> str:
+    h = hashlib.sha256(assignment.fingerprint.encode())
+    if path is not None and path.is_file():
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    else:
+        h.update(b"<no submission>")
+    return h.hexdigest()[:24]
+
+
+def load_state(state_dir: Path, student: str) -> dict | None:
+    try:
+        data = json.loads((state_dir / f"{student}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if data.get("version") == STATE_VERSION else None
+
+
+# ----------------------------------------------------------------------------
+# from execution results to grades (nbgrader's rule)
+# ----------------------------------------------------------------------------
+
+
+def nbgrader_points(grade_id: str, max_points: float, passed: bool) -> float:
+    """Score one autograded test cell with nbgrader.utils.determine_grade."""
+    from nbformat.v4 import new_code_cell, new_output
+    from nbgrader.utils import determine_grade
+
+    cell = new_code_cell(source="", metadata={"nbgrader": {
+        "grade": True, "solution": False, "locked": True, "grade_id": grade_id, "points": max_points,
+        "schema_version": 3}})
+    if not passed:
+        cell.outputs = [new_output("error", ename="TestFailed", evalue="", traceback=[])]
+    points, _ = determine_grade(cell)
+    return float(points or 0.0)
+
+
+def _first_line(text: str, limit: int = 300) -> str:
+    lines = [line for line in (text or "").strip().splitlines() if line.strip()]
+    return (lines[-1] if lines else "")[:limit]
+
+
+def result_from_plan(student: str, assignment: Assignment, plan, job=None, key: str = "",
+                     cell_timeout: float = 0, notebook_timeout: float = 0) -> dict:
+    """Combine what sanitising decided and what the child reported into one student's result."""
+    cells = []
+    notes = list(plan.notes)
+    index_of = {c["grade_id"]: i for i, c in enumerate(plan.cells) if c["kind"] == "test"}
+    killers = job.killers if job else {}
+    results = job.results if job else {}
+    for gid, test in assignment.tests.items():
+        row = {"grade_id": gid, "max_points": test.points, "points": 0.0}
+        if plan.invalid is not None:
+            row.update(status=plan.status_hint or "invalid", message=plan.invalid, feedback=plan.invalid)
+            cells.append(row)
+            continue
+        if gid in plan.preset:
+            status, message = plan.preset[gid]
+            row.update(status=status, message=message, feedback=message)
+            cells.append(row)
+            continue
+        i = index_of.get(gid)
+        r = results.get(i) if i is not None else None
+        why = killers.get(i)
+        if why is not None:
+            if why.startswith("timeout"):
+                limit = notebook_timeout if why == "timeout-notebook" else cell_timeout
+                scope = "the whole notebook's" if why == "timeout-notebook" else "a cell's"
+                message = f"this test was stopped after {scope} time limit of {limit:g} s (an endless loop?)"
+                row.update(status="timeout", message=message, feedback=message)
+            else:
+                message = (f"the Python process died while this test ran ({why.split(':', 1)[1]}): does your "
+                           "code call sys.exit, os._exit, or kill the process?")
+                row.update(status="error", message=message, feedback=message)
+        elif r is None:
+            if job is not None and job.out_of_time:
+                message = f"not run: the notebook used up its time limit of {notebook_timeout:g} s before this test"
+                row.update(status="timeout", message=message, feedback=message)
+            else:
+                message = "not run: the grader received no result for this test"
+                row.update(status="error", message=message, feedback=message)
+        else:
+            status = r.get("status", "error")
+            message = r.get("message", "")
+            hidden = bool(test.hidden_lines) and status in ("failed", "error") and (
+                r.get("line") is None or test.hidden_lines[0] <= r["line"] <= test.hidden_lines[1])
+            feedback = message
+            if hidden:
+                feedback = ("a hidden check failed: the visible checks passed, but the hidden ones (other inputs, "
+                            "shapes and edge cases) did not. Test your function on more cases.")
+            row.update(status=status, message=message, feedback=feedback, hidden_failure=hidden)
+            row["points"] = nbgrader_points(gid, test.points, status == "passed")
+        if gid in plan.tampered and row["status"] not in ("missing",):
+            outcome = "passed" if row["status"] == "passed" else row["status"]
+            note = f"{plan.tampered[gid]}; the original test from the gradebook was run instead and {outcome}"
+            row["message"] = note + (f": {row['message']}" if row.get("message") else "")
+            row["feedback"] = note + (f": {row['feedback']}" if row.get("feedback") and row["status"] != "passed" else "")
+            row["status"] = "tampered"
+        cells.append(row)
+    for gid, why in plan.tampered.items():
+        if gid not in assignment.tests:
+            notes.append(f"cell {gid!r}: {why}; it was restored")
+    if job is not None:
+        for i, cell in enumerate(plan.cells):
+            r = results.get(i, {})
+            label = cell["label"]
+            why = killers.get(i)
+            if cell["kind"] == "student":
+                if why and why.startswith("timeout"):
+                    notes.append(f"{label} was stopped after the time limit ({cell_timeout:g} s per cell); "
+                                 "it was skipped and the cells after it were run again")
+                elif why:
+                    notes.append(f"the Python process died while running {label} ({why.split(':', 1)[1]}); "
+                                 "it was skipped and the cells after it were run again")
+                elif r.get("status") == "error":
+                    notes.append(f"{label} raised an error: {_first_line(r.get('message', ''))}")
+            if r.get("truncated"):
+                notes.append(f"{label} printed {r['output_chars']:,} characters; only the first "
+                             f"{100_000:,} were kept")
+        if -1 in killers:
+            notes.append(f"the grading process died before running any cell ({killers[-1]})")
+    statuses = [c["status"] for c in cells]
+    if plan.invalid is not None:
+        total_status = plan.status_hint or "invalid"
+    elif "tampered" in statuses or plan.tampered:
+        total_status = "tampered"
+    elif statuses and all(s == "passed" for s in statuses):
+        total_status = "passed"
+    else:
+        total_status = max(statuses, key=SEVERITY.index) if statuses else "passed"
+    return {
+        "version": STATE_VERSION,
+        "key": key,
+        "student_id": student,
+        "assignment": assignment.id,
+        "notebook": f"{assignment.notebook}.ipynb",
+        "status": total_status,
+        "points": sum(c["points"] for c in cells),
+        "max_points": sum(c["max_points"] for c in cells),
+        "cells": cells,
+        "notes": notes,
+    }
+
+
+# ----------------------------------------------------------------------------
+# the command
+# ----------------------------------------------------------------------------
+
+
+def other_assignment_ids(course_root: Path) -> dict:
+    """grade ids of every released notebook (to recognise a notebook of another assignment)."""
+    import nbformat
+
+    out = {}
+    for folder in (course_root / "release", course_root / "source"):
+        for path in folder.glob("*/*.ipynb"):
+            if path.parent.name in out:
+                continue
+            try:
+                nb = nbformat.read(path, as_version=4)
+            except Exception:  # noqa: BLE001
+                continue
+            out[path.parent.name] = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells
+                                     if c.metadata.get("nbgrader", {}).get("grade_id")]
+    return out
+
+
+def grade(assignment_id: str, submissions: Path, out: Path, *, jobs: int | None = None,
+          timeout: float | None = None, cell_timeout: float | None = None, memory_mb: int = 4096,
+          course_root: Path = ROOT, progress: bool = True, log=print) -> list[dict]:
+    """Grade every submission; return one result dict per student (sorted by id)."""
+    from .worker import Job, Warm
+
+    out, submissions, course_root = Path(out), Path(submissions), Path(course_root)
+    jobs = max(1, jobs or default_jobs())
+    notebook_timeout = float(timeout or 600.0)
+    cell_timeout = float(cell_timeout or min(120.0, notebook_timeout))
+    out.mkdir(parents=True, exist_ok=True)
+    state_dir, work = out / ".state", out / ".work"
+    state_dir.mkdir(exist_ok=True)
+    work.mkdir(exist_ok=True)
+
+    assignment = prepare(assignment_id, work, course_root)
+    found, warnings = find_submissions(submissions, assignment_id)
+    for w in warnings:
+        log(f"warning: {w}")
+    others = other_assignment_ids(course_root)
+
+    todo, keys = [], {}
+    for student, path in found.items():
+        keys[student] = submission_key(path, assignment)
+        state = load_state(state_dir, student)
+        if state is None or state.get("key") != keys[student] or state.get("assignment") != assignment_id:
+            todo.append(student)
+    done_before = len(found) - len(todo)
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        tqdm.monitor_interval = 0  # no monitor thread in a process that forks
+        bar = tqdm(total=len(found), initial=done_before, desc=f"grading {assignment_id}", unit="student",
+                   file=sys.stderr, dynamic_ncols=True)
+
+    def save(result: dict) -> None:
+        atomic_write(state_dir / f"{result['student_id']}.json", json.dumps(result, indent=1, sort_keys=True))
+        if bar is not None:
+            bar.update(1)
+
+    plans, job_list = {}, []
+    runs = work / "runs"
+    shutil.rmtree(runs, ignore_errors=True)
+    runs.mkdir()
+    warm = None
+    for student in todo:
+        plan = sanitise(found[student], assignment, others)
+        plans[student] = plan
+        if plan.invalid is not None:
+            save(result_from_plan(student, assignment, plan, key=keys[student]))
+            continue
+        if warm is None:
+            warm = Warm(assignment.frameworks)
+        codes = []
+        for i, cell in enumerate(plan.cells):
+            name = f"<test {cell['grade_id']}>" if cell["kind"] == "test" else f"<cell {i}>"
+            try:
+                codes.append(warm.compile_cell(cell["source"], name))
+            except (SyntaxError, ValueError) as exc:
+                codes.append(f"{type(exc).__name__}: {exc}")
+        workdir = runs / student
+        workdir.mkdir()
+        job = Job(student, plan.cells, codes, str(workdir))
+        job_list.append(job)
+
+    def finished(job) -> None:
+        result = result_from_plan(job.key, assignment, plans[job.key], job, keys[job.key], cell_timeout,
+                                  notebook_timeout)
+        save(result)
+        shutil.rmtree(job.workdir, ignore_errors=True)
+
+    started = time.monotonic()
+    if job_list:
+        from .worker import run_jobs
+
+        run_jobs(warm, job_list, jobs=jobs, cell_timeout=cell_timeout, notebook_timeout=notebook_timeout,
+                 memory_bytes=int(memory_mb) * 2**20, on_finish=finished)
+    if bar is not None:
+        bar.close()
+    shutil.rmtree(runs, ignore_errors=True)
+
+    results = [load_state(state_dir, s) for s in sorted(found)]
+    results = [r for r in results if r is not None]
+    from .report import write_outputs
+
+    write_outputs(out, assignment, results, work)
+    log(f"graded {len(todo)} submission(s) of {assignment_id} in {time.monotonic() - started:.1f} s "
+        f"({done_before} already done); results in {out}")
+    return results
+
+
+def totals_table(results: list[dict]) -> str:
+    width = max([len("student_id")] + [len(r["student_id"]) for r in results])
+    lines = [f"{'student_id':<{width}}  {'points':>7}  {'max':>5}  status"]
+    for r in results:
+        lines.append(f"{r['student_id']:<{width}}  {r['points']:>7g}  {r['max_points']:>5g}  {r['status']}")
+    return "\n".join(lines)
+
+
+def grade_main(args) -> int:
+    try:
+        results = grade(args.assignment, Path(args.submissions), Path(args.out), jobs=args.jobs,
+                        timeout=args.timeout, cell_timeout=getattr(args, "cell_timeout", None),
+                        memory_mb=getattr(args, "memory_mb", 4096),
+                        course_root=Path(getattr(args, "course_root", None) or ROOT))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(totals_table(results))
+    return 0

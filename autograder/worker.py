@@ -1,0 +1,614 @@
+"""Run submissions in forked children of a warm parent, safely.
+
+The parent imports the heavy libraries once (numpy, matplotlib, IPython, the
+course `utils`, and torch / tensorflow when the assignment uses them), captures
+the code of `utils` and the state of the modules a test relies on, then forks
+one child per submission (`jobs` at a time). A child:
+
+- runs in its own temporary directory, with an address-space limit relative
+  to its size at fork time, a file-size limit, and an audit hook that refuses
+  writes, deletes and renames outside that directory, new processes, signals
+  to other processes, sockets, ctypes and heap walking (gc.get_objects);
+- executes the student's cells with IPython's input transformer (magics work)
+  and its own exec, capturing stdout/stderr with a size cap;
+- before each test cell restores builtins, `sys`, numpy and the frameworks
+  from snapshots, drops every `utils*` module and re-imports `utils` from code
+  compiled in the parent (edits on disk or in memory don't matter), runs the
+  test's code object in a fresh namespace, and decides pass/fail from its own
+  try/except; if a test changed a protected module while it ran, it is
+  marked `tampered` and scores nothing;
+- reports each cell's start and result to the parent through a pipe, as
+  JSON lines signed with a per-child secret.
+
+The parent enforces per-cell and per-notebook time limits by killing the
+child; when a child dies (timeout, sys.exit in a test, os._exit, a signal)
+it forks a fresh child that re-runs the cells except the one that killed the
+previous child, so later tests are still graded.
+"""
+
+from __future__ import annotations
+
+import builtins
+import io
+import json
+import os
+import secrets
+import select
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+
+CELL_OUTPUT_CAP = 100_000  # characters of output kept per cell
+MESSAGE_CAP = 4_000  # characters of a failure message kept
+PROTECTED_MODULES = ("builtins", "sys", "math", "os", "io", "json", "json.encoder", "numpy", "numpy.linalg", "numpy.testing",
+                     "torch", "tensorflow", "keras", "IPython", "IPython.core.interactiveshell",
+                     "IPython.core.ultratb", "autograder", "autograder.worker")
+
+
+# ----------------------------------------------------------------------------
+# the warm parent
+# ----------------------------------------------------------------------------
+
+
+class Warm:
+    """Everything captured in the parent before the first fork."""
+
+    def __init__(self, frameworks=(), utils_root: Path | None = None):
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+        os.environ["MPLBACKEND"] = "Agg"
+        import warnings
+
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot  # noqa: F401
+        import numpy  # noqa: F401
+
+        warnings.filterwarnings("ignore", message=".*oneDNN.*")
+        for name in frameworks:
+            __import__(name)
+        if "tensorflow" in frameworks:
+            import tensorflow as tf
+
+            tf.get_logger().setLevel("ERROR")
+        from IPython.core.interactiveshell import InteractiveShell
+        from traitlets.config import Config
+
+        config = Config()
+        config.HistoryManager.enabled = False
+        self.shell = InteractiveShell.instance(config=config)
+        self.utils_code = capture_utils(utils_root)
+        import utils  # noqa: F401 - warm the real package too (its dependencies stay imported)
+
+    def compile_cell(self, source: str, filename: str):
+        """IPython's input transformations (magics, !shell) then Python's compiler."""
+        try:
+            text = self.shell.transform_cell(source)
+        except Exception:  # noqa: BLE001 - leave it to the compiler to report
+            text = source
+        return compile(text, filename, "exec", dont_inherit=True)
+
+
+def capture_utils(root: Path | None = None) -> dict:
+    """Compile every module of the `utils` package now: name -> (path, is_package, code)."""
+    if root is None:
+        import utils
+
+        root = Path(utils.__file__).resolve().parent
+    captured = {}
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root.parent).with_suffix("")
+        parts = list(rel.parts)
+        is_pkg = parts[-1] == "__init__"
+        if is_pkg:
+            parts = parts[:-1]
+        name = ".".join(parts)
+        captured[name] = (str(path), is_pkg, compile(path.read_text(encoding="utf-8"), str(path), "exec",
+                                                     dont_inherit=True))
+    return captured
+
+
+class _CapturedUtils:
+    """A meta-path finder/loader serving `utils*` from code compiled in the parent."""
+
+    def __init__(self, code: dict):
+        self.code = code
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname not in self.code:
+            return None
+        import importlib.util
+
+        origin, is_pkg, _ = self.code[fullname]
+        spec = importlib.util.spec_from_loader(fullname, self, origin=origin, is_package=is_pkg)
+        spec.has_location = True
+        if is_pkg:
+            spec.submodule_search_locations = [str(Path(origin).parent)]
+        return spec
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        origin, _, code = self.code[module.__name__]
+        module.__file__ = origin
+        exec(code, module.__dict__)  # noqa: S102 - the course's own code, compiled before forking
+
+
+# ----------------------------------------------------------------------------
+# the child
+# ----------------------------------------------------------------------------
+
+
+class _Capped(io.TextIOBase):
+    def __init__(self, cap: int):
+        self.cap, self.parts, self.size = cap, [], 0
+
+    def writable(self):
+        return True
+
+    def write(self, s):
+        s = str(s)
+        if self.size < self.cap:
+            self.parts.append(s[: self.cap - self.size])
+        self.size += len(s)
+        return len(s)
+
+    def flush(self):
+        pass
+
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+def _inside(path, root: str) -> bool:
+    try:
+        full = os.path.realpath(os.fsdecode(path))
+    except Exception:  # noqa: BLE001
+        return False
+    return full == root or full.startswith(root + os.sep) or full == os.devnull
+
+
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+_REFUSED = {
+    "os.system": "running shell commands", "subprocess.Popen": "starting programs", "os.exec": "starting programs",
+    "os.posix_spawn": "starting programs", "os.spawn": "starting programs", "os.fork": "forking",
+    "os.forkpty": "forking", "pty.spawn": "starting programs", "os.killpg": "signalling other processes",
+    "socket.connect": "network connections", "socket.bind": "network sockets", "socket.sendto": "network traffic",
+    "socket.sendmsg": "network traffic", "ctypes.dlopen": "loading C libraries", "ctypes.dlsym": "calling C code",
+    "ctypes.call_function": "calling C code", "gc.get_objects": "walking the interpreter's heap",
+    "gc.get_referrers": "walking the interpreter's heap", "gc.get_referents": "walking the interpreter's heap",
+    "sys.remote_exec": "attaching to processes",
+}
+_PATH_EVENTS = {"os.remove": (0,), "os.rmdir": (0,), "os.rename": (0, 1), "os.replace": (0, 1), "os.mkdir": (0,),
+                "os.chmod": (0,), "os.chown": (0,), "os.truncate": (0,), "os.link": (0, 1), "os.symlink": (0, 1),
+                "os.utime": (0,), "shutil.rmtree": (0,), "shutil.move": (0, 1), "shutil.copyfile": (1,),
+                "os.chflags": (0,), "os.lchown": (0,)}
+
+
+def _install_guard(root: str, state: dict) -> None:
+    """Refuse (PermissionError) what a submission must not do; `state['armed']` switches it on."""
+    my_pid = os.getpid()
+    refuse = PermissionError
+    inside = _inside
+
+    def hook(event, args):
+        if not state["armed"]:
+            return
+        if event == "open":
+            path, mode, flags = (tuple(args) + (None, None, None))[:3]
+            if isinstance(path, int) or path is None:
+                return
+            writing = (isinstance(mode, str) and any(ch in mode for ch in "wax+")) or (
+                isinstance(flags, int) and flags & _WRITE_FLAGS)
+            if writing and not inside(path, root):
+                raise refuse(f"the autograder does not allow writing {os.fsdecode(path)!r}: "
+                             "only files in the working directory may be written")
+            return
+        if event in _PATH_EVENTS:
+            for i in _PATH_EVENTS[event]:
+                if i < len(args) and args[i] is not None and not isinstance(args[i], int) and not inside(args[i], root):
+                    raise refuse(f"the autograder does not allow {event} on {os.fsdecode(args[i])!r} "
+                                 "(outside the working directory)")
+            return
+        if event == "os.kill":
+            if args and args[0] != my_pid:
+                raise refuse("the autograder does not allow signalling other processes")
+            return
+        if event in _REFUSED:
+            raise refuse(f"the autograder does not allow {_REFUSED[event]} ({event})")
+
+    sys.addaudithook(hook)
+
+
+def _mem_now() -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _snapshot_modules() -> dict:
+    return {name: (sys.modules[name], dict(sys.modules[name].__dict__))
+            for name in PROTECTED_MODULES if name in sys.modules}
+
+
+def _restore_modules(snap: dict) -> None:
+    for name, (module, saved) in snap.items():
+        d = module.__dict__
+        for key in [k for k in d if k not in saved]:
+            try:
+                del d[key]
+            except Exception:  # noqa: BLE001
+                pass
+        d.update(saved)
+        sys.modules[name] = module
+
+
+def _fingerprint(names) -> dict:
+    out = {}
+    for name in names:
+        module = sys.modules.get(name)
+        if module is not None:
+            out[name] = (module, dict(module.__dict__))
+    return out
+
+
+def _changed(before: dict) -> list:
+    changed = []
+    for name, (module, saved) in before.items():
+        if sys.modules.get(name) is not module:
+            changed.append(f"sys.modules[{name!r}]")
+            continue
+        d = module.__dict__
+        for key, value in saved.items():
+            if key.startswith("__") and key in ("__loader__", "__spec__", "__builtins__", "__warningregistry__"):
+                continue
+            if d.get(key, _MISSING) is not value:
+                changed.append(f"{name}.{key}")
+    return changed
+
+
+_MISSING = object()
+
+
+def _locate_failure(exc, filename: str) -> int | None:
+    """The line of the test cell where `exc` passed through (None if not found)."""
+    tb, line = exc.__traceback__, None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def child_main(warm: Warm, plan_cells: list, codes: list, skip: set, done: set, wfd: int, secret: str,
+               workdir: str, memory_bytes: int, threads: int, close_fds: list, parent_pid: int = 0) -> None:
+    """Body of a forked child. Never returns: it ends with os._exit."""
+    try:
+        for fd in close_fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        _child(warm, plan_cells, codes, skip, done, wfd, secret, workdir, memory_bytes, threads, parent_pid)
+        code = 0
+    except BaseException:  # noqa: BLE001 - a child never unwinds into the parent's code
+        code = 70
+    os._exit(code)
+
+
+def _child(warm, plan_cells, codes, skip, done, wfd, secret, workdir, memory_bytes, threads, parent_pid):
+    import resource
+    import tempfile
+
+    os.setpgid(0, 0)
+    try:  # die with the parent: a batch killed with SIGKILL leaves no orphan running
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:  # noqa: BLE001 - not Linux: the broken pipe ends the child instead
+        pass
+    if os.getppid() != parent_pid:
+        os._exit(0)
+    # quiet and isolated: no terminal, own directory, temp files inside it
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.chdir(workdir)
+    os.environ["TMPDIR"] = workdir
+    os.environ["HOME"] = workdir
+    tempfile.tempdir = workdir
+    sys.dont_write_bytecode = True
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 2**20, 256 * 2**20))
+    if memory_bytes:
+        limit = _mem_now() + memory_bytes
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+    if "tensorflow" in sys.modules:
+        tf = sys.modules["tensorflow"]
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        except Exception:  # noqa: BLE001 - already initialised: keep its threads
+            pass
+
+    # references the grading decisions rely on, taken before any student code runs
+    write, dumps, now = os.write, json.dumps, time.monotonic
+    restore_modules, fingerprint, changed_since, locate = _restore_modules, _fingerprint, _changed, _locate_failure
+    is_instance, join = isinstance, "".join
+    real_exec, base_exc, assertion, memory_error = exec, BaseException, AssertionError, MemoryError
+    real_builtins = builtins
+    meta_path = list(sys.meta_path)
+    sys_path = list(sys.path)
+    finder = _CapturedUtils(warm.utils_code)
+    for name in [m for m in sys.modules if m == "utils" or m.startswith("utils.")]:
+        del sys.modules[name]
+    sys.meta_path[:] = [finder, *meta_path]
+    modules_before_student = dict(sys.modules)
+    snap = _snapshot_modules()
+    fmt_exc = traceback.format_exception_only
+    plt_close = sys.modules["matplotlib.pyplot"].close
+    shell = warm.shell
+    user_ns = shell.user_ns
+    user_ns["__name__"] = "__main__"
+    shell.showtraceback = lambda *a, **k: None  # nothing of IPython's display decides anything here
+
+    def send(obj):
+        data = ("\n" + secret + " " + dumps(obj) + "\n").encode()
+        while data:
+            n = write(wfd, data)
+            data = data[n:]
+
+    def reset_interpreter():
+        restore_modules(snap)
+        sys.meta_path[:] = [finder, *meta_path]
+        sys.path[:] = sys_path
+        for name in [m for m in list(sys.modules) if m == "utils" or m.startswith("utils.")]:
+            del sys.modules[name]
+        for name, module in modules_before_student.items():
+            if sys.modules.get(name) is not module:
+                sys.modules[name] = module
+
+    guard = {"armed": False}
+    _install_guard(os.path.realpath(workdir), guard)
+
+    for index, cell in enumerate(plan_cells):
+        if index in skip or index in done:
+            continue
+        send({"t": "start", "i": index})
+        out = _Capped(CELL_OUTPUT_CAP)
+        result = {}
+        if cell["kind"] == "test":
+            reset_interpreter()
+            import utils.checks  # noqa: F401 - fresh copy from the captured code
+
+            filename = codes[index].co_filename
+            namespace = {k: v for k, v in user_ns.items() if not k.startswith("__")}
+            namespace.update({"__name__": "__main__", "__builtins__": real_builtins})
+            protected = [m for m in sys.modules if m == "utils" or m.startswith("utils.")] + list(snap)
+            before = fingerprint(protected)
+            sys.stdout = sys.stderr = out
+            guard["armed"] = True
+            started = now()
+            try:
+                real_exec(codes[index], namespace)
+            except base_exc as exc:  # noqa: BLE001 - a failing test is the data we want
+                guard["armed"] = False
+                sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+                line = locate(exc, filename)
+                text = join(fmt_exc(type(exc), exc)).strip()
+                result = {"status": "failed" if is_instance(exc, assertion) else "error", "line": line,
+                          "message": text[:MESSAGE_CAP]}
+            else:
+                guard["armed"] = False
+                sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+                result = {"status": "passed", "message": ""}
+            changed = changed_since(before)
+            if changed:
+                result = {"status": "tampered", "message": "while this test ran, code outside the test changed "
+                          + ", ".join(changed[:5]) + "; the test cannot be trusted and scores nothing"}
+            result["seconds"] = round(now() - started, 3)
+        else:
+            sys.stdout = sys.stderr = out
+            guard["armed"] = True
+            try:
+                if isinstance(codes[index], str):  # did not compile
+                    raise SyntaxError(codes[index])
+                real_exec(codes[index], user_ns)
+                result = {"status": "ok"}
+            except base_exc as exc:  # noqa: BLE001 - the student's error is reported, grading goes on
+                guard["armed"] = False
+                restore_modules(snap)  # whatever the cell patched, the grader's own code needs the real ones
+                result = {"status": "error", "message": join(fmt_exc(type(exc), exc)).strip()[:MESSAGE_CAP]}
+                if is_instance(exc, memory_error):
+                    # what it allocated stays referenced: start afresh without this cell
+                    result["restart"] = True
+            guard["armed"] = False
+            restore_modules(snap)
+            sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+        try:
+            plt_close("all")
+        except base_exc:  # noqa: BLE001
+            pass
+        result["output_chars"] = out.size
+        if out.size > CELL_OUTPUT_CAP:
+            result["truncated"] = True
+        send({"t": "end", "i": index, "r": result})
+        if result.get("restart"):
+            os._exit(0)
+    send({"t": "done"})
+
+
+# ----------------------------------------------------------------------------
+# the pool in the parent
+# ----------------------------------------------------------------------------
+
+
+class Job:
+    """One submission being graded, possibly over several child processes."""
+
+    def __init__(self, key, plan_cells, codes, workdir):
+        self.key, self.cells, self.codes, self.workdir = key, plan_cells, codes, workdir
+        self.results: dict = {}  # cell index -> result
+        self.skip: set = set()
+        self.killers: dict = {}  # cell index -> why it was skipped
+        self.elapsed = 0.0
+        self.attempts = 0
+        self.pid = self.rfd = None
+        self.buffer = b""
+        self.current = None
+        self.cell_started = None
+        self.attempt_started = None
+        self.done = False
+        self.secret = None
+        self.finished = False
+        self.out_of_time = False
+        self.restart: set = set()  # student cells after which the child restarted itself (MemoryError)
+
+
+def run_jobs(warm: Warm, jobs_list: list, *, jobs: int, cell_timeout: float, notebook_timeout: float,
+             memory_bytes: int, on_finish) -> None:
+    """Grade every Job with at most `jobs` children at once; call on_finish(job) as each ends."""
+    pending = list(jobs_list)
+    running: dict = {}  # rfd -> job
+    threads = max(1, (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+                  // max(1, jobs))
+
+    def start(job):
+        job.attempts += 1
+        job.secret = secrets.token_hex(16)
+        job.buffer, job.current, job.done = b"", None, False
+        rfd, wfd = os.pipe()
+        others = [fd for fd in running] + [rfd]
+        parent_pid = os.getpid()
+        pid = os.fork()
+        if pid == 0:  # child
+            tests_done = {i for i in job.results if job.cells[i]["kind"] == "test"}
+            child_main(warm, job.cells, job.codes, set(job.skip), tests_done, wfd, job.secret,
+                       job.workdir, memory_bytes, threads, others, parent_pid)
+        os.close(wfd)
+        job.pid, job.rfd = pid, rfd
+        job.attempt_started = time.monotonic()
+        running[rfd] = job
+
+    def handle(job, line: bytes):
+        prefix = job.secret.encode() + b" "
+        if not line.startswith(prefix):
+            return  # not from the grader: whatever student code wrote to the pipe is ignored
+        try:
+            msg = json.loads(line[len(prefix):])
+        except ValueError:
+            return
+        kind = msg.get("t")
+        if kind == "start":
+            job.current, job.cell_started = int(msg["i"]), time.monotonic()
+        elif kind == "end":
+            i = int(msg["i"])
+            job.results.setdefault(i, msg.get("r", {}))
+            if job.results[i].get("restart") and job.cells[i]["kind"] == "student":
+                job.restart.add(i)
+            job.current = None
+        elif kind == "done":
+            job.done = True
+
+    def kill(job):
+        try:
+            os.killpg(job.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        try:
+            os.kill(job.pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+    def finish_attempt(job, how: str):
+        """The child is gone: read what it said, decide whether to fork again."""
+        running.pop(job.rfd, None)
+        try:
+            while True:
+                chunk = os.read(job.rfd, 1 << 16)
+                if not chunk:
+                    break
+                job.buffer += chunk
+        except OSError:
+            pass
+        os.close(job.rfd)
+        _, status = os.waitpid(job.pid, 0)
+        for line in job.buffer.split(b"\n"):
+            handle(job, line)
+        job.elapsed += time.monotonic() - job.attempt_started
+        if job.done:
+            job.finished = True
+        elif how == "notebook-timeout":
+            job.finished = True
+            job.out_of_time = True
+            if job.current is not None:
+                job.killers[job.current] = "timeout-notebook"
+        else:
+            if how == "cell-timeout":
+                why = "timeout"
+            else:
+                sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+                why = (f"died:signal {signal.Signals(sig).name}" if sig else
+                       f"died:exit status {os.WEXITSTATUS(status)}")
+            if job.current is None and job.restart - job.skip:
+                job.skip |= job.restart
+                job.finished = job.attempts > len(job.cells) + 1
+            elif job.current is None:
+                # died between cells (or before the first): nothing to skip, give up after a retry
+                job.finished = job.attempts >= 2
+                if job.finished:
+                    job.killers[-1] = why
+            else:
+                job.killers[job.current] = why
+                job.skip.add(job.current)
+                remaining = [i for i in range(len(job.cells)) if i not in job.results and i not in job.skip]
+                job.finished = not remaining or job.attempts > len(job.cells) + 1
+        if job.finished:
+            on_finish(job)
+        else:
+            pending.insert(0, job)
+
+    try:
+        while pending or running:
+            while pending and len(running) < jobs:
+                start(pending.pop(0))
+            readable, _, _ = select.select(list(running), [], [], 0.05)
+            for rfd in readable:
+                job = running[rfd]
+                try:
+                    chunk = os.read(rfd, 1 << 16)
+                except OSError:
+                    chunk = b""
+                if not chunk:
+                    finish_attempt(job, "exited")
+                    continue
+                job.buffer += chunk
+                *lines, job.buffer = job.buffer.split(b"\n")
+                for line in lines:
+                    handle(job, line)
+            t = time.monotonic()
+            for job in list(running.values()):
+                if job.elapsed + (t - job.attempt_started) > notebook_timeout:
+                    kill(job)
+                    finish_attempt(job, "notebook-timeout")
+                elif job.current is not None and t - job.cell_started > cell_timeout:
+                    kill(job)
+                    finish_attempt(job, "cell-timeout")
+    finally:
+        for job in list(running.values()):
+            kill(job)
+            try:
+                os.waitpid(job.pid, 0)
+            except OSError:
+                pass

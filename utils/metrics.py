@@ -1,0 +1,949 @@
+"""The course's metric reference: scikit-learn's names and meanings, plus sequences.
+
+Every exercise of the course is checked against these functions, and the
+lessons use them to compute every number they quote. They follow
+scikit-learn: the same names, the argument order ``(y_true, y_pred)``, and the
+same meaning of ``labels``, ``pos_label``, ``average`` (None, "binary",
+"micro", "macro", "weighted") and ``zero_division`` ("warn", 0, 1, nan). On
+top of that they understand sequences:
+
+* ``mask`` marks the real positions of padded batches: **True = a real
+  position**, False = padding. Masked positions are dropped *before* anything
+  else is worked out, including the set of labels. Careful: PyTorch's
+  ``key_padding_mask`` (``nn.MultiheadAttention``, ``nn.Transformer``) uses
+  the opposite sense, True = padding; pass ``~key_padding_mask`` here.
+* ``ignore_index`` drops the positions where ``y_true`` equals it, like
+  ``torch.nn.functional.cross_entropy(..., ignore_index=-100)``.
+* sequence arrays are batch-major: labels ``(batch, time)``, scores
+  ``(batch, time, classes)``.
+
+Inputs may be lists, numpy arrays, torch tensors (detached for you, moved to
+the CPU) or tf tensors. Outputs are numpy arrays or Python floats. This module
+imports neither torch nor tensorflow.
+
+Label rules: integer, boolean and string labels are accepted; floats only when
+they are whole numbers (``1.0``, as scikit-learn accepts them); a float such
+as ``0.7`` is refused because it is a score that still needs thresholding (see
+:func:`threshold`). The classification functions (:func:`confusion_matrix`,
+:func:`accuracy_score`, the precision/recall family, :func:`classification_report`)
+take 1-D labels, or 2-D ``(batch, time)`` labels whose real tokens are pooled.
+Note that scikit-learn would read a 2-D array as multilabel input; for whole
+sequences use :func:`sequence_accuracy`.
+
+Bad input raises ``ValueError`` or ``TypeError`` naming the argument and what
+was expected; no function returns a wrong number silently.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+
+import numpy as np
+
+from ._validation import (
+    as_labels,
+    as_mask,
+    as_sample_weight,
+    as_scores,
+    check_label_kinds,
+    check_same_shape,
+    to_array,
+)
+
+__all__ = [
+    "UndefinedMetricWarning",
+    "threshold",
+    "confusion_matrix",
+    "accuracy_score",
+    "precision_recall_fscore_support",
+    "precision_score",
+    "recall_score",
+    "f1_score",
+    "fbeta_score",
+    "classification_report",
+    "per_step_confusion_matrix",
+    "per_step_scores",
+    "token_accuracy",
+    "sequence_accuracy",
+    "cross_entropy",
+    "mean_squared_error",
+    "perplexity",
+]
+
+_AVERAGES = (None, "binary", "micro", "macro", "weighted")
+_REDUCTIONS = ("mean", "sum", "none", "per_step", "per_sequence")
+# Label ranges up to this bound are counted directly with np.bincount; larger
+# (or negative) integer labels go through np.unique first.
+_DIRECT_LIMIT = 1024
+# Elements per block in the counting kernel: small enough for the block and
+# its temporaries to stay in the CPU cache.
+_BLOCK = 1 << 15
+
+
+class UndefinedMetricWarning(UserWarning):
+    """A score was undefined (0/0) and replaced by `zero_division`'s value.
+
+    The counterpart of scikit-learn's warning of the same name; raised only
+    when ``zero_division="warn"`` (the default), where the value used is 0.
+    """
+
+
+# ----------------------------------------------------------------------------
+# small helpers
+# ----------------------------------------------------------------------------
+
+
+def threshold(scores, threshold=0.5):
+    """Labels from scores: 1 where ``score > threshold`` (strictly), else 0.
+
+    A score exactly equal to the threshold is a *negative*. ``scores`` are
+    probabilities or any real scores (logits with threshold 0); NaN/inf are
+    refused. Returns an ``int64`` array of the same shape.
+    """
+    s = as_scores(scores, "scores", min_ndim=0)
+    if not isinstance(threshold, numbers.Real) or isinstance(threshold, bool) or not math.isfinite(threshold):
+        raise TypeError(f"`threshold` must be a finite real number; got {threshold!r}")
+    return (s > threshold).astype(np.int64)
+
+
+def _check_zero_division(zero_division):
+    if isinstance(zero_division, str):
+        if zero_division == "warn":
+            return 0.0
+    elif isinstance(zero_division, numbers.Real) and not isinstance(zero_division, bool):
+        if math.isnan(zero_division):
+            return np.nan
+        if zero_division in (0, 1):
+            return float(zero_division)
+    raise ValueError(f'`zero_division` must be "warn", 0, 1 or np.nan; got {zero_division!r}')
+
+
+def _check_average(average):
+    if average not in _AVERAGES or (average is not None and not isinstance(average, str)):
+        raise ValueError(f"`average` must be one of {list(_AVERAGES)!r}; got {average!r}")
+
+
+def _check_int_arg(value, name, *, minimum):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"`{name}` must be an int >= {minimum}; got {value!r}")
+    return int(value)
+
+
+def _pair(y_true, y_pred, *, mask=None, ignore_index=None, sample_weight=None, ndim=(1, 2)):
+    """Validated labels, flattened to the real positions: (yt, yp, weights)."""
+    yt = as_labels(y_true, "y_true", ndim=ndim)
+    yp = as_labels(y_pred, "y_pred", ndim=ndim)
+    check_same_shape(yt, yp, "y_true", "y_pred")
+    check_label_kinds(y_true=yt, y_pred=yp)
+    keep = as_mask(mask, yt.shape)
+    w = as_sample_weight(sample_weight, yt.shape)
+    if ignore_index is not None:
+        real = yt != ignore_index
+        keep = real if keep is None else keep & real
+    if keep is not None:
+        yt, yp = yt[keep], yp[keep]
+        if w is not None:
+            w = w[keep]
+            if w.size and not w.any():
+                raise ValueError("`sample_weight` is zero at every real position; expected a non-zero weight")
+        if yt.size == 0:
+            raise ValueError(
+                "`mask`/`ignore_index` leave no real position; expected at least one "
+                "(remember: in `mask`, True marks a real position)"
+            )
+    elif yt.ndim != 1:
+        yt, yp = yt.ravel(), yp.ravel()
+        w = None if w is None else w.ravel()
+    return yt, yp, w
+
+
+def _as_label_list(labels, like: np.ndarray) -> np.ndarray:
+    lab = as_labels(labels, "labels", ndim=1, allow_empty=True)
+    if lab.size == 0:
+        raise ValueError("`labels` is empty; expected at least one label")
+    check_label_kinds(labels=lab, y_true=like)
+    if np.unique(lab).size != lab.size:
+        raise ValueError(f"`labels` contains duplicates: {lab.tolist()!r}; expected each label once")
+    return lab
+
+
+# ----------------------------------------------------------------------------
+# the counting kernel
+# ----------------------------------------------------------------------------
+
+
+def _count_codes(yt, yp, k, w=None, extra=None, extra_size=1):
+    """(extra_size*k*k,) counts of the pairs (yt, yp), all assumed in [0, k).
+
+    `extra` (optional int array, values in [0, extra_size)) adds a leading
+    index, e.g. the time step. Processed in blocks that stay in the cache.
+    """
+    size = extra_size * k * k
+    dtype = np.int64 if (w is None or w.dtype.kind in "biu") else np.float64
+    out = np.zeros(size, dtype=np.float64 if w is not None else np.int64)
+    n = yt.shape[0]
+    for start in range(0, n, _BLOCK):  # loop over blocks, not samples
+        stop = min(start + _BLOCK, n)
+        codes = yt[start:stop].astype(np.intp, copy=True)
+        codes *= k
+        codes += yp[start:stop]
+        if extra is not None:
+            codes += extra[start:stop] * (k * k)
+        ww = None if w is None else w[start:stop]
+        out += np.bincount(codes, weights=ww, minlength=size)
+    if dtype == np.int64 and out.dtype != np.int64:
+        out = np.rint(out).astype(np.int64)
+    return out
+
+
+def _int_range(a):
+    return int(a.min()), int(a.max())
+
+
+def _encode(y, sorted_labels, order):
+    """Indices of y in the label list (via its sorted copy); -1 where absent."""
+    pos = np.searchsorted(sorted_labels, y)
+    pos_c = np.minimum(pos, sorted_labels.size - 1)
+    found = sorted_labels[pos_c] == y
+    return np.where(found, order[pos_c], -1)
+
+
+def _confusion(yt, yp, w, *, labels=None, num_classes=None):
+    """Counts over a label list: returns (cm (K, K), labels array).
+
+    * num_classes: labels 0..K-1; a label outside raises ValueError.
+    * labels: that list, in that order; pairs with a label outside are dropped.
+    * neither: the sorted labels present in yt or yp.
+    """
+    ints = yt.dtype.kind in "iu" and yp.dtype.kind in "iu"
+    if num_classes is not None:
+        k = num_classes
+        if not ints:
+            raise TypeError("`num_classes` needs integer labels 0..num_classes-1; got strings")
+        for arr, name in ((yt, "y_true"), (yp, "y_pred")):
+            lo, hi = _int_range(arr)
+            if lo < 0 or hi >= k:
+                bad = lo if lo < 0 else hi
+                raise ValueError(
+                    f"`{name}` contains the label {bad}, outside 0..{k - 1} allowed by num_classes={k}"
+                )
+        cm = _count_codes(yt, yp, k, w).reshape(k, k)
+        return cm, np.arange(k)
+    if labels is not None:
+        k = labels.size
+        if ints and labels.dtype.kind in "iu" and np.array_equal(labels, np.arange(k)):
+            keep = (yt >= 0) & (yt < k) & (yp >= 0) & (yp < k)
+            if not keep.all():
+                yt, yp = yt[keep], yp[keep]
+                w = None if w is None else w[keep]
+            return _count_codes(yt, yp, k, w).reshape(k, k), labels
+        order = np.argsort(labels, kind="stable")
+        sorted_labels = labels[order]
+        it, ip = _encode(yt, sorted_labels, order), _encode(yp, sorted_labels, order)
+        keep = (it >= 0) & (ip >= 0)
+        it, ip = it[keep], ip[keep]
+        w = None if w is None else w[keep]
+        return _count_codes(it, ip, k, w).reshape(k, k), labels
+    # infer the labels present
+    if ints:
+        lo = min(int(yt.min()), int(yp.min()))
+        hi = max(int(yt.max()), int(yp.max()))
+        if lo >= 0 and hi < _DIRECT_LIMIT:
+            k = hi + 1
+            cm = _count_codes(yt, yp, k, w).reshape(k, k)
+            if w is None:
+                present = (cm.sum(0) + cm.sum(1)) > 0
+            else:
+                present = (np.bincount(yt, minlength=k) + np.bincount(yp, minlength=k)) > 0
+            if present.all():
+                return cm, np.arange(k)
+            idx = np.flatnonzero(present)
+            return cm[np.ix_(idx, idx)], idx
+    present = np.unique(np.concatenate([yt, yp]))
+    it = np.searchsorted(present, yt)
+    ip = np.searchsorted(present, yp)
+    k = present.size
+    return _count_codes(it, ip, k, w).reshape(k, k), present
+
+
+def _normalize_cm(cm, normalize):
+    if normalize is None:
+        return cm
+    if normalize not in ("true", "pred", "all"):
+        raise ValueError(f'`normalize` must be None, "true", "pred" or "all"; got {normalize!r}')
+    with np.errstate(all="ignore"):
+        if normalize == "true":
+            out = cm / cm.sum(axis=-1, keepdims=True)
+        elif normalize == "pred":
+            out = cm / cm.sum(axis=-2, keepdims=True)
+        else:
+            out = cm / cm.sum(axis=(-2, -1), keepdims=True)
+    return np.nan_to_num(out)
+
+
+# ----------------------------------------------------------------------------
+# classification (one label per position)
+# ----------------------------------------------------------------------------
+
+
+def confusion_matrix(
+    y_true, y_pred, *, labels=None, num_classes=None, mask=None, ignore_index=None, sample_weight=None, normalize=None
+):
+    """Confusion matrix C: ``C[i, j]`` counts positions of true class i predicted as j.
+
+    Rows are the actual classes, columns the predicted ones (scikit-learn's
+    convention). The classes are, in this order:
+
+    * ``labels`` if given (pairs whose true or predicted label is not in the
+      list are left out, as in scikit-learn; at least one label must occur in
+      ``y_true``);
+    * ``0..num_classes-1`` if ``num_classes`` is given (a label outside that
+      range is an error; use this to get a fixed (K, K) shape even when a
+      class never occurs);
+    * otherwise the sorted labels occurring in ``y_true`` or ``y_pred`` at
+      real positions.
+
+    ``normalize`` "true" / "pred" / "all" divides by row sums, column sums or
+    the total (0 where a row or column is empty). Returns an ``int64`` array,
+    or ``float64`` with float weights or ``normalize``.
+    """
+    if labels is not None and num_classes is not None:
+        raise ValueError("give `labels` or `num_classes`, not both")
+    if num_classes is not None:
+        num_classes = _check_int_arg(num_classes, "num_classes", minimum=1)
+    yt, yp, w = _pair(y_true, y_pred, mask=mask, ignore_index=ignore_index, sample_weight=sample_weight)
+    if labels is not None:
+        labels = _as_label_list(labels, yt)
+        if not np.isin(labels, yt).any():
+            raise ValueError(f"none of `labels` {labels.tolist()!r} occurs in `y_true`; expected at least one")
+    if normalize is not None and normalize not in ("true", "pred", "all"):
+        raise ValueError(f'`normalize` must be None, "true", "pred" or "all"; got {normalize!r}')
+    cm, _ = _confusion(yt, yp, w, labels=labels, num_classes=num_classes)
+    return _normalize_cm(cm, normalize)
+
+
+def accuracy_score(y_true, y_pred, *, mask=None, ignore_index=None, sample_weight=None, normalize=True):
+    """Fraction (or, with ``normalize=False``, number) of real positions predicted right.
+
+    With ``sample_weight`` the positions are weighted. 2-D ``(batch, time)``
+    input counts tokens (see :func:`token_accuracy`); for whole sequences use
+    :func:`sequence_accuracy`.
+    """
+    yt, yp, w = _pair(y_true, y_pred, mask=mask, ignore_index=ignore_index, sample_weight=sample_weight)
+    right = yt == yp
+    if w is None:
+        return float(right.mean()) if normalize else int(right.sum())
+    if normalize:
+        total = float(w.sum())
+        if total == 0:
+            raise ValueError("`sample_weight` sums to 0 over the real positions; the accuracy is undefined")
+        return float(np.dot(right, w) / total)
+    return float(np.dot(right, w))
+
+
+def _warn(metric, modifier, size, average):
+    where = "due to" if size == 1 else "in labels with"
+    warnings.warn(
+        f"{metric} is ill-defined and being set to 0.0 {where} no {modifier} samples. "
+        "Use `zero_division` parameter to control this behavior.",
+        UndefinedMetricWarning,
+        stacklevel=4,
+    )
+
+
+def _divide(num, den, zero_value, metric, modifier, warn_for, zero_division, average):
+    num = np.asarray(num, dtype=np.float64)
+    den = np.asarray(den, dtype=np.float64)
+    bad = den == 0
+    out = num / np.where(bad, 1.0, den)
+    if bad.any():
+        out[bad] = zero_value
+        if isinstance(zero_division, str) and metric in warn_for:
+            _warn(metric.capitalize() if metric != "f-score" else "F-score", modifier, out.shape[0], average)
+    return out
+
+
+def _nanaverage(a, weights=None):
+    if a.shape[0] == 0:
+        return float("nan")
+    ok = ~np.isnan(a)
+    if not ok.any():
+        return float("nan")
+    if weights is None:
+        return float(a[ok].mean())
+    wv = np.asarray(weights, dtype=np.float64)[ok]
+    if wv.sum() == 0:
+        return float(a[ok].mean())
+    return float(np.average(a[ok], weights=wv))
+
+
+def _select_labels(present, like, labels, average, pos_label):
+    """scikit-learn's choice of the labels scored (None = every present label)."""
+    if average == "binary":
+        if present.size > 2:
+            raise ValueError(
+                f"average='binary' needs at most two classes, but the data hold {present.size} "
+                f"({present[:10].tolist()!r}); choose average=None, 'micro', 'macro' or 'weighted'"
+            )
+        if not (_kind_ok(pos_label, like) and _contains(present, pos_label)):
+            if present.size >= 2:
+                raise ValueError(f"`pos_label`={pos_label!r} is not a valid label; expected one of {present.tolist()!r}")
+        return _as_label_list([pos_label], like) if _kind_ok(pos_label, like) else None
+    if pos_label not in (None, 1):
+        warnings.warn(
+            f"pos_label={pos_label!r} is ignored when average != 'binary' (got {average!r}). "
+            "Use labels=[pos_label] to score a single class.",
+            UserWarning,
+            stacklevel=4,
+        )
+    return labels
+
+
+def _contains(present, value):
+    try:
+        return bool(np.any(present == value))
+    except (TypeError, ValueError):  # pragma: no cover - numpy comparison oddities
+        return False
+
+
+def _kind_ok(value, like):
+    is_str = isinstance(value, (str, np.str_))
+    return is_str == (like.dtype.kind in "US")
+
+
+def _prf_counts(cm, present, labels):
+    """tp, predicted, true sums for `labels` (None: the sorted present labels)."""
+    tp, pred, true = np.diagonal(cm), cm.sum(0), cm.sum(1)
+    if labels is None:
+        return tp, pred, true
+    idx = np.searchsorted(present, labels)
+    idx_c = np.minimum(idx, present.size - 1)
+    found = present[idx_c] == labels
+    pick = lambda a: np.where(found, a[idx_c], 0)  # noqa: E731
+    return pick(tp), pick(pred), pick(true)
+
+
+def _prf(y_true, y_pred, *, beta, labels, pos_label, average, zero_division, mask, ignore_index, sample_weight, warn_for):
+    _check_average(average)
+    zero_value = _check_zero_division(zero_division)
+    if not isinstance(beta, numbers.Real) or isinstance(beta, bool) or not beta >= 0:
+        raise ValueError(f"`beta` must be a real number >= 0; got {beta!r}")
+    yt, yp, w = _pair(y_true, y_pred, mask=mask, ignore_index=ignore_index, sample_weight=sample_weight)
+    if labels is not None:
+        labels = _as_label_list(labels, yt)
+    cm, present = _confusion(yt, yp, w)
+    chosen = _select_labels(present, yt, labels, average, pos_label)
+    if average == "binary" and chosen is None:  # pos_label of another type than the data
+        tp = pred = true = np.zeros(1)
+    else:
+        tp, pred, true = _prf_counts(cm, present, chosen)
+    if average == "micro":
+        tp, pred, true = np.array([tp.sum()]), np.array([pred.sum()]), np.array([true.sum()])
+    precision = _divide(tp, pred, zero_value, "precision", "predicted", warn_for, zero_division, average)
+    recall = _divide(tp, true, zero_value, "recall", "true", warn_for, zero_division, average)
+    if np.isposinf(beta):
+        f = recall
+    elif beta == 0:
+        f = precision
+    else:
+        b2 = float(beta) ** 2
+        f = _divide(
+            (1 + b2) * np.asarray(tp, dtype=np.float64),
+            b2 * np.asarray(true, dtype=np.float64) + pred,
+            zero_value,
+            "f-score",
+            "true nor predicted",
+            warn_for,
+            zero_division,
+            average,
+        )
+    if average is None:
+        support = np.asarray(true)
+        # scikit-learn reports float supports with weights, and also (a quirk
+        # kept for identical reports) when no position at all is predicted right
+        integral = w is None and np.trace(cm) > 0
+        support = support.astype(np.int64) if integral else support.astype(np.float64)
+        return precision, recall, f, support
+    weights = true if average == "weighted" else None
+    return _nanaverage(precision, weights), _nanaverage(recall, weights), _nanaverage(f, weights), None
+
+
+_PRF_DOC = """
+
+    Arguments as in scikit-learn: ``labels`` picks (and orders) the classes
+    scored; ``pos_label`` is the positive class for ``average="binary"`` (the
+    data may then hold at most two classes); ``average`` None returns one
+    score per class, "micro" pools the counts, "macro" is the plain mean over
+    classes, "weighted" the mean weighted by support. ``zero_division`` is the
+    value of a 0/0 score: "warn" (0, with an :class:`UndefinedMetricWarning`),
+    0, 1 or ``np.nan`` (nan scores are left out of averages). ``mask``,
+    ``ignore_index`` and ``sample_weight`` select and weight positions.
+"""
+
+
+def precision_recall_fscore_support(
+    y_true,
+    y_pred,
+    *,
+    beta=1.0,
+    labels=None,
+    pos_label=1,
+    average="binary",
+    zero_division="warn",
+    mask=None,
+    ignore_index=None,
+    sample_weight=None,
+):
+    """Precision, recall, F-beta and support, as scikit-learn computes them.
+
+    precision = TP / (TP + FP), recall = TP / (TP + FN),
+    F-beta = (1 + beta²) TP / ((1 + beta²) TP + beta² FN + FP).
+    Returns ``(precision, recall, fbeta, support)``: arrays per class when
+    ``average`` is None, else three floats and ``support=None``.
+    """
+    return _prf(
+        y_true, y_pred, beta=beta, labels=labels, pos_label=pos_label, average=average,
+        zero_division=zero_division, mask=mask, ignore_index=ignore_index,
+        sample_weight=sample_weight, warn_for=("precision", "recall", "f-score"),
+    )
+
+
+def _unwrap(x):
+    return x if isinstance(x, np.ndarray) else float(x)
+
+
+def precision_score(y_true, y_pred, *, labels=None, pos_label=1, average="binary", zero_division="warn",
+                    mask=None, ignore_index=None, sample_weight=None):
+    """Precision TP / (TP + FP): of the positions predicted as a class, the share that are."""
+    p, _, _, _ = _prf(y_true, y_pred, beta=1.0, labels=labels, pos_label=pos_label, average=average,
+                      zero_division=zero_division, mask=mask, ignore_index=ignore_index,
+                      sample_weight=sample_weight, warn_for=("precision",))
+    return _unwrap(p)
+
+
+def recall_score(y_true, y_pred, *, labels=None, pos_label=1, average="binary", zero_division="warn",
+                 mask=None, ignore_index=None, sample_weight=None):
+    """Recall TP / (TP + FN): of the positions truly of a class, the share found."""
+    _, r, _, _ = _prf(y_true, y_pred, beta=1.0, labels=labels, pos_label=pos_label, average=average,
+                      zero_division=zero_division, mask=mask, ignore_index=ignore_index,
+                      sample_weight=sample_weight, warn_for=("recall",))
+    return _unwrap(r)
+
+
+def fbeta_score(y_true, y_pred, *, beta, labels=None, pos_label=1, average="binary", zero_division="warn",
+                mask=None, ignore_index=None, sample_weight=None):
+    """F-beta: recall counts beta times as much as precision (beta=1 is F1)."""
+    _, _, f, _ = _prf(y_true, y_pred, beta=beta, labels=labels, pos_label=pos_label, average=average,
+                      zero_division=zero_division, mask=mask, ignore_index=ignore_index,
+                      sample_weight=sample_weight, warn_for=("f-score",))
+    return _unwrap(f)
+
+
+def f1_score(y_true, y_pred, *, labels=None, pos_label=1, average="binary", zero_division="warn",
+             mask=None, ignore_index=None, sample_weight=None, beta=1.0):
+    """F1 = 2 TP / (2 TP + FP + FN), the harmonic mean of precision and recall.
+
+    ``beta`` other than 1 gives the F-beta score (same as :func:`fbeta_score`).
+    """
+    return fbeta_score(y_true, y_pred, beta=beta, labels=labels, pos_label=pos_label, average=average,
+                       zero_division=zero_division, mask=mask, ignore_index=ignore_index,
+                       sample_weight=sample_weight)
+
+
+for _f in (precision_recall_fscore_support, precision_score, recall_score, fbeta_score, f1_score):
+    _f.__doc__ += _PRF_DOC
+
+
+def classification_report(y_true, y_pred, *, labels=None, target_names=None, sample_weight=None, digits=2,
+                          output_dict=False, zero_division="warn", mask=None, ignore_index=None):
+    """scikit-learn's text report: precision, recall, F1 and support per class, then averages.
+
+    The "accuracy" line replaces "micro avg" when every label in the data is
+    reported. With ``output_dict=True`` the same numbers come as a dict.
+    """
+    yt, yp, w = _pair(y_true, y_pred, mask=mask, ignore_index=ignore_index, sample_weight=sample_weight)
+    present = np.unique(np.concatenate([yt, yp]))
+    if labels is None:
+        labels_arr, given = present, False
+    else:
+        labels_arr, given = _as_label_list(labels, yt), True
+    micro_is_accuracy = not given or set(labels_arr.tolist()) >= set(present.tolist())
+    if target_names is not None and len(target_names) != labels_arr.size:
+        if given:
+            warnings.warn(f"labels size, {labels_arr.size}, does not match size of target_names, {len(target_names)}")
+        else:
+            raise ValueError(
+                f"`target_names` has {len(target_names)} names for {labels_arr.size} classes; "
+                "expected one name per class (or pass `labels`)"
+            )
+    if target_names is None:
+        target_names = [f"{lab}" for lab in labels_arr.tolist()]
+    digits = _check_int_arg(digits, "digits", minimum=0)
+    kw = dict(labels=labels_arr, sample_weight=w, zero_division=zero_division)
+    p, r, f, s = precision_recall_fscore_support(yt, yp, average=None, **kw)
+    headers = ["precision", "recall", "f1-score", "support"]
+    rows = list(zip(target_names, p, r, f, s))
+    averages = []
+    for avg in ("micro", "macro", "weighted"):
+        heading = "accuracy" if (avg == "micro" and micro_is_accuracy) else f"{avg} avg"
+        ap, ar, af, _ = precision_recall_fscore_support(yt, yp, average=avg, **kw)
+        averages.append((heading, ap, ar, af, np.sum(s)))
+    if output_dict:
+        report = {name: dict(zip(headers, map(float, vals))) for name, *vals in rows}
+        for heading, *vals in averages:
+            report[heading] = float(vals[0]) if heading == "accuracy" else dict(zip(headers, map(float, vals)))
+        return report
+    width = max(max(len(n) for n in target_names), len("weighted avg"), digits)
+    report = ("{:>{width}s} " + " {:>9}" * 4).format("", *headers, width=width) + "\n\n"
+    row_fmt = "{:>{width}s} " + " {:>9.{digits}f}" * 3 + " {:>9}\n"
+    for row in rows:
+        report += row_fmt.format(*row, width=width, digits=digits)
+    report += "\n"
+    for heading, ap, ar, af, total in averages:
+        if heading == "accuracy":
+            fmt = "{:>{width}s} " + " {:>9.{digits}}" * 2 + " {:>9.{digits}f}" + " {:>9}\n"
+            report += fmt.format(heading, "", "", af, total, width=width, digits=digits)
+        else:
+            report += row_fmt.format(heading, ap, ar, af, total, width=width, digits=digits)
+    return report
+
+
+# ----------------------------------------------------------------------------
+# sequences (batch, time)
+# ----------------------------------------------------------------------------
+
+
+def _seq_pair(y_true, y_pred, mask, ignore_index=None):
+    yt = as_labels(y_true, "y_true", ndim=2)
+    yp = as_labels(y_pred, "y_pred", ndim=2)
+    check_same_shape(yt, yp, "y_true", "y_pred")
+    check_label_kinds(y_true=yt, y_pred=yp)
+    keep = as_mask(mask, yt.shape)
+    if keep is None:
+        keep = np.ones(yt.shape, dtype=bool)
+    if ignore_index is not None:
+        keep = keep & (yt != ignore_index)
+    return yt, yp, keep
+
+
+def per_step_confusion_matrix(y_true, y_pred, *, mask=None, labels=None, num_classes=None):
+    """One confusion matrix per time step: (T, K, K) from (batch, time) labels.
+
+    ``out[t]`` counts the real positions of step t (rows actual, columns
+    predicted). The classes are the same for every step: ``labels``,
+    ``0..num_classes-1``, or the sorted labels present at any real position.
+    A fully padded step gives an all-zero matrix.
+    """
+    if labels is not None and num_classes is not None:
+        raise ValueError("give `labels` or `num_classes`, not both")
+    yt, yp, keep = _seq_pair(y_true, y_pred, mask)
+    T = yt.shape[1]
+    steps = np.broadcast_to(np.arange(T), yt.shape)[keep]
+    ft, fp = yt[keep], yp[keep]
+    if ft.size == 0:
+        if labels is None and num_classes is None:
+            raise ValueError("`mask` leaves no real position, so the classes are unknown; pass `num_classes` or `labels`")
+    if num_classes is not None:
+        num_classes = _check_int_arg(num_classes, "num_classes", minimum=1)
+    if labels is not None:
+        labels = _as_label_list(labels, yt)
+    k, it, ip = _codes_for(ft, fp, labels, num_classes)
+    if labels is not None:
+        ok = (it >= 0) & (ip >= 0)
+        it, ip, steps = it[ok], ip[ok], steps[ok]
+    counts = _count_codes(it, ip, k, None, extra=steps, extra_size=T)
+    return counts.reshape(T, k, k)
+
+
+def _codes_for(ft, fp, labels, num_classes):
+    """Class indices of flat labels: (K, index of ft, index of fp); -1 = not a listed label."""
+    if num_classes is not None:
+        if ft.size:
+            _confusion_range_check(ft, fp, num_classes)
+        return num_classes, ft, fp
+    if labels is not None:
+        order = np.argsort(labels, kind="stable")
+        sl = labels[order]
+        return labels.size, _encode(ft, sl, order), _encode(fp, sl, order)
+    present = np.unique(np.concatenate([ft, fp]))
+    return present.size, np.searchsorted(present, ft), np.searchsorted(present, fp)
+
+
+def _confusion_range_check(yt, yp, k):
+    if yt.dtype.kind not in "iu" or yp.dtype.kind not in "iu":
+        raise TypeError("`num_classes` needs integer labels 0..num_classes-1; got strings")
+    for arr, name in ((yt, "y_true"), (yp, "y_pred")):
+        lo, hi = _int_range(arr)
+        if lo < 0 or hi >= k:
+            bad = lo if lo < 0 else hi
+            raise ValueError(f"`{name}` contains the label {bad}, outside 0..{k - 1} allowed by num_classes={k}")
+
+
+_STEP_METRICS = ("precision", "recall", "f1", "accuracy")
+
+
+def per_step_scores(y_true, y_pred, *, metric="f1", average="binary", mask=None, zero_division=np.nan,
+                    pos_label=1, labels=None, num_classes=None, beta=1.0):
+    """One score per time step: (T,) from (batch, time) labels.
+
+    ``metric`` is "precision", "recall", "f1" (F-beta with ``beta``) or
+    "accuracy". Each step is scored like scikit-learn's function on that
+    step's real positions, with the class list fixed across steps (as if
+    ``labels=`` were passed at every step): the labels present anywhere, or
+    ``labels``/``num_classes``. A step with no real position is NaN. The
+    default ``zero_division=np.nan`` marks undefined scores as NaN (and macro
+    averages skip them), which is what a curve over time should show.
+    """
+    if metric not in _STEP_METRICS:
+        raise ValueError(f"`metric` must be one of {list(_STEP_METRICS)!r}; got {metric!r}")
+    _check_average(average)
+    zero_value = _check_zero_division(zero_division)
+    if not isinstance(beta, numbers.Real) or isinstance(beta, bool) or not beta > 0:
+        raise ValueError(f"`beta` must be a real number > 0; got {beta!r}")
+    yt, yp, keep = _seq_pair(y_true, y_pred, mask)
+    if not keep.any():
+        raise ValueError("`mask` leaves no real position; expected at least one")
+    if labels is not None and num_classes is not None:
+        raise ValueError("give `labels` or `num_classes`, not both")
+    if labels is not None:
+        labels = _as_label_list(labels, yt)
+    if num_classes is not None:
+        num_classes = _check_int_arg(num_classes, "num_classes", minimum=1)
+    cm = per_step_confusion_matrix(yt, yp, mask=keep, labels=labels, num_classes=num_classes)  # (T, K, K)
+    T, K, _ = cm.shape
+    real = keep.sum(0)
+    if metric == "accuracy":
+        with np.errstate(all="ignore"):
+            acc = np.trace(cm, axis1=1, axis2=2) / real
+        return np.where(real > 0, acc, np.nan)
+    # the class list (for pos_label)
+    if labels is not None:
+        class_list = labels
+    elif num_classes is not None:
+        class_list = np.arange(num_classes)
+    else:
+        class_list = np.unique(np.concatenate([yt[keep], yp[keep]]))
+    tp = np.diagonal(cm, axis1=1, axis2=2).astype(np.float64)  # (T, K)
+    pred = cm.sum(1).astype(np.float64)
+    true = cm.sum(2).astype(np.float64)
+    if average == "binary":
+        if class_list.size > 2:
+            raise ValueError(
+                f"average='binary' needs at most two classes, but the data hold {class_list.size}; "
+                "choose average=None, 'micro', 'macro' or 'weighted'"
+            )
+        hit = np.flatnonzero(class_list == pos_label) if _kind_ok(pos_label, yt) else np.array([], dtype=int)
+        if hit.size == 0:
+            if class_list.size >= 2:
+                raise ValueError(f"`pos_label`={pos_label!r} is not a valid label; expected one of {class_list.tolist()!r}")
+            tp = pred = true = np.zeros((T, 1))
+        else:
+            tp, pred, true = tp[:, hit], pred[:, hit], true[:, hit]
+    elif average == "micro":
+        tp, pred, true = tp.sum(1, keepdims=True), pred.sum(1, keepdims=True), true.sum(1, keepdims=True)
+
+    def div(num, den):
+        with np.errstate(all="ignore"):
+            return np.where(den == 0, zero_value, num / np.where(den == 0, 1, den))
+
+    if metric == "precision":
+        score = div(tp, pred)
+    elif metric == "recall":
+        score = div(tp, true)
+    else:
+        b2 = float(beta) ** 2
+        score = div((1 + b2) * tp, b2 * true + pred)
+    if average is None:
+        score[real == 0] = np.nan
+        return score
+    if average == "weighted":
+        wts = true
+    else:
+        wts = np.ones_like(score)
+    ok = ~np.isnan(score)
+    wsum = (wts * ok).sum(1)
+    # all weights zero -> plain mean of the defined scores (as scikit-learn)
+    plain = ok.sum(1)
+    with np.errstate(all="ignore"):
+        weighted = np.where(ok, score * wts, 0).sum(1) / wsum
+        unweighted = np.where(ok, score, 0).sum(1) / plain
+    out = np.where(wsum > 0, weighted, unweighted)
+    out[(plain == 0) | (real == 0)] = np.nan
+    return out
+
+
+def token_accuracy(y_true, y_pred, *, mask=None, ignore_index=None):
+    """Share of real tokens predicted right (padding never counts).
+
+    Works for any shape (typically (batch, time)); ``mask`` has the same shape.
+    """
+    yt = as_labels(y_true, "y_true")
+    yp = as_labels(y_pred, "y_pred")
+    check_same_shape(yt, yp, "y_true", "y_pred")
+    check_label_kinds(y_true=yt, y_pred=yp)
+    keep = as_mask(mask, yt.shape)
+    if ignore_index is not None:
+        keep = (yt != ignore_index) if keep is None else keep & (yt != ignore_index)
+    right = yt == yp
+    if keep is None:
+        return float(right.mean())
+    n = int(keep.sum())
+    if n == 0:
+        raise ValueError("`mask`/`ignore_index` leave no real token; expected at least one")
+    return float(np.count_nonzero(right & keep) / n)
+
+
+def sequence_accuracy(y_true, y_pred, *, mask=None, ignore_index=None):
+    """Share of sequences (rows of (batch, time)) whose every real step is right.
+
+    Exact match over the real steps; padded steps never count. A row with no
+    real step is not a sequence and is left out; if no row has one, that is
+    an error.
+    """
+    yt, yp, keep = _seq_pair(y_true, y_pred, mask, ignore_index)
+    has_real = keep.any(axis=1)
+    if not has_real.any():
+        raise ValueError("no row of `y_true` has a real step (check `mask`: True = real); expected at least one")
+    wrong = (yt != yp) & keep
+    row_right = ~wrong.any(axis=1)
+    return float(row_right[has_real].mean())
+
+
+# ----------------------------------------------------------------------------
+# losses
+# ----------------------------------------------------------------------------
+
+
+def _reduce(values, keep, reduction, name):
+    """Reduce per-position values (zeros at masked positions) over the real ones."""
+    if reduction == "none":
+        return values
+    if reduction == "sum":
+        return float(values.sum())
+    n = keep.sum() if keep is not None else values.size
+    if reduction == "mean":
+        return float(values.sum() / n)
+    if values.ndim != 2:
+        raise ValueError(
+            f"reduction={reduction!r} needs (batch, time) positions; `{name}` gives positions of shape {values.shape}"
+        )
+    k = np.ones(values.shape, dtype=bool) if keep is None else keep
+    axis = 0 if reduction == "per_step" else 1
+    count = k.sum(axis)
+    with np.errstate(all="ignore"):
+        out = values.sum(axis) / count
+    return np.where(count > 0, out, np.nan)
+
+
+def _check_reduction(reduction):
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"`reduction` must be one of {list(_REDUCTIONS)!r}; got {reduction!r}")
+
+
+def cross_entropy(y_true, y_pred, *, from_logits=True, mask=None, ignore_index=None, reduction="mean"):
+    """Cross-entropy of integer targets under predicted class scores (classes on the last axis).
+
+    ``y_true`` holds class indices of shape S (e.g. (batch,) or (batch, time));
+    ``y_pred`` has shape S + (C,). ``from_logits`` says what ``y_pred`` is and
+    is never guessed: True = raw scores (logits; a log-softmax is taken with
+    the log-sum-exp trick, so logits of ±1000 are fine), False =
+    probabilities (each row must sum to 1; a probability of exactly 0 on the
+    target gives an infinite loss, as in mathematics).
+
+    ``reduction``: "mean" over real positions (PyTorch's and Keras' default),
+    "sum", "none" (the loss at every position, 0 where masked, as PyTorch
+    does with ignore_index), "per_step" ((T,) mean over the real positions of
+    each step, NaN for a fully padded step) or "per_sequence" ((batch,) mean
+    over each row's real steps, NaN for an empty row).
+    """
+    _check_reduction(reduction)
+    if not isinstance(from_logits, (bool, np.bool_)):
+        raise TypeError(f"`from_logits` must be True (logits) or False (probabilities); got {from_logits!r}")
+    scores = as_scores(y_pred, "y_pred", min_ndim=1)
+    target = as_labels(y_true, "y_true")
+    if target.dtype.kind not in "iu":
+        raise TypeError(f"`y_true` must hold integer class indices; got dtype {target.dtype}")
+    if target.shape != scores.shape[:-1]:
+        hint = ""
+        if target.shape == scores.shape:
+            hint = " It has the shape of `y_pred`: one-hot targets? pass `y_true.argmax(-1)`."
+        raise ValueError(
+            f"`y_true` has shape {tuple(target.shape)}; expected {tuple(scores.shape[:-1])}, "
+            f"the shape of `y_pred` {tuple(scores.shape)} without its last (class) axis.{hint}"
+        )
+    C = scores.shape[-1]
+    keep = as_mask(mask, target.shape)
+    if ignore_index is not None:
+        real = target != ignore_index
+        keep = real if keep is None else keep & real
+    if keep is not None and not keep.any():
+        raise ValueError("`mask`/`ignore_index` leave no real position; expected at least one")
+    sel = target if keep is None else np.where(keep, target, 0)
+    lo, hi = int(sel.min()), int(sel.max())
+    if lo < 0 or hi >= C:
+        raise ValueError(
+            f"`y_true` contains the class {lo if lo < 0 else hi} at a real position; "
+            f"expected 0..{C - 1} for {C} classes in `y_pred`"
+        )
+    if from_logits:
+        m = scores.max(axis=-1, keepdims=True)
+        lse = (m + np.log(np.exp(scores - m).sum(axis=-1, keepdims=True)))[..., 0]
+        picked = np.take_along_axis(scores, sel[..., None].astype(np.intp), axis=-1)[..., 0]
+        loss = lse - picked
+    else:
+        if scores.min() < 0 or scores.max() > 1:
+            raise ValueError(
+                "`y_pred` holds values outside [0, 1] but from_logits=False says they are probabilities; "
+                "pass from_logits=True for raw scores"
+            )
+        sums = scores.sum(axis=-1)
+        if not np.allclose(sums, 1.0, atol=1e-4):
+            worst = sums.flat[np.argmax(np.abs(sums - 1))]
+            raise ValueError(
+                f"rows of `y_pred` must sum to 1 when from_logits=False (one row sums to {worst:.6g}); "
+                "pass from_logits=True for logits, or apply a softmax first"
+            )
+        picked = np.take_along_axis(scores, sel[..., None].astype(np.intp), axis=-1)[..., 0]
+        with np.errstate(divide="ignore"):
+            loss = -np.log(picked)
+    if keep is not None:
+        loss = np.where(keep, loss, 0.0)
+    return _reduce(loss, keep, reduction, "y_true")
+
+
+def mean_squared_error(y_true, y_pred, *, mask=None, reduction="mean"):
+    """Mean of (y_true - y_pred)² over the real positions.
+
+    ``mask`` has the shape of ``y_true`` or of its leading axes (a (batch,
+    time) mask for (batch, time, features) values); masked values never count.
+    ``reduction`` as in :func:`cross_entropy` ("none" keeps the squared errors,
+    0 where masked; "per_step"/"per_sequence" need at least 2-D values and
+    average over every other axis).
+    """
+    _check_reduction(reduction)
+    a = as_scores(y_true, "y_true")
+    b = as_scores(y_pred, "y_pred")
+    check_same_shape(a, b, "y_true", "y_pred")
+    keep = as_mask(mask, a.shape, allow_prefix=True)
+    sq = (a - b) ** 2
+    if keep is not None:
+        if not keep.any():
+            raise ValueError("`mask` leaves no real position; expected at least one")
+        keep = np.broadcast_to(keep.reshape(keep.shape + (1,) * (a.ndim - keep.ndim)), a.shape)
+        sq = np.where(keep, sq, 0.0)
+    if reduction in ("per_step", "per_sequence"):
+        if a.ndim < 2:
+            raise ValueError(f"reduction={reduction!r} needs (batch, time[, ...]) values; got shape {a.shape}")
+        k = np.ones(a.shape, dtype=bool) if keep is None else keep
+        extra = tuple(range(2, a.ndim))
+        return _reduce(sq.sum(axis=extra), k.sum(axis=extra) if extra else k, reduction, "y_true") if extra \
+            else _reduce(sq, k, reduction, "y_true")
+    return _reduce(sq, keep, reduction, "y_true")
+
+
+def perplexity(y_true, y_pred, *, from_logits=True, mask=None, ignore_index=None):
+    """exp(mean cross-entropy over the real tokens): the effective number of choices per token."""
+    return float(np.exp(cross_entropy(y_true, y_pred, from_logits=from_logits, mask=mask,
+                                      ignore_index=ignore_index, reduction="mean")))
