@@ -31,7 +31,7 @@ def _pick(course_root: Path, requested: list) -> list:
 
 
 def demo(assignments=None, course_root: Path = ROOT, out: Path | None = None, jobs: int | None = None,
-         cell_timeout: float = 20.0, timeout: float = 120.0) -> int:
+         cell_timeout: float = 10.0, timeout: float = 120.0) -> int:
     from .assignment import prepare
     from .grade import grade, totals_table
 
@@ -69,9 +69,10 @@ def demo(assignments=None, course_root: Path = ROOT, out: Path | None = None, jo
                         course_root=course_root)
         print()
         table = totals_table(results).splitlines()
-        print(table[0] + "   what the submission does")
+        width = max(len(line) for line in table)
+        print(table[0].ljust(width) + "   what the submission does")
         for line, r in zip(table[1:], results):
-            print(line.ljust(len(table[0])) + "   " + EXPECTED.get(r["student_id"], ""))
+            print(line.ljust(width) + "   " + EXPECTED.get(r["student_id"], ""))
         escaped = Path("/tmp") / f"autograder-demo-escape-{aid}.txt"
         if escaped.exists() or escape.exists():
             print("ERROR: a hostile submission wrote outside its working directory")

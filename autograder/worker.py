@@ -178,8 +178,8 @@ _REFUSED = {
     "os.posix_spawn": "starting programs", "os.spawn": "starting programs", "os.fork": "forking",
     "os.forkpty": "forking", "pty.spawn": "starting programs", "os.killpg": "signalling other processes",
     "socket.connect": "network connections", "socket.bind": "network sockets", "socket.sendto": "network traffic",
-    "socket.sendmsg": "network traffic", "ctypes.dlopen": "loading C libraries", "ctypes.dlsym": "calling C code",
-    "ctypes.call_function": "calling C code", "gc.get_objects": "walking the interpreter's heap",
+    "socket.sendmsg": "network traffic",
+    "gc.get_objects": "walking the interpreter's heap",
     "gc.get_referrers": "walking the interpreter's heap", "gc.get_referents": "walking the interpreter's heap",
     "sys.remote_exec": "attaching to processes",
 }

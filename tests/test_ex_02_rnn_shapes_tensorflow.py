@@ -48,7 +48,7 @@ SHAPES_WRONG = {
     "always a pair": (
         "    out = (batch, time, units) if return_sequences else (batch, units)\n"
         "    return out, (batch, units)\n",
-        ["output alone"]),
+        ["returns only its output"]),
     "ignores return_state": (
         "    return (batch, time, units) if return_sequences else (batch, units)\n",
         ["should return a pair"]),

@@ -189,8 +189,10 @@ def test_choose_threshold_matches_a_brute_force_search(seed, metric, goal, n):
 
 def test_pitfall_pictures_show_what_they_claim():
     pics = pitfall_pictures(seed=0)
-    assert sorted(pics) == list("ABCDE")
-    by = {p["pitfall"]: p for p in pics.values()}
+    answers = order.pitfall_answers(seed=0)
+    assert sorted(pics) == sorted(answers) == list("ABCDE")
+    assert all("pitfall" not in p for p in pics.values())  # the picture does not give the answer away
+    by = {answers[name]: p for name, p in pics.items()}
     assert sorted(by) == sorted(order.PITFALLS)
     assert by["imbalance"]["positives"] < 0.05
     assert by["imbalance"]["test"]["accuracy"] > 0.9 > 0.3 > by["imbalance"]["test"]["recall"]

@@ -202,12 +202,105 @@ def _int_range(a):
     return int(a.min()), int(a.max())
 
 
+def _unsigned(a):
+    """The same memory read as unsigned: one max() then checks 0 <= a < k at once."""
+    return a if a.dtype.kind == "u" else a.view(a.dtype.str.replace("i", "u"))
+
+
+def _fast_counts(yt, yp, *, k=None, mask=None, per_step=False, limit=_DIRECT_LIMIT):
+    """Counts of (true, pred) pairs of small non-negative integer labels, in cache-sized blocks.
+
+    Returns ``(counts, k)`` with counts of shape (k, k), or (T, k, k) for
+    ``per_step`` (2-D inputs, one matrix per column), or None when a real
+    label is outside 0..k-1 (``k`` given) or outside 0..limit-1 (``k``
+    inferred): the caller then takes the general path or reports the error.
+    Masked positions are read as 0 and taken back out of cell (0, 0)
+    afterwards, so no boolean compression is needed. Validation costs one
+    unsigned max() per block and input; binary blocks are counted with
+    count_nonzero instead of bincount.
+    """
+    if per_step:
+        n_rows, T = yt.shape
+        rows = max(1, _BLOCK // max(T, 1))
+    else:
+        yt, yp = yt.reshape(-1), yp.reshape(-1)
+        mask = None if mask is None else mask.reshape(-1)
+        n_rows, T, rows = yt.shape[0], 1, _BLOCK
+    known = k is not None
+    if known and k > limit:
+        return None
+    kc = k if known else 0
+    acc = None
+    for start in range(0, n_rows, rows):  # loop over blocks of rows, not over samples
+        a, b = yt[start:start + rows], yp[start:start + rows]
+        m = None if mask is None else mask[start:start + rows]
+        if m is not None:
+            a, b = np.where(m, a, 0), np.where(m, b, 0)
+        top = max(int(_unsigned(a).max()), int(_unsigned(b).max()))
+        if known:
+            if top >= kc:
+                return None
+        elif top >= kc:
+            if top >= limit:
+                return None
+            new = max(top + 1, 2)
+            if acc is not None:
+                grown = np.zeros((T, new, new), dtype=np.int64)
+                grown[:, :kc, :kc] = acc
+                acc = grown
+            kc = new
+        if acc is None:
+            acc = np.zeros((T, kc, kc), dtype=np.int64)
+        n_here = a.shape[0]
+        if not per_step and kc == 2:
+            # binary: three counts, no histogram
+            n_t, n_p = np.count_nonzero(a), np.count_nonzero(b)
+            n_tp = np.count_nonzero(np.bitwise_and(a, b))
+            acc[0] += ((n_here - n_t - n_p + n_tp, n_p - n_tp), (n_t - n_tp, n_tp))
+        else:
+            codes = np.multiply(a, kc, dtype=np.intp, casting="unsafe")
+            codes += b
+            if per_step:
+                codes += np.arange(T, dtype=np.intp) * (kc * kc)
+            acc += np.bincount(codes.reshape(-1), minlength=T * kc * kc).reshape(T, kc, kc)
+        if m is not None:  # padding was counted as (0, 0)
+            acc[:, 0, 0] -= n_here - (np.count_nonzero(m, axis=0) if per_step else np.count_nonzero(m))
+    if acc is None:  # no rows at all
+        kc = max(kc, 1)
+        acc = np.zeros((T, kc, kc), dtype=np.int64)
+    return (acc if per_step else acc[0]), kc
+
+
 def _encode(y, sorted_labels, order):
     """Indices of y in the label list (via its sorted copy); -1 where absent."""
     pos = np.searchsorted(sorted_labels, y)
     pos_c = np.minimum(pos, sorted_labels.size - 1)
     found = sorted_labels[pos_c] == y
     return np.where(found, order[pos_c], -1)
+
+
+def _range_error(yt, yp, k):
+    """Raise the ValueError for a label outside 0..k-1 (num_classes=k)."""
+    if yt.dtype.kind not in "iu" or yp.dtype.kind not in "iu":
+        raise TypeError("`num_classes` needs integer labels 0..num_classes-1; got strings")
+    for arr, name in ((yt, "y_true"), (yp, "y_pred")):
+        if arr.size == 0:
+            continue
+        lo, hi = _int_range(arr)
+        if lo < 0 or hi >= k:
+            bad = lo if lo < 0 else hi
+            raise ValueError(f"`{name}` contains the label {bad}, outside 0..{k - 1} allowed by num_classes={k}")
+
+
+def _trim_absent(cm, k):
+    """Keep the labels that occur (as true or predicted) in a (.., k, k) count array."""
+    seen = cm.sum(axis=-1) + cm.sum(axis=-2)
+    if seen.ndim > 1:
+        seen = seen.sum(axis=0)
+    present = np.flatnonzero(seen > 0)
+    if present.size == k:
+        return cm, np.arange(k)
+    return cm[..., present[:, None], present[None, :]], present
 
 
 def _confusion(yt, yp, w, *, labels=None, num_classes=None):
@@ -220,20 +313,19 @@ def _confusion(yt, yp, w, *, labels=None, num_classes=None):
     ints = yt.dtype.kind in "iu" and yp.dtype.kind in "iu"
     if num_classes is not None:
         k = num_classes
-        if not ints:
-            raise TypeError("`num_classes` needs integer labels 0..num_classes-1; got strings")
-        for arr, name in ((yt, "y_true"), (yp, "y_pred")):
-            lo, hi = _int_range(arr)
-            if lo < 0 or hi >= k:
-                bad = lo if lo < 0 else hi
-                raise ValueError(
-                    f"`{name}` contains the label {bad}, outside 0..{k - 1} allowed by num_classes={k}"
-                )
-        cm = _count_codes(yt, yp, k, w).reshape(k, k)
-        return cm, np.arange(k)
+        if ints and w is None:
+            fast = _fast_counts(yt, yp, k=k)
+            if fast is not None:
+                return fast[0], np.arange(k)
+        _range_error(yt, yp, k)
+        return _count_codes(yt, yp, k, w).reshape(k, k), np.arange(k)
     if labels is not None:
         k = labels.size
         if ints and labels.dtype.kind in "iu" and np.array_equal(labels, np.arange(k)):
+            if w is None:
+                fast = _fast_counts(yt, yp, k=k)
+                if fast is not None:
+                    return fast[0], labels
             keep = (yt >= 0) & (yt < k) & (yp >= 0) & (yp < k)
             if not keep.all():
                 yt, yp = yt[keep], yp[keep]
@@ -248,19 +340,14 @@ def _confusion(yt, yp, w, *, labels=None, num_classes=None):
         return _count_codes(it, ip, k, w).reshape(k, k), labels
     # infer the labels present
     if ints:
-        lo = min(int(yt.min()), int(yp.min()))
-        hi = max(int(yt.max()), int(yp.max()))
-        if lo >= 0 and hi < _DIRECT_LIMIT:
-            k = hi + 1
-            cm = _count_codes(yt, yp, k, w).reshape(k, k)
+        fast = _fast_counts(yt, yp)
+        if fast is not None:
+            cm, k = fast
             if w is None:
-                present = (cm.sum(0) + cm.sum(1)) > 0
-            else:
-                present = (np.bincount(yt, minlength=k) + np.bincount(yp, minlength=k)) > 0
-            if present.all():
-                return cm, np.arange(k)
-            idx = np.flatnonzero(present)
-            return cm[np.ix_(idx, idx)], idx
+                return _trim_absent(cm, k)
+            _, present = _trim_absent(cm, k)
+            full = _count_codes(yt, yp, k, w).reshape(k, k)
+            return full[np.ix_(present, present)], present
     present = np.unique(np.concatenate([yt, yp]))
     it = np.searchsorted(present, yt)
     ip = np.searchsorted(present, yp)
@@ -621,64 +708,60 @@ def _seq_pair(y_true, y_pred, mask, ignore_index=None):
     check_same_shape(yt, yp, "y_true", "y_pred")
     check_label_kinds(y_true=yt, y_pred=yp)
     keep = as_mask(mask, yt.shape)
-    if keep is None:
-        keep = np.ones(yt.shape, dtype=bool)
     if ignore_index is not None:
-        keep = keep & (yt != ignore_index)
-    return yt, yp, keep
+        real = yt != ignore_index
+        keep = real if keep is None else keep & real
+    return yt, yp, keep  # keep None: every position is real
 
 
 def per_step_confusion_matrix(y_true, y_pred, *, mask=None, labels=None, num_classes=None):
     """One confusion matrix per time step: (T, K, K) from (batch, time) labels.
 
     ``out[t]`` counts the real positions of step t (rows actual, columns
-    predicted). The classes are the same for every step: ``labels``,
-    ``0..num_classes-1``, or the sorted labels present at any real position.
-    A fully padded step gives an all-zero matrix.
+    predicted). The classes are the same for every step: ``labels`` (pairs
+    with a label outside the list are left out), ``0..num_classes-1`` (a
+    label outside is an error), or the sorted labels present at any real
+    position. A fully padded step gives an all-zero matrix.
     """
     if labels is not None and num_classes is not None:
         raise ValueError("give `labels` or `num_classes`, not both")
-    yt, yp, keep = _seq_pair(y_true, y_pred, mask)
-    T = yt.shape[1]
-    steps = np.broadcast_to(np.arange(T), yt.shape)[keep]
-    ft, fp = yt[keep], yp[keep]
-    if ft.size == 0:
-        if labels is None and num_classes is None:
-            raise ValueError("`mask` leaves no real position, so the classes are unknown; pass `num_classes` or `labels`")
     if num_classes is not None:
         num_classes = _check_int_arg(num_classes, "num_classes", minimum=1)
+    yt, yp, keep = _seq_pair(y_true, y_pred, mask)
     if labels is not None:
         labels = _as_label_list(labels, yt)
-    k, it, ip = _codes_for(ft, fp, labels, num_classes)
-    if labels is not None:
-        ok = (it >= 0) & (ip >= 0)
-        it, ip, steps = it[ok], ip[ok], steps[ok]
-    counts = _count_codes(it, ip, k, None, extra=steps, extra_size=T)
-    return counts.reshape(T, k, k)
+    elif num_classes is None and keep is not None and not keep.any():
+        raise ValueError("`mask` leaves no real position, so the classes are unknown; pass `num_classes` or `labels`")
+    return _per_step_counts(yt, yp, keep, labels, num_classes)[0]
 
 
-def _codes_for(ft, fp, labels, num_classes):
-    """Class indices of flat labels: (K, index of ft, index of fp); -1 = not a listed label."""
+def _per_step_counts(yt, yp, keep, labels, num_classes):
+    """(T, K, K) counts and the label list, for validated (batch, time) labels."""
+    T = yt.shape[1]
+    ints = yt.dtype.kind in "iu" and yp.dtype.kind in "iu"
+    if ints and labels is None:
+        fast = _fast_counts(yt, yp, k=num_classes, mask=keep, per_step=True)
+        if fast is not None:
+            cm, k = fast
+            return (cm, np.arange(k)) if num_classes is not None else _trim_absent(cm, k)
+    if keep is None:
+        keep = np.ones(yt.shape, dtype=bool)
+    steps = np.broadcast_to(np.arange(T), yt.shape)[keep]
+    ft, fp = yt[keep], yp[keep]
     if num_classes is not None:
-        if ft.size:
-            _confusion_range_check(ft, fp, num_classes)
-        return num_classes, ft, fp
-    if labels is not None:
+        _range_error(ft, fp, num_classes)
+        k, it, ip, lab = num_classes, ft, fp, np.arange(num_classes)
+    elif labels is not None:
         order = np.argsort(labels, kind="stable")
         sl = labels[order]
-        return labels.size, _encode(ft, sl, order), _encode(fp, sl, order)
-    present = np.unique(np.concatenate([ft, fp]))
-    return present.size, np.searchsorted(present, ft), np.searchsorted(present, fp)
-
-
-def _confusion_range_check(yt, yp, k):
-    if yt.dtype.kind not in "iu" or yp.dtype.kind not in "iu":
-        raise TypeError("`num_classes` needs integer labels 0..num_classes-1; got strings")
-    for arr, name in ((yt, "y_true"), (yp, "y_pred")):
-        lo, hi = _int_range(arr)
-        if lo < 0 or hi >= k:
-            bad = lo if lo < 0 else hi
-            raise ValueError(f"`{name}` contains the label {bad}, outside 0..{k - 1} allowed by num_classes={k}")
+        k, it, ip, lab = labels.size, _encode(ft, sl, order), _encode(fp, sl, order)
+        ok = (it >= 0) & (ip >= 0)
+        it, ip, steps, lab = it[ok], ip[ok], steps[ok], labels
+    else:
+        lab = np.unique(np.concatenate([ft, fp]))
+        k, it, ip = lab.size, np.searchsorted(lab, ft), np.searchsorted(lab, fp)
+    counts = _count_codes(it, ip, k, None, extra=steps, extra_size=T)
+    return counts.reshape(T, k, k), lab
 
 
 _STEP_METRICS = ("precision", "recall", "f1", "accuracy")
@@ -703,7 +786,7 @@ def per_step_scores(y_true, y_pred, *, metric="f1", average="binary", mask=None,
     if not isinstance(beta, numbers.Real) or isinstance(beta, bool) or not beta > 0:
         raise ValueError(f"`beta` must be a real number > 0; got {beta!r}")
     yt, yp, keep = _seq_pair(y_true, y_pred, mask)
-    if not keep.any():
+    if keep is not None and not keep.any():
         raise ValueError("`mask` leaves no real position; expected at least one")
     if labels is not None and num_classes is not None:
         raise ValueError("give `labels` or `num_classes`, not both")
@@ -711,20 +794,13 @@ def per_step_scores(y_true, y_pred, *, metric="f1", average="binary", mask=None,
         labels = _as_label_list(labels, yt)
     if num_classes is not None:
         num_classes = _check_int_arg(num_classes, "num_classes", minimum=1)
-    cm = per_step_confusion_matrix(yt, yp, mask=keep, labels=labels, num_classes=num_classes)  # (T, K, K)
+    cm, class_list = _per_step_counts(yt, yp, keep, labels, num_classes)  # (T, K, K)
     T, K, _ = cm.shape
-    real = keep.sum(0)
+    real = np.full(T, yt.shape[0]) if keep is None else keep.sum(0)
     if metric == "accuracy":
         with np.errstate(all="ignore"):
             acc = np.trace(cm, axis1=1, axis2=2) / real
         return np.where(real > 0, acc, np.nan)
-    # the class list (for pos_label)
-    if labels is not None:
-        class_list = labels
-    elif num_classes is not None:
-        class_list = np.arange(num_classes)
-    else:
-        class_list = np.unique(np.concatenate([yt[keep], yp[keep]]))
     tp = np.diagonal(cm, axis1=1, axis2=2).astype(np.float64)  # (T, K)
     pred = cm.sum(1).astype(np.float64)
     true = cm.sum(2).astype(np.float64)
@@ -803,6 +879,8 @@ def sequence_accuracy(y_true, y_pred, *, mask=None, ignore_index=None):
     an error.
     """
     yt, yp, keep = _seq_pair(y_true, y_pred, mask, ignore_index)
+    if keep is None:
+        return float(np.all(yt == yp, axis=1).mean())
     has_real = keep.any(axis=1)
     if not has_real.any():
         raise ValueError("no row of `y_true` has a real step (check `mask`: True = real); expected at least one")

@@ -34,8 +34,6 @@ design, so every seed tells the same story with different examples::
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from types import MappingProxyType
-from typing import Mapping
 
 import numpy as np
 
@@ -106,8 +104,8 @@ class ClinicModel:
 
     model_id: str
     description: str
-    predictions: Mapping[str, np.ndarray]  # split -> (n,) int 0/1
-    history: Mapping[str, np.ndarray]  # "train_loss", "val_loss" -> (epochs,)
+    predictions: dict  # split -> (n,) int 0/1
+    history: dict  # "train_loss", "val_loss" -> (epochs,)
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{s}={len(p)}" for s, p in self.predictions.items())
@@ -119,9 +117,9 @@ class Clinic:
     """Shared labels and order flags per split, and the saved results of every model."""
 
     seed: int
-    labels: Mapping[str, np.ndarray]  # split -> (n,) int 0/1
-    order_matters: Mapping[str, np.ndarray]  # split -> (n,) bool
-    models: Mapping[str, ClinicModel] = field(repr=False)
+    labels: dict  # split -> (n,) int 0/1
+    order_matters: dict  # split -> (n,) bool
+    models: dict = field(repr=False)  # model id -> ClinicModel
 
     @property
     def model_ids(self) -> tuple[str, ...]:
@@ -133,7 +131,7 @@ class Clinic:
 
 
 def _frozen(arr: np.ndarray) -> np.ndarray:
-    arr.setflags(write=False)  # shared by every caller: nobody changes the saved data by accident
+    arr.setflags(write=False)  # saved predictions: nobody changes them by accident
     return arr
 
 
@@ -208,12 +206,12 @@ def load_clinic(seed: int = 0) -> Clinic:
         models[model_id] = ClinicModel(
             model_id=model_id,
             description=spec["description"],
-            predictions=MappingProxyType(preds),
-            history=MappingProxyType(_history(rng, spec["curve"])),
+            predictions=preds,
+            history=_history(rng, spec["curve"]),
         )
     return Clinic(
         seed=int(seed),
-        labels=MappingProxyType(labels),
-        order_matters=MappingProxyType(order),
-        models=MappingProxyType(models),
+        labels=labels,
+        order_matters=order,
+        models=models,
     )

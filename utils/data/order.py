@@ -53,6 +53,7 @@ __all__ = [
     "choose_threshold",
     "PITFALLS",
     "pitfall_pictures",
+    "pitfall_answers",
 ]
 
 #: The words. Id 0 is padding (never generated, kept so that id 0 means "nothing"
@@ -345,16 +346,25 @@ PITFALLS = ("leakage", "overfitting", "imbalance", "order_blind", "fine")
 
 
 def pitfall_pictures(seed=0) -> dict:
-    """Four metric "pictures", each the signature of one pitfall (plus the healthy case).
+    """Five metric "pictures": four show the signature of one pitfall, one is healthy.
 
     Returns a dict name -> picture. Each picture is a dict with
     - "history": per-epoch "loss", "val_loss", "accuracy", "val_accuracy" lists,
     - "test": a `classification_summary` of its test predictions,
     - "positives": the share of positives in its test set,
     - "overlap": the share of test messages also in training,
-    and "pitfall", the true diagnosis (one of PITFALLS). The pictures are named
-    "A".."E" in a shuffled order so that the name gives nothing away.
+    The pictures are named "A".."E" in a shuffled order so that the name gives
+    nothing away; `pitfall_answers(seed)` holds the diagnoses (one of PITFALLS).
     """
+    return {name: {k: v for k, v in pic.items() if k != "pitfall"} for name, pic in _pictures(seed).items()}
+
+
+def pitfall_answers(seed=0) -> dict:
+    """The diagnosis of each picture of `pitfall_pictures(seed)`: name -> one of PITFALLS."""
+    return {name: pic["pitfall"] for name, pic in _pictures(seed).items()}
+
+
+def _pictures(seed):
     rng = np.random.default_rng(seed)
     epochs = np.arange(1, 21)
 
