@@ -68,20 +68,23 @@ def generate(assignments: list[str], out_release: Path) -> None:
             shutil.copytree(course / "release" / aid, dest)
 
 
-def _sync_sources(check: bool) -> int:
-    cmd = [sys.executable, str(ROOT / "tools" / "sync_notebooks.py")] + (["--check"] if check else [])
+def _sync_sources(check: bool, assignments: list[str] | None = None) -> int:
+    """Refresh generated cells; only the named assignments' notebooks when some are named."""
+    paths = [str(ROOT / "source" / a / f"{a}.ipynb") for a in assignments or []]
+    cmd = [sys.executable, str(ROOT / "tools" / "sync_notebooks.py")] + (["--check"] if check else []) + paths
     return subprocess.call(cmd)
 
 
 def release(assignments: list[str] | None = None, check: bool = False) -> int:
     """Regenerate release/ (or, with `check`, report any difference). Returns an exit code."""
     all_ids = assignment_ids()
-    assignments = assignments or all_ids
+    named = list(assignments or [])
+    assignments = named or all_ids
     unknown = sorted(set(assignments) - set(all_ids))
     if unknown:
         print(f"No such assignment in source/: {', '.join(unknown)}. Known: {', '.join(all_ids)}", file=sys.stderr)
         return 2
-    if _sync_sources(check) != 0:
+    if _sync_sources(check, named) != 0:
         return 1
     if not check:
         (ROOT / "release").mkdir(exist_ok=True)

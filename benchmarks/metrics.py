@@ -28,11 +28,21 @@ BATCH, STEPS = 4096, 200
 
 def best_time(fn, repeats):
     """Best wall time of `repeats` calls (the least disturbed by other processes)."""
-    best = float("inf")
+    return best_times({"fn": fn}, repeats)["fn"]
+
+
+def best_times(contenders, repeats):
+    """Best wall time of each contender, measured in turns (ours, peer, ours, peer, ...).
+
+    Interleaving the repeats exposes every contender to the same load from
+    other processes, which keeps ratios honest on a shared machine.
+    """
+    best = dict.fromkeys(contenders, float("inf"))
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
+        for name, fn in contenders.items():
+            start = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - start)
     return best
 
 
@@ -50,7 +60,7 @@ def _row(name, ours, peer, peer_name, target, better_if):
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks metrics", description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7, help="repeats of the fast contenders (best is kept)")
+    parser.add_argument("--repeats", type=int, default=11, help="repeats of the fast contenders (best is kept)")
     parser.add_argument("--sklearn-repeats", type=int, default=2, help="repeats of the scikit-learn contenders")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
@@ -69,8 +79,9 @@ def main(argv=None) -> int:
         got = M.confusion_matrix(y_true, y_pred)
         if not np.array_equal(got, expected):
             raise AssertionError(f"confusion_matrix disagrees with scikit-learn for K={k}")
-        ours = best_time(lambda: M.confusion_matrix(y_true, y_pred), args.repeats)
-        floor = best_time(lambda: np.sum(y_true) + np.sum(y_pred), args.repeats)
+        times = best_times({"ours": lambda: M.confusion_matrix(y_true, y_pred),
+                            "floor": lambda: np.sum(y_true) + np.sum(y_pred)}, args.repeats)
+        ours, floor = times["ours"], times["floor"]
         sk = best_time(lambda: skm.confusion_matrix(y_true, y_pred), args.sklearn_repeats)
         name = f"confusion_matrix 1e7, K={k}"
         results.append(_row(name, ours, sk, "sklearn", 30, "faster"))

@@ -8,7 +8,8 @@ all cells from the Run menu, and checks that the page shows:
 - the setup cell's line "Course utils ready",
 - a "[FAIL] test_..." line from `utils.checks.exercise` and the
   NotImplementedError of the unfinished exercise,
-- no other error.
+- no other error,
+- and nbgrader's own menu (its lab extensions are available in `make lab`).
 
 A screenshot is saved as test-artifacts/browser-<notebook>.png (git-ignored).
 The test installs chromium itself with apt-get when /usr/bin/chromium is
@@ -170,6 +171,8 @@ def test_run_all_in_jupyterlab_shows_the_checks(chromium, lab_server):
             finally:
                 page.screenshot(path=str(screenshot))  # also what went wrong, when it did
             texts = outputs.all_text_contents()
+            # `make lab` serves nbgrader's lab extensions: its menu is in the menu bar
+            menus = page.locator(".lm-MenuBar-itemLabel").all_text_contents()
         finally:
             browser.close()
 
@@ -179,4 +182,5 @@ def test_run_all_in_jupyterlab_shows_the_checks(chromium, lab_server):
     assert "NotImplementedError" in shown
     for bad in ("ModuleNotFoundError", "ImportError", "SyntaxError"):
         assert bad not in shown, f"the page shows {bad}:\n{shown[:3000]}"
+    assert "Nbgrader" in menus, f"nbgrader's lab extension is missing from `make lab`: menus {menus}"
     assert screenshot.stat().st_size > 10_000

@@ -205,7 +205,9 @@ def test_exercise_pass_fail_and_score(capsys):
     with pytest.raises(NotImplementedError):
         with checks.exercise("test_answer", points=1):
             raise NotImplementedError()
-    assert "[FAIL] test_answer (NotImplementedError): 0/1 points. Score so far: 2/6." in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "[FAIL] test_answer (NotImplementedError): 0/1 points. Score so far: 2/6." in out
+    assert "hint: this exercise is not written yet: replace `raise NotImplementedError()`" in out
 
     # fixing the answer and re-running the cell replaces its result, never double counts
     with checks.exercise("test_rnn_forward", points=3):
@@ -221,6 +223,16 @@ def test_exercise_pass_fail_and_score(capsys):
 
     checks.reset_score()
     assert checks.score(verbose=False) == (0, 0)
+
+
+def test_exercise_names_an_undefined_answer(capsys):
+    namespace = {}
+    with pytest.raises(NameError):
+        with checks.exercise("test_answer_why_rnn", points=1):
+            exec("answer_why_rnn.strip()", namespace)  # the answer cell was never run
+    out = capsys.readouterr().out
+    assert "[FAIL] test_answer_why_rnn (NameError)" in out
+    assert "hint: `answer_why_rnn` is not defined: run the cell above that defines it" in out
 
 
 def test_exercise_fractional_points(capsys):

@@ -267,6 +267,20 @@ def test_large_inputs_take_the_fast_paths_correctly():
         np.testing.assert_array_equal(M.confusion_matrix(yt, yp), exp)
         np.testing.assert_array_equal(M.confusion_matrix(yt, yp, num_classes=k), exp)
         np.testing.assert_array_equal(M.confusion_matrix(yt.astype(np.int32), yp.astype(np.uint8)), exp)
+    # labels that grow from block to block (binary first, then 10 classes), odd length, with a mask
+    n = 3 * 65536 + 7
+    for k_late in (3, 10, 40):
+        yt = rng.integers(0, 2, n)
+        yp = rng.integers(0, 2, n)
+        yt[100_000:] = rng.integers(0, k_late, n - 100_000)
+        yp[150_000:] = rng.integers(0, k_late, n - 150_000)
+        mask = rng.random(n) < 0.9
+        yt_pad = np.where(mask, yt, -1)  # padding value outside the labels
+        np.testing.assert_array_equal(M.confusion_matrix(yt, yp), skm.confusion_matrix(yt, yp))
+        np.testing.assert_array_equal(M.confusion_matrix(yt_pad, yp, mask=mask),
+                                      skm.confusion_matrix(yt[mask], yp[mask]))
+        np.testing.assert_array_equal(M.confusion_matrix(yt, yp, num_classes=k_late, mask=mask),
+                                      skm.confusion_matrix(yt[mask], yp[mask], labels=np.arange(k_late)))
     # huge and negative label values go through the generic path
     yt = rng.choice([-7, 10**9, 3], 5000)
     yp = rng.choice([-7, 10**9, 3], 5000)

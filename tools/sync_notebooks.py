@@ -75,7 +75,7 @@ except ImportError:
 except AssertionError as stray:
     raise ImportError(f"The `utils` found at {{stray}} is not this course's library: another module "
                       "named `utils` shadows it. Rename that module, or start Jupyter with `make lab`.") from None
-utils.setup_notebook(seed=0, framework={fw_arg})'''
+course_env = utils.setup_notebook(seed=0, framework={fw_arg})'''
 
 
 def _tagged(nb, tag: str):

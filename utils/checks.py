@@ -105,6 +105,9 @@ def exercise(name: str, points: float = 1):
             f"Score so far: {_fmt_points(earned)}/{_fmt_points(possible)}. "
             "Read the message below, fix your code, and run this cell again."
         )
+        hint = _failure_hint(exc)
+        if hint:
+            print(f"  hint: {hint}")
         raise
     else:
         _SCORES[name] = (points, points)
@@ -113,6 +116,16 @@ def exercise(name: str, points: float = 1):
             f"[PASS] {name}: {_fmt_points(points)}/{_fmt_points(points)} points. "
             f"Score so far: {_fmt_points(earned)}/{_fmt_points(possible)}."
         )
+
+
+def _failure_hint(exc: BaseException) -> str | None:
+    """One line for the errors a learner meets before any check runs."""
+    if isinstance(exc, NotImplementedError):
+        return "this exercise is not written yet: replace `raise NotImplementedError()` with your code"
+    if isinstance(exc, NameError) and getattr(exc, "name", None):
+        return (f"`{exc.name}` is not defined: run the cell above that defines it (and finish it) first, "
+                "then this cell")
+    return None
 
 
 # ----------------------------------------------------------------------------

@@ -79,7 +79,10 @@ _REDUCTIONS = ("mean", "sum", "none", "per_step", "per_sequence")
 _DIRECT_LIMIT = 1024
 # Elements per block in the counting kernel: small enough for the block and
 # its temporaries to stay in the CPU cache.
-_BLOCK = 1 << 15
+_BLOCK = 1 << 16
+# Up to this many classes the counting kernel packs two positions into one
+# bincount entry (K**4 bins).
+_PAIR_LIMIT = 11
 
 
 class UndefinedMetricWarning(UserWarning):
@@ -236,7 +239,7 @@ def _fast_counts(yt, yp, *, k=None, mask=None, per_step=False, limit=_DIRECT_LIM
         m = None if mask is None else mask[start:start + rows]
         if m is not None:
             a, b = np.where(m, a, 0), np.where(m, b, 0)
-        top = max(int(_unsigned(a).max()), int(_unsigned(b).max()))
+        top = max(int(np.maximum.reduce(_unsigned(a), axis=None)), int(np.maximum.reduce(_unsigned(b), axis=None)))
         if known:
             if top >= kc:
                 return None
@@ -253,16 +256,30 @@ def _fast_counts(yt, yp, *, k=None, mask=None, per_step=False, limit=_DIRECT_LIM
             acc = np.zeros((T, kc, kc), dtype=np.int64)
         n_here = a.shape[0]
         if not per_step and kc == 2:
-            # binary: three counts, no histogram
-            n_t, n_p = np.count_nonzero(a), np.count_nonzero(b)
-            n_tp = np.count_nonzero(np.bitwise_and(a, b))
+            # binary: three sums (labels are 0/1 here), no histogram
+            n_t, n_p = int(a.sum(dtype=np.int64)), int(b.sum(dtype=np.int64))
+            n_tp = int(np.bitwise_and(a, b).sum(dtype=np.int64))
             acc[0] += ((n_here - n_t - n_p + n_tp, n_p - n_tp), (n_t - n_tp, n_tp))
         else:
             codes = np.multiply(a, kc, dtype=np.intp, casting="unsafe")
             codes += b
             if per_step:
                 codes += np.arange(T, dtype=np.intp) * (kc * kc)
-            acc += np.bincount(codes.reshape(-1), minlength=T * kc * kc).reshape(T, kc, kc)
+                acc += np.bincount(codes.reshape(-1), minlength=T * kc * kc).reshape(T, kc, kc)
+            elif kc <= _PAIR_LIMIT and n_here >= 2:
+                # count two positions per bincount entry (bincount is the slow part)
+                kk = kc * kc
+                even = n_here - n_here % 2
+                pairs = codes[:even].reshape(-1, 2)
+                packed = np.multiply(pairs[:, 0], kk)
+                packed += pairs[:, 1]
+                both = np.bincount(packed, minlength=kk * kk).reshape(kk, kk)
+                single = both.sum(axis=1) + both.sum(axis=0)
+                if even < n_here:
+                    single[codes[-1]] += 1
+                acc[0] += single.reshape(kc, kc)
+            else:
+                acc[0] += np.bincount(codes, minlength=kc * kc).reshape(kc, kc)
         if m is not None:  # padding was counted as (0, 0)
             acc[:, 0, 0] -= n_here - (np.count_nonzero(m, axis=0) if per_step else np.count_nonzero(m))
     if acc is None:  # no rows at all
