@@ -63,6 +63,13 @@ def _hidden_range(source: str) -> tuple:
     return ()
 
 
+def detect_frameworks(nb_path: Path) -> tuple:
+    """The heavy frameworks the assignment's code cells import (they are imported once, before forking)."""
+    nb = nbformat.read(nb_path, as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    return tuple(sorted({"tensorflow" if m == "keras" else m for m in FRAMEWORK_PATTERN.findall(code)}))
+
+
 def _quiet_nbgrader_logs() -> None:
     for name in ("nbgrader", "traitlets", "NbGraderAPI", "GenerateAssignment", "alembic"):
         logging.getLogger(name).setLevel(logging.ERROR)
@@ -150,7 +157,7 @@ def prepare(assignment_id: str, work: Path, course_root: Path = ROOT) -> Assignm
         if c.metadata.get("nbgrader", {}).get("grade_id")
     }
     source_text = nb_path.read_text(encoding="utf-8")
-    frameworks = tuple(sorted({"tensorflow" if m == "keras" else m for m in FRAMEWORK_PATTERN.findall(source_text)}))
+    frameworks = detect_frameworks(nb_path)
     fingerprint = hashlib.sha256(source_text.encode()).hexdigest()[:16]
     return Assignment(assignment_id, assignment_id, f"sqlite:///{db}", list(release_nb.cells), tests,
                       expected_meta, frameworks, fingerprint)

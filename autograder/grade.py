@@ -245,6 +245,8 @@ def result_from_plan(student: str, assignment: Assignment, plan, job=None, key: 
         "max_points": sum(c["max_points"] for c in cells),
         "cells": cells,
         "notes": notes,
+        "seconds": {c["label"]: results.get(i, {}).get("seconds") for i, c in enumerate(plan.cells)}
+        if job is not None else {},
     }
 
 

@@ -395,7 +395,9 @@ def _child(warm, plan_cells, codes, skip, done, wfd, secret, workdir, memory_byt
             filename = codes[index].co_filename
             namespace = {k: v for k, v in user_ns.items() if not k.startswith("__")}
             namespace.update({"__name__": "__main__", "__builtins__": real_builtins})
-            protected = [m for m in sys.modules if m == "utils" or m.startswith("utils.")] + list(snap)
+            # frameworks are restored too, but not fingerprinted: their lazy loaders replace attributes on use
+            protected = [m for m in sys.modules if m == "utils" or m.startswith("utils.")] + [
+                m for m in snap if m.split(".")[0] not in ("torch", "tensorflow", "keras")]
             before = fingerprint(protected)
             sys.stdout = sys.stderr = out
             guard["armed"] = True
@@ -420,6 +422,7 @@ def _child(warm, plan_cells, codes, skip, done, wfd, secret, workdir, memory_byt
             result["seconds"] = round(now() - started, 3)
         else:
             sys.stdout = sys.stderr = out
+            started = now()
             guard["armed"] = True
             try:
                 if isinstance(codes[index], str):  # did not compile
@@ -436,6 +439,7 @@ def _child(warm, plan_cells, codes, skip, done, wfd, secret, workdir, memory_byt
             guard["armed"] = False
             restore_modules(snap)
             sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+            result["seconds"] = round(now() - started, 3)
         try:
             plt_close("all")
         except base_exc:  # noqa: BLE001

@@ -15,7 +15,7 @@ from sklearn.metrics import accuracy_score, log_loss, precision_score, recall_sc
 from utils.data.order import ORDER_VOCAB, load_order_task
 
 #: The lessons' settings (notebooks/05_sequence_classification_*.ipynb use the same).
-SETTINGS = dict(epochs=4, lr=1e-2, batch_size=64, patience=3, seed=0)
+SETTINGS = dict(epochs=3, lr=1e-2, batch_size=64, patience=3, seed=0)
 EMBED_DIM, HIDDEN_SIZE = 8, 16
 
 

@@ -10,9 +10,10 @@ This test rebuilds that situation:
 
 1. a fresh virtual environment ("fake Colab") with the frameworks pinned in
    requirements.txt, numpy, matplotlib, tqdm and ipykernel, and no course
-   package. It is built once and cached outside the repository, keyed on the
-   pins (set COURSE_FAKE_COLAB_CACHE to move it); pip's own cache makes a
-   rebuild quick;
+   package. It is built once and cached in .cache/fake-colab/ (git-ignored),
+   keyed on the pins (set COURSE_FAKE_COLAB_CACHE to move it); pip's own cache
+   makes a rebuild quick. Each test then gets a fresh, thin environment on top
+   of it, so that pip installs land there and tests may run in parallel;
 2. a git repository made from the working tree's current files (uncommitted
    work included), the stand-in for the course's GitHub repository;
 3. every release notebook executed cell by cell, with a kernel running the
@@ -28,6 +29,7 @@ the course's library.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -35,7 +37,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import nbformat
@@ -65,8 +66,8 @@ def _pins() -> list[str]:
 
 
 def _cache_root() -> Path:
-    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "rnn-course" / "fake-colab"
-    return Path(os.environ.get("COURSE_FAKE_COLAB_CACHE", default))
+    # .cache/ is git-ignored; the snapshot of the working tree leaves it out
+    return Path(os.environ.get("COURSE_FAKE_COLAB_CACHE", ROOT / ".cache" / "fake-colab"))
 
 
 def base_environment() -> Path:
@@ -219,6 +220,30 @@ def nbgrader(cell) -> dict:
     return cell.get("metadata", {}).get("nbgrader", {})
 
 
+def names_the_learner_defines(release_path: Path) -> set[str]:
+    """Functions, classes and variables that the solution cells define (read from source/)."""
+    stem = release_path.stem
+    names = set()
+    source = ROOT / "source" / stem / f"{stem}.ipynb"
+    cells = nbformat.read(source if source.exists() else release_path, as_version=4).cells
+    for cell in cells:
+        if not nbgrader(cell).get("solution"):
+            continue
+        names.add(nbgrader(cell).get("grade_id", ""))
+        try:
+            tree = ast.parse("\n".join(l for l in cell.source.splitlines() if not l.lstrip().startswith(("%", "!"))))
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+    return names
+
+
 # ----------------------------------------------------------------------------
 # the tests
 # ----------------------------------------------------------------------------
@@ -260,7 +285,7 @@ def test_release_notebook_on_simulated_colab(path: Path, course_clone: Path, tmp
 
     # 2. every visible test runs and fails on the stubs, with the teaching lines. Other
     #    cells may only fail because they call an unfinished exercise.
-    answers = {nbgrader(c)["grade_id"] for c in nb.cells if nbgrader(c).get("solution")}
+    answers = names_the_learner_defines(path)
 
     def caused_by_a_stub(error) -> bool:
         return error[0] == "NotImplementedError" or (

@@ -297,8 +297,8 @@ def _swap(a, b):
 
 @pytest.mark.parametrize("source, fragment", [
     (_swap("leakage", "overfitting"), "look again"),
-    (_swap("imbalance", "fine"), "recall is tiny"),
-    (_swap("order_blind", "overfitting"), "chance"),
+    (_swap("imbalance", "fine"), "look again at picture"),
+    (_swap("order_blind", "overfitting"), "look again at picture"),
     ("answer_pitfalls = {'A': 'leak', 'B': 'fine', 'C': 'fine', 'D': 'fine', 'E': 'fine'}", "not one of"),
     ("answer_pitfalls = ['leakage', 'overfitting', 'imbalance', 'order_blind', 'fine']", "should be a dict"),
 ])

@@ -237,3 +237,47 @@ def test_sequence_functions_accept_torch_and_tf():
             np.testing.assert_allclose(a, b, rtol=1e-12, equal_nan=True)
     t = torch.as_tensor(logits, dtype=torch.float32).requires_grad_()
     assert M.cross_entropy(targets, t, mask=mask) == pytest.approx(ref[0], rel=1e-5)
+
+
+def test_per_step_generic_paths_strings_negative_labels_and_padding_values():
+    rng = np.random.default_rng(15)
+    for i in range(60):
+        yt, yp, mask = _random_batch(rng, k=3)
+        if not mask.any():
+            continue
+        pool = [np.array(["neg", "pos", "zz"]), np.array([-5, 7, 10**9]), np.array([0, 1, 2])][i % 3]
+        a, b = pool[yt], pool[yp]
+        if pool.dtype.kind == "i":
+            a = np.where(mask, a, -100)  # padding values that are not labels
+        labels = np.unique(np.concatenate([a[mask], b[mask]]))
+        got = M.per_step_confusion_matrix(a, b, mask=mask)
+        given = list(pool[[2, 0]])  # a subset, in a chosen order
+        got_given = M.per_step_confusion_matrix(a, b, mask=mask, labels=given)
+        for t in range(yt.shape[1]):
+            real = mask[:, t]
+            exp = skm.confusion_matrix(a[real, t], b[real, t], labels=labels) if real.any() else 0
+            np.testing.assert_array_equal(got[t], exp)
+            if real.any() and np.isin(given, a[real, t]).any():
+                np.testing.assert_array_equal(got_given[t], skm.confusion_matrix(a[real, t], b[real, t], labels=given))
+        scores = M.per_step_scores(a, b, mask=mask, metric="recall", average="macro", zero_division=0)
+        for t in range(yt.shape[1]):
+            real = mask[:, t]
+            if real.any():
+                exp = skm.recall_score(a[real, t], b[real, t], labels=labels, average="macro", zero_division=0)
+                assert scores[t] == pytest.approx(exp)
+
+
+def test_per_step_num_classes_and_binary_pos_label():
+    rng = np.random.default_rng(16)
+    yt, yp, mask = _random_batch(rng, k=2, pad_steps=False)
+    mask[:, 0] = True
+    got = M.per_step_confusion_matrix(yt, yp, mask=mask, num_classes=4)
+    assert got.shape == (yt.shape[1], 4, 4) and not got[:, 2:].any() and not got[:, :, 2:].any()
+    p0 = M.per_step_scores(yt, yp, mask=mask, metric="precision", pos_label=0)
+    for t in range(yt.shape[1]):
+        real = mask[:, t]
+        if real.any():
+            exp = skm.precision_score(yt[real, t], yp[real, t], pos_label=0, zero_division=np.nan)
+            np.testing.assert_allclose(p0[t], exp, equal_nan=True)
+    with pytest.raises(ValueError, match="num_classes"):
+        M.per_step_confusion_matrix(yt + 3, yp, mask=mask, num_classes=4)

@@ -35,7 +35,8 @@ __all__ = [
     "as_mask",
     "as_sample_weight",
     "as_scores",
-    "check_choice",
+    "label_kind",
+    "check_label_kinds",
 ]
 
 
@@ -196,8 +197,3 @@ def as_scores(x, name: str, *, min_ndim: int = 1) -> np.ndarray:
         bad = "NaN" if np.isnan(arr).any() else "inf"
         raise ValueError(f"`{name}` contains {bad}; expected finite numbers (did training diverge?)")
     return arr
-
-
-def check_choice(value, name: str, choices) -> None:
-    if not any(value is c or (type(value) is type(c) and value == c) for c in choices):
-        raise ValueError(f"`{name}` must be one of {list(choices)!r}; got {value!r}")
