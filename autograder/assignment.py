@@ -63,6 +63,22 @@ def _hidden_range(source: str) -> tuple:
     return ()
 
 
+def source_notebook(assignment_id: str, course_root: Path = ROOT) -> Path:
+    """source/<id>/<id>.ipynb, or a ValueError that lists the assignments there are."""
+    nb_path = course_root / "source" / assignment_id / f"{assignment_id}.ipynb"
+    if not nb_path.is_file():
+        known = sorted(p.name for p in (course_root / "source").glob("*") if p.is_dir())
+        raise ValueError(
+            f"assignment {assignment_id!r} has no source notebook {nb_path}; known assignments: {', '.join(known) or 'none'}"
+        )
+    return nb_path
+
+
+def source_fingerprint(nb_path: Path) -> str:
+    """Changes whenever the source notebook changes (results graded against another version are redone)."""
+    return hashlib.sha256(nb_path.read_bytes()).hexdigest()[:16]
+
+
 def detect_frameworks(nb_path: Path) -> tuple:
     """The heavy frameworks the assignment's code cells import (they are imported once, before forking)."""
     nb = nbformat.read(nb_path, as_version=4)
@@ -105,13 +121,8 @@ def _fast_alembic_head() -> None:
 
 def prepare(assignment_id: str, work: Path, course_root: Path = ROOT) -> Assignment:
     """Populate a fresh gradebook in `work` from `course_root/source/<id>` with nbgrader."""
-    src = course_root / "source" / assignment_id
-    nb_path = src / f"{assignment_id}.ipynb"
-    if not nb_path.is_file():
-        known = sorted(p.name for p in (course_root / "source").glob("*") if p.is_dir())
-        raise ValueError(
-            f"assignment {assignment_id!r} has no source notebook {nb_path}; known assignments: {', '.join(known) or 'none'}"
-        )
+    nb_path = source_notebook(assignment_id, course_root)
+    src = nb_path.parent
     ensure_tools_on_path()
     _quiet_nbgrader_logs()
     from nbgrader.apps import NbGraderAPI
@@ -156,9 +167,8 @@ def prepare(assignment_id: str, work: Path, course_root: Path = ROOT) -> Assignm
         for c in release_nb.cells
         if c.metadata.get("nbgrader", {}).get("grade_id")
     }
-    source_text = nb_path.read_text(encoding="utf-8")
     frameworks = detect_frameworks(nb_path)
-    fingerprint = hashlib.sha256(source_text.encode()).hexdigest()[:16]
+    fingerprint = source_fingerprint(nb_path)
     return Assignment(assignment_id, assignment_id, f"sqlite:///{db}", list(release_nb.cells), tests,
                       expected_meta, frameworks, fingerprint)
 

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 from . import ROOT
-from .assignment import Assignment, prepare, sanitise
+from .assignment import Assignment, detect_frameworks, prepare, sanitise, source_fingerprint, source_notebook
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,99}$")
 STATE_VERSION = 1
@@ -103,8 +103,8 @@ def atomic_write(path: Path, text: str) -> None:
         os.close(dfd)
 
 
-def submission_key(path: Path | None, assignment: Assignment) -> str:
-    h = hashlib.sha256(assignment.fingerprint.encode())
+def submission_key(path: Path | None, fingerprint: str) -> str:
+    h = hashlib.sha256(fingerprint.encode())
     if path is not None and path.is_file():
         with open(path, "rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
@@ -273,6 +273,27 @@ def other_assignment_ids(course_root: Path) -> dict:
     return out
 
 
+def _prepare_and_sanitise(assignment_id, work, course_root, submissions, conn) -> None:
+    """In the helper process: nbgrader's generate_assignment, then every submission sanitised."""
+    try:
+        assignment = prepare(assignment_id, work, course_root)
+        others = other_assignment_ids(course_root)
+        plans = {}
+        for student, path in submissions.items():
+            try:
+                plans[student] = sanitise(path, assignment, others)
+            except Exception as exc:  # noqa: BLE001 - one odd file never stops the batch
+                from .assignment import Plan
+
+                plans[student] = Plan(invalid=f"the notebook could not be read: {type(exc).__name__}: "
+                                              f"{str(exc)[:300]}", status_hint="invalid")
+        conn.send(("ok", assignment, plans))
+    except Exception as exc:  # noqa: BLE001 - reported by the parent
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
+
+
 def grade(assignment_id: str, submissions: Path, out: Path, *, jobs: int | None = None,
           timeout: float | None = None, cell_timeout: float | None = None, memory_mb: int = 4096,
           course_root: Path = ROOT, progress: bool = True, log=print) -> list[dict]:
@@ -288,19 +309,38 @@ def grade(assignment_id: str, submissions: Path, out: Path, *, jobs: int | None 
     state_dir.mkdir(exist_ok=True)
     work.mkdir(exist_ok=True)
 
-    assignment = prepare(assignment_id, work, course_root)
+    nb_path = source_notebook(assignment_id, course_root)
+    fingerprint = source_fingerprint(nb_path)
     found, warnings = find_submissions(submissions, assignment_id)
     for w in warnings:
         log(f"warning: {w}")
-    others = other_assignment_ids(course_root)
-
     todo, keys = [], {}
     for student, path in found.items():
-        keys[student] = submission_key(path, assignment)
+        keys[student] = submission_key(path, fingerprint)
         state = load_state(state_dir, student)
         if state is None or state.get("key") != keys[student] or state.get("assignment") != assignment_id:
             todo.append(student)
     done_before = len(found) - len(todo)
+
+    # nbgrader (generate_assignment, then sanitising every submission) runs in a forked helper
+    # while this process imports the frameworks once for every child to come.
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    helper = ctx.Process(target=_prepare_and_sanitise,
+                         args=(assignment_id, work, course_root, {s: found[s] for s in todo}, send), daemon=True)
+    helper.start()
+    send.close()
+    warm = Warm(detect_frameworks(nb_path)) if todo else None
+    try:
+        outcome = receive.recv()
+    except EOFError:
+        outcome = ("error", "the nbgrader helper process died")
+    helper.join()
+    if outcome[0] != "ok":
+        raise RuntimeError(outcome[1])
+    _, assignment, plans = outcome
 
     bar = None
     if progress:
@@ -315,19 +355,15 @@ def grade(assignment_id: str, submissions: Path, out: Path, *, jobs: int | None 
         if bar is not None:
             bar.update(1)
 
-    plans, job_list = {}, []
+    job_list = []
     runs = work / "runs"
     shutil.rmtree(runs, ignore_errors=True)
     runs.mkdir()
-    warm = None
     for student in todo:
-        plan = sanitise(found[student], assignment, others)
-        plans[student] = plan
+        plan = plans[student]
         if plan.invalid is not None:
             save(result_from_plan(student, assignment, plan, key=keys[student]))
             continue
-        if warm is None:
-            warm = Warm(assignment.frameworks)
         codes = []
         for i, cell in enumerate(plan.cells):
             name = f"<test {cell['grade_id']}>" if cell["kind"] == "test" else f"<cell {i}>"
@@ -337,8 +373,7 @@ def grade(assignment_id: str, submissions: Path, out: Path, *, jobs: int | None 
                 codes.append(f"{type(exc).__name__}: {exc}")
         workdir = runs / student
         workdir.mkdir()
-        job = Job(student, plan.cells, codes, str(workdir))
-        job_list.append(job)
+        job_list.append(Job(student, plan.cells, codes, str(workdir)))
 
     def finished(job) -> None:
         result = result_from_plan(job.key, assignment, plans[job.key], job, keys[job.key], cell_timeout,

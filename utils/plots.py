@@ -430,5 +430,5 @@ def plot_metric_bars(results, ax=None, metrics=None, title=None, good=None, ylab
     top = float(np.nanmax(table)) if np.isfinite(table).any() else 1.0
     ax.set_ylim(0, max(1.05, top * 1.12))
     ax.set_title(title if title is not None else "Metrics by model")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)  # beside the bars, never over them
     return ax

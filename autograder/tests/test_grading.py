@@ -289,3 +289,33 @@ def test_demo_grades_the_example_class(tmp_path):
     for student, (points, status, _) in EXPECTED_GRADES.items():
         if student in totals:
             assert (float(totals[student]["points"]), totals[student]["status"]) == (points, status), student
+
+
+def test_submission_layouts_are_all_found(tmp_path):
+    from autograder.grade import find_submissions
+
+    (tmp_path / "a" / "alice").mkdir(parents=True)
+    (tmp_path / "a" / "alice" / f"{AID}.ipynb").write_text("{}")
+    (tmp_path / "a" / "bob.ipynb").write_text("{}")
+    (tmp_path / "a" / "carol").mkdir()  # a student folder without this assignment's notebook
+    (tmp_path / "a" / "bad name!.ipynb").write_text("{}")
+    found, warnings = find_submissions(tmp_path / "a", AID)
+    assert found == {"alice": tmp_path / "a" / "alice" / f"{AID}.ipynb", "bob": tmp_path / "a" / "bob.ipynb",
+                     "carol": None}
+    assert any("bad name!" in w for w in warnings)
+    nb = tmp_path / "b" / "submitted" / "dave" / AID / f"{AID}.ipynb"
+    nb.parent.mkdir(parents=True)
+    nb.write_text("{}")
+    assert find_submissions(tmp_path / "b", AID)[0] == {"dave": nb}
+    assert find_submissions(tmp_path / "b" / "submitted", AID)[0] == {"dave": nb}
+
+
+def test_unknown_assignment_is_a_clear_error(tmp_path):
+    (tmp_path / "subs").mkdir()
+    proc = run_grade(tmp_path / "subs", tmp_path / "out", check=False)
+    assert proc.returncode == 0  # the fixture exists: an empty class is fine
+    cmd = [sys.executable, "-m", "autograder", "grade", "no_such_assignment", str(tmp_path / "subs"), "--out",
+           str(tmp_path / "out2"), "--course-root", str(FIXTURES)]
+    proc = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert "no_such_assignment" in proc.stderr and "ag_fixture" in proc.stderr
