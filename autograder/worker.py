@@ -241,6 +241,8 @@ def _restore_modules(snap: dict) -> None:
     for name, (module, saved) in snap.items():
         d = module.__dict__
         for key in [k for k in d if k not in saved]:
+            if sys.modules.get(f"{name}.{key}") is d[key]:
+                continue  # a submodule imported lazily since the snapshot (numpy.random), not a patch
             try:
                 del d[key]
             except Exception:  # noqa: BLE001

@@ -7,16 +7,10 @@ written differently (loops, lists, einsum, Python floats) pass.
 
 from __future__ import annotations
 
-import pytest
-
-from tests.harness import exercise_notebook
+from tests.exercise_support import answer_tables, exercise_tests, table
 
 STEM = "01_hidden_state"
-
-
-@pytest.fixture(scope="module")
-def nb():
-    return exercise_notebook(STEM)
+EXERCISES = ["rnn_step", "rnn_forward", "answer_why_rnn"]
 
 
 # ---------------------------------------------------------------- rnn_step
@@ -64,27 +58,6 @@ STEP_RIGHT = {
                 "    z = x_t @ W_xh + h_prev @ W_hh + b_h\n"
                 "    return 2.0 / (1.0 + np.exp(-2.0 * z)) - 1.0\n"),
 }
-
-
-def test_rnn_step_solution_passes(nb):
-    assert nb.baseline["test_rnn_step"].passed, nb.baseline["test_rnn_step"]
-    nb.assert_passes("rnn_step")
-
-
-def test_rnn_step_release_stub_fails(nb):
-    results = nb.assert_fails("rnn_step", nb.release_stub("rnn_step"))
-    assert all(r.error_type == "NotImplementedError" for r in results.values() if not r.passed)
-
-
-@pytest.mark.parametrize("name", list(STEP_WRONG))
-def test_rnn_step_wrong_answers_fail_and_teach(nb, name):
-    source, fragments = STEP_WRONG[name]
-    nb.assert_fails("rnn_step", source, message_contains=fragments)
-
-
-@pytest.mark.parametrize("name", list(STEP_RIGHT))
-def test_rnn_step_other_correct_answers_pass(nb, name):
-    nb.assert_passes("rnn_step", STEP_RIGHT[name])
 
 
 # ------------------------------------------------------------- rnn_forward
@@ -165,24 +138,25 @@ FORWARD_RIGHT = {
 }
 
 
-def test_rnn_forward_solution_passes(nb):
-    assert nb.baseline["test_rnn_forward"].passed, nb.baseline["test_rnn_forward"]
-    nb.assert_passes("rnn_forward")
+# ---------------------------------------------------------- answer_why_rnn
+
+ANSWER_WRONG, ANSWER_RIGHT = answer_tables(
+    "answer_why_rnn",
+    {'"a"': "one step at a time", '"b"': "convolution", '"d"': "the opposite",
+     '"e"': "not one of the options", "3": "one letter in quotes"},
+    ['"C"', '" c "', "'c'"])
 
 
-def test_rnn_forward_release_stub_fails(nb):
-    nb.assert_fails("rnn_forward", nb.release_stub("rnn_forward"))
+WRONG = {**table("rnn_step", STEP_WRONG), **table("rnn_forward", FORWARD_WRONG), **ANSWER_WRONG}
+RIGHT = {**table("rnn_step", STEP_RIGHT), **table("rnn_forward", FORWARD_RIGHT), **ANSWER_RIGHT}
 
-
-@pytest.mark.parametrize("name", list(FORWARD_WRONG))
-def test_rnn_forward_wrong_answers_fail_and_teach(nb, name):
-    source, fragments = FORWARD_WRONG[name]
-    nb.assert_fails("rnn_forward", source, message_contains=fragments)
+# the nb fixture and the shared tests (tests/exercise_support.py)
+globals().update(exercise_tests(STEM, EXERCISES, WRONG, RIGHT))
 
 
 def test_rnn_forward_batch_major_mixup_is_named_when_shapes_agree(nb):
     """With seq_len == batch only the values give the mix-up away; the hidden test still names it."""
-    source, _ = FORWARD_WRONG["loops over axis 1"]
+    source, _ = WRONG[("rnn_forward", "loops over axis 1")]
     square_only = source.replace("def rnn_forward", "def _mixed").replace("np.stack(states), h", "np.stack(states), h") + (
         "def rnn_forward(x, h0, W_xh, W_hh, b_h):\n"
         "    if np.shape(x)[0] == np.shape(x)[1]:\n"
@@ -191,27 +165,3 @@ def test_rnn_forward_batch_major_mixup_is_named_when_shapes_agree(nb):
         "    return ok(x, h0, W_xh, W_hh, b_h)\n")
     results = nb.assert_fails("rnn_forward", square_only, message_contains=["time-major and batch-major are mixed up"])
     assert not any("Traceback" in r.message for r in results.values())
-
-
-@pytest.mark.parametrize("name", list(FORWARD_RIGHT))
-def test_rnn_forward_other_correct_answers_pass(nb, name):
-    nb.assert_passes("rnn_forward", FORWARD_RIGHT[name])
-
-
-# ---------------------------------------------------------- answer_why_rnn
-
-@pytest.mark.parametrize("choice,fragment", [('"a"', "one step at a time"), ('"b"', "convolution"),
-                                             ('"d"', "the opposite"), ('"e"', "not one of the options"),
-                                             ("3", "one letter in quotes")])
-def test_answer_why_rnn_wrong_answers_fail_and_teach(nb, choice, fragment):
-    nb.assert_fails("answer_why_rnn", f"answer_why_rnn = {choice}\n", message_contains=[fragment])
-
-
-@pytest.mark.parametrize("choice", ['"C"', '" c "', "'c'"])
-def test_answer_why_rnn_correct_forms_pass(nb, choice):
-    nb.assert_passes("answer_why_rnn", f"answer_why_rnn = {choice}\n")
-
-
-def test_answer_why_rnn_solution_passes_and_stub_fails(nb):
-    nb.assert_passes("answer_why_rnn")
-    nb.assert_fails("answer_why_rnn", nb.release_stub("answer_why_rnn"))

@@ -8,32 +8,10 @@ correct answers written differently (loops, lists, Python or numpy floats) pass.
 
 from __future__ import annotations
 
-import pytest
-
-from tests.harness import exercise_notebook
+from tests.exercise_support import exercise_tests
 
 STEM = "03_classification_metrics"
 EXERCISES = ["confusion_matrix", "precision", "recall", "f1", "accuracy", "threshold_for_recall", "judgement"]
-
-
-@pytest.fixture(scope="module")
-def nb():
-    return exercise_notebook(STEM)
-
-
-@pytest.mark.parametrize("name", EXERCISES)
-def test_solution_passes(nb, name):
-    for gid, result in nb.baseline.items():
-        if gid.startswith(f"test_{name}"):
-            assert result.passed, result
-    nb.assert_passes(name)
-
-
-@pytest.mark.parametrize("name", EXERCISES)
-def test_release_stub_fails(nb, name):
-    results = nb.assert_fails(name, nb.release_stub(name))
-    if name != "judgement":  # the stub of an answer cell raises before defining the answer
-        assert any("NotImplementedError" in f"{r.error_type} {r.message}" for r in results.values())
 
 
 def _def(signature: str, *body: str) -> str:
@@ -198,19 +176,5 @@ RIGHT = {
 }
 
 
-@pytest.mark.parametrize("key", list(WRONG), ids=lambda k: f"{k[0]}-{k[1]}")
-def test_wrong_answers_fail_and_teach(nb, key):
-    name, _ = key
-    source, fragments = WRONG[key]
-    nb.assert_fails(name, source, message_contains=fragments)
-
-
-@pytest.mark.parametrize("key", list(RIGHT), ids=lambda k: f"{k[0]}-{k[1]}")
-def test_other_correct_answers_pass(nb, key):
-    nb.assert_passes(key[0], RIGHT[key])
-
-
-def test_every_exercise_has_three_wrong_and_two_right_variants():
-    for name in EXERCISES:
-        assert sum(k[0] == name for k in WRONG) >= 3, name
-        assert sum(k[0] == name for k in RIGHT) >= 2, name
+# the nb fixture and the shared tests (tests/exercise_support.py)
+globals().update(exercise_tests(STEM, EXERCISES, WRONG, RIGHT))

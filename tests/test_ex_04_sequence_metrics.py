@@ -7,41 +7,17 @@ answers written differently (loops, lists, Python floats) pass.
 
 from __future__ import annotations
 
-import pytest
-
-from tests.harness import exercise_notebook
+from tests.exercise_support import by_exercise, exercise_tests
 
 STEM = "04_sequence_metrics"
 EXERCISES = ["per_step_confusion", "token_accuracy", "sequence_accuracy", "masked_cross_entropy",
              "per_step_loss", "perplexity", "masked_mse"]
 
 
-@pytest.fixture(scope="module")
-def nb():
-    return exercise_notebook(STEM)
-
-
-def test_source_notebook_runs_and_every_test_cell_passes(nb):
-    failed = [r for r in nb.baseline.values() if not r.passed]
-    assert not failed, failed
-    assert sorted(nb.tests) == sorted(EXERCISES)
-
-
-@pytest.mark.parametrize("name", EXERCISES)
-def test_solution_passes(nb, name):
-    nb.assert_passes(name)
-
-
-@pytest.mark.parametrize("name", EXERCISES)
-def test_release_stub_fails(nb, name):
-    results = nb.assert_fails(name, nb.release_stub(name))
-    assert all(r.error_type == "NotImplementedError" for r in results.values() if not r.passed)
-
-
 # ---------------------------------------------------------------------------- wrong answers
-# (exercise, source of a wrong answer, phrases the failure message must contain)
+# exercise: [(label, source of a wrong answer, phrases the failure message must contain)]
 
-WRONG = {
+WRONG = by_exercise({
     "per_step_confusion": [
         ("padded steps counted", '''
 def per_step_confusion(y_true, y_pred, mask):
@@ -232,24 +208,12 @@ def masked_mse(y_true, y_pred, mask):
     return float(np.abs(d)[np.asarray(mask, bool)].mean())
 ''', ["absolute errors"]),
     ],
-}
-
-WRONG_CASES = [(name, label, src, phrases) for name, cases in WRONG.items() for label, src, phrases in cases]
-
-
-@pytest.mark.parametrize("name,label,source,phrases", WRONG_CASES, ids=[f"{c[0]}-{c[1]}" for c in WRONG_CASES])
-def test_wrong_answer_fails_with_a_teaching_message(nb, name, label, source, phrases):
-    nb.assert_fails(name, source, message_contains=phrases)
-
-
-def test_every_exercise_has_three_wrong_answers():
-    assert set(WRONG) == set(EXERCISES)
-    assert all(len(cases) >= 3 for cases in WRONG.values())
+})
 
 
 # ---------------------------------------------------------------------------- right answers written differently
 
-RIGHT = {
+RIGHT = by_exercise({
     "per_step_confusion": [
         ("python loops", '''
 def per_step_confusion(y_true, y_pred, mask):
@@ -385,16 +349,7 @@ def masked_mse(y_true, y_pred, mask):
     return np.average(d ** 2, weights=np.asarray(mask, dtype=float))
 '''),
     ],
-}
+})
 
-RIGHT_CASES = [(name, label, src) for name, cases in RIGHT.items() for label, src in cases]
-
-
-@pytest.mark.parametrize("name,label,source", RIGHT_CASES, ids=[f"{c[0]}-{c[1]}" for c in RIGHT_CASES])
-def test_right_answer_written_differently_passes(nb, name, label, source):
-    nb.assert_passes(name, source)
-
-
-def test_every_exercise_has_two_other_right_answers():
-    assert set(RIGHT) == set(EXERCISES)
-    assert all(len(cases) >= 2 for cases in RIGHT.values())
+# the nb fixture and the shared tests (tests/exercise_support.py)
+globals().update(exercise_tests(STEM, EXERCISES, WRONG, RIGHT))

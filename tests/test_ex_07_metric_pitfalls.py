@@ -7,34 +7,10 @@ tests, which rename and reorder the models.
 
 from __future__ import annotations
 
-import pytest
-
-from tests.harness import exercise_notebook
+from tests.exercise_support import by_exercise, exercise_tests
 
 STEM = "07_metric_pitfalls"
 EXERCISES = ["model_report", "accuracy_on", "best_epoch", "choose_model", "diagnose", "choose_deployments"]
-
-
-@pytest.fixture(scope="module")
-def nb():
-    return exercise_notebook(STEM)
-
-
-def test_source_notebook_runs_and_every_test_cell_passes(nb):
-    failed = [r for r in nb.baseline.values() if not r.passed]
-    assert not failed, failed
-    assert sorted(nb.tests) == sorted(EXERCISES)
-
-
-@pytest.mark.parametrize("name", EXERCISES)
-def test_solution_passes(nb, name):
-    nb.assert_passes(name)
-
-
-@pytest.mark.parametrize("name", EXERCISES)
-def test_release_stub_fails(nb, name):
-    results = nb.assert_fails(name, nb.release_stub(name))
-    assert all(r.error_type == "NotImplementedError" for r in results.values() if not r.passed)
 
 
 _REPORT_BODY = '''
@@ -43,7 +19,7 @@ _REPORT_BODY = '''
     fn = np.sum((y_true == 1) & (y_pred == 0))
 '''
 
-WRONG = {
+WRONG = by_exercise({
     "model_report": [
         ("precision and recall swapped", "def model_report(y_true, y_pred):" + _REPORT_BODY + '''
     p, r = tp / (tp + fn), tp / (tp + fp)
@@ -193,20 +169,14 @@ def choose_deployments(clinic):
     return {"spam_filter": "wren", "screening": "finch"}
 ''', ["renamed models", "do not type the names in"]),
     ],
-}
-
-WRONG_CASES = [(name, label, src, phrases) for name, cases in WRONG.items() for label, src, phrases in cases]
-
-
-@pytest.mark.parametrize("name,label,source,phrases", WRONG_CASES, ids=[f"{c[0]}-{c[1]}" for c in WRONG_CASES])
-def test_wrong_answer_fails_with_a_teaching_message(nb, name, label, source, phrases):
-    nb.assert_fails(name, source, message_contains=phrases)
+})
 
 
 def test_typed_in_answers_pass_the_visible_tests_but_not_the_hidden_ones(nb):
     # the visible cell is a fair check for self-learners; only the hidden checks catch a typed answer
     for name in ("diagnose", "choose_deployments"):
-        source = next(src for label, src, _ in WRONG[name] if label.startswith("typed-in"))
+        source = next(src for (exercise, label), (src, _) in WRONG.items()
+                      if exercise == name and label.startswith("typed-in"))
         results = nb.check(name, source)
         (result,) = results.values()
         assert not result.passed and "renamed" in result.message
@@ -216,12 +186,7 @@ def test_typed_in_answers_pass_the_visible_tests_but_not_the_hidden_ones(nb):
         exec(visible, namespace)  # noqa: S102 - raises if the visible part failed
 
 
-def test_every_exercise_has_three_wrong_answers():
-    assert set(WRONG) == set(EXERCISES)
-    assert all(len(cases) >= 3 for cases in WRONG.values())
-
-
-RIGHT = {
+RIGHT = by_exercise({
     "model_report": [
         ("python counting, numpy floats", '''
 def model_report(y_true, y_pred):
@@ -351,16 +316,7 @@ def choose_deployments(clinic):
     return answer
 '''),
     ],
-}
+})
 
-RIGHT_CASES = [(name, label, src) for name, cases in RIGHT.items() for label, src in cases]
-
-
-@pytest.mark.parametrize("name,label,source", RIGHT_CASES, ids=[f"{c[0]}-{c[1]}" for c in RIGHT_CASES])
-def test_right_answer_written_differently_passes(nb, name, label, source):
-    nb.assert_passes(name, source)
-
-
-def test_every_exercise_has_two_other_right_answers():
-    assert set(RIGHT) == set(EXERCISES)
-    assert all(len(cases) >= 2 for cases in RIGHT.values())
+# the nb fixture and the shared tests (tests/exercise_support.py)
+globals().update(exercise_tests(STEM, EXERCISES, WRONG, RIGHT))

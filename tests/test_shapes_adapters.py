@@ -9,6 +9,9 @@ of the layers' options, and against the numpy RNN of `utils.rnn`.
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -193,3 +196,29 @@ def test_keras_weight_copy_rejects_bad_input():
         tfs.copy_numpy_weights(layer, np.zeros((4, 3)), np.zeros((3, 3)), np.zeros(3))
     with pytest.raises(TypeError, match="layer"):
         tfs.copy_numpy_weights(keras.layers.GRU(3), np.zeros((5, 3)), np.zeros((3, 3)), np.zeros(3))
+
+
+# --------------------------------------------------------------------------- shared, framework-free part
+
+
+def test_shared_shape_helpers_import_no_framework():
+    """utils._shapes_common serves both adapters, so it must load without torch or tensorflow."""
+    code = ("import sys, utils._shapes_common; "
+            "print(sorted(m for m in ('torch', 'tensorflow', 'keras') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=str(Path(__file__).resolve().parents[1]))
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+    assert ts.error_summary is tfs.error_summary
+
+
+def test_shared_shape_check_names_the_mistake_or_gives_the_hint():
+    from utils._shapes_common import check_shape_parts
+    from utils.checks import CheckFailure
+
+    mistakes = [("rows and columns swapped", (3, 2))]
+    check_shape_parts("f()", [("output shape", (2, 3), (2, 3), mistakes)], hint="unused")
+    with pytest.raises(CheckFailure, match="likely mistake: rows and columns swapped"):
+        check_shape_parts("f()", [("output shape", (3, 2), (2, 3), mistakes)], hint="unused")
+    with pytest.raises(CheckFailure, match=r"f\(\): the state shape is wrong(.|\n)*hint: read the rules"):
+        check_shape_parts("f()", [("output shape", (2, 3), (2, 3), mistakes), ("state shape", (9,), (2,), [])],
+                          hint="read the rules")

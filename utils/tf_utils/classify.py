@@ -127,7 +127,10 @@ def train_classifier(model, train, val=None, *, epochs: int = 20, lr: float = 1e
 
     history keys: "loss", "val_loss", "accuracy", "val_accuracy",
     "val_precision", "val_recall" (with `val`), "best_epoch" (1-based, lowest
-    validation loss) and "stopped_epoch". `patience`: early stopping on the
+    validation loss) and "stopped_epoch". As Keras reports them, "loss" and
+    "accuracy" are running means over the epoch's batches (the PyTorch version
+    measures them on the whole training set after the epoch); the validation
+    values are measured after the epoch in both. `patience`: early stopping on the
     validation loss, best weights restored. The progress display is Keras's
     one line per epoch (`verbose=2`), written to stdout. `device` is accepted
     for symmetry with the PyTorch version; Keras places layers by itself.

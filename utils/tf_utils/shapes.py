@@ -27,12 +27,12 @@ single bias b_h (PyTorch, by contrast, stores W_xh.T and two biases).
 from __future__ import annotations
 
 import itertools
-import re
 
 import keras
 import numpy as np
 
 from .._arrays import as_numpy
+from .._shapes_common import as_shape, check_shape_parts, error_summary, positive_int
 
 __all__ = [
     "rnn_output_shapes",
@@ -47,14 +47,6 @@ __all__ = [
 ]
 
 
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"`{name}` must be a positive int, got {type(value).__name__} {value!r}")
-    if value < 1:
-        raise ValueError(f"`{name}` must be a positive int, got {value}")
-    return int(value)
-
-
 def rnn_output_shapes(batch, time, features, units, return_sequences=False, return_state=False, bidirectional=False):
     """Return the shapes `keras.layers.SimpleRNN` produces on (batch, time, features) input.
 
@@ -65,9 +57,9 @@ def rnn_output_shapes(batch, time, features, units, return_sequences=False, retu
     `features` appears in no shape (it only has to match the kernel); it is
     accepted so that the call names every size of the data.
     """
-    batch, time = _positive_int(batch, "batch"), _positive_int(time, "time")
-    _positive_int(features, "features")
-    units = _positive_int(units, "units")
+    batch, time = positive_int(batch, "batch"), positive_int(time, "time")
+    positive_int(features, "features")
+    units = positive_int(units, "units")
     width = (2 if bidirectional else 1) * units
     output = (batch, time, width) if return_sequences else (batch, width)
     if not return_state:
@@ -192,28 +184,6 @@ def numpy_weights(layer):
     return W_xh, W_hh, b_h
 
 
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-_FUNCTION_NODE = re.compile(r"\{\{function_node [^}]*\}\}\s*")
-
-
-def error_summary(exc: BaseException) -> str:
-    """`'TypeName: the most informative line of the message'`, without colour codes."""
-    text = _FUNCTION_NODE.sub("", _ANSI.sub("", str(exc)))
-    lines = [line.strip() for line in text.splitlines()]
-    lines = [line for line in lines if line]
-    best = next((line for line in lines if re.search(r"\d", line)), lines[0] if lines else "")
-    return f"{type(exc).__name__}: {best}"
-
-
-def _as_shape(value, what: str):
-    from ..checks import CheckFailure
-
-    try:
-        return tuple(int(d) for d in value)
-    except TypeError:
-        raise CheckFailure(f"{what} should be a tuple of ints such as (2, 4, 3), got {value!r}") from None
-
-
 def _is_shape(value) -> bool:
     try:
         return all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in value) and len(value) > 0
@@ -241,14 +211,14 @@ def check_rnn_shapes(got, batch, time, features, units, return_sequences=False, 
                 f"{call} should return a pair (output_shape, state_shape), got {got!r}\n"
                 "  likely mistake: with return_state=True the layer returns [output, state], so the shapes "
                 "come as a pair")
-        out = _as_shape(got[0], f"{call}[0] (the output shape)")
-        state = _as_shape(got[1], f"{call}[1] (the state shape)")
+        out = as_shape(got[0], f"{call}[0] (the output shape)", "(2, 4, 3)")
+        state = as_shape(got[1], f"{call}[1] (the state shape)", "(2, 4, 3)")
     else:
         if not _is_shape(got):
             raise CheckFailure(
                 f"{call} should return the output shape alone, such as {want_out}, got {got!r}\n"
                 "  likely mistake: without return_state the layer returns only its output, not a pair")
-        out, state = _as_shape(got, call), None
+        out, state = as_shape(got, call, "(2, 4, 3)"), None
     seq = (batch, time, units)
     out_mistakes = [
         ("Keras is batch-major: (batch, time, units), not time-major (time, batch, units)", (time, batch, units)),
@@ -266,14 +236,5 @@ def check_rnn_shapes(got, batch, time, features, units, return_sequences=False, 
     checks = [("output shape", out, want_out, out_mistakes)]
     if return_state:
         checks.append(("state shape", state, want_state, state_mistakes))
-    for name, value, expected, mistakes in checks:
-        if value == expected:
-            continue
-        mistake = next((text for text, wrong in mistakes if tuple(wrong) == value and tuple(wrong) != expected),
-                       None)
-        raise CheckFailure(
-            f"{call}: the {name} is wrong.\n  expected: {expected}\n  got:      {value}"
-            + (f"\n  likely mistake: {mistake}" if mistake else
-               "\n  hint: output is (batch, units), or (batch, time, units) with return_sequences; "
-               "the state is (batch, units)")
-        )
+    check_shape_parts(call, checks, hint="output is (batch, units), or (batch, time, units) with return_sequences; "
+                                         "the state is (batch, units)")

@@ -24,12 +24,12 @@ numpy W_xh (input, hidden), and keeps two biases, `bias_ih_l0` and
 from __future__ import annotations
 
 import itertools
-import re
 
 import numpy as np
 import torch
 
 from .._arrays import as_numpy
+from .._shapes_common import as_shape, check_shape_parts, error_summary, positive_int
 
 __all__ = [
     "rnn_output_shapes",
@@ -43,23 +43,15 @@ __all__ = [
 ]
 
 
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"`{name}` must be a positive int, got {type(value).__name__} {value!r}")
-    if value < 1:
-        raise ValueError(f"`{name}` must be a positive int, got {value}")
-    return int(value)
-
-
 def rnn_output_shapes(seq_len, batch, input_size, hidden_size, num_layers=1, bidirectional=False, batch_first=False):
     """Return `(output_shape, h_n_shape)` of `torch.nn.RNN` by the documented rules.
 
     `input_size` does not appear in either shape (it only has to match the
     data); it is accepted so the call reads like the layer's constructor.
     """
-    seq_len, batch = _positive_int(seq_len, "seq_len"), _positive_int(batch, "batch")
-    _positive_int(input_size, "input_size")
-    hidden_size, num_layers = _positive_int(hidden_size, "hidden_size"), _positive_int(num_layers, "num_layers")
+    seq_len, batch = positive_int(seq_len, "seq_len"), positive_int(batch, "batch")
+    positive_int(input_size, "input_size")
+    hidden_size, num_layers = positive_int(hidden_size, "hidden_size"), positive_int(num_layers, "num_layers")
     directions = 2 if bidirectional else 1
     output = (batch, seq_len, directions * hidden_size) if batch_first else (seq_len, batch, directions * hidden_size)
     h_n = (directions * num_layers, batch, hidden_size)
@@ -162,28 +154,6 @@ def numpy_weights(layer):
     return W_xh, W_hh, b_h
 
 
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-_FUNCTION_NODE = re.compile(r"\{\{function_node [^}]*\}\}\s*")
-
-
-def error_summary(exc: BaseException) -> str:
-    """`'TypeName: the most informative line of the message'`, without colour codes."""
-    text = _FUNCTION_NODE.sub("", _ANSI.sub("", str(exc)))
-    lines = [line.strip() for line in text.splitlines()]
-    lines = [line for line in lines if line]
-    best = next((line for line in lines if re.search(r"\d", line)), lines[0] if lines else "")
-    return f"{type(exc).__name__}: {best}"
-
-
-def _as_shape(value, what: str):
-    from ..checks import CheckFailure
-
-    try:
-        return tuple(int(d) for d in value)
-    except TypeError:
-        raise CheckFailure(f"{what} should be a tuple of ints such as (4, 2, 3), got {value!r}") from None
-
-
 def check_rnn_shapes(got, seq_len, batch, input_size, hidden_size, num_layers=1, bidirectional=False,
                      batch_first=False) -> None:
     """Check a learner's `(output_shape, h_n_shape)` against `rnn_output_shapes`; teach on failure.
@@ -201,7 +171,8 @@ def check_rnn_shapes(got, seq_len, batch, input_size, hidden_size, num_layers=1,
         raise CheckFailure(f"{call} returned None: did you forget `return`?")
     if not isinstance(got, (tuple, list)) or len(got) != 2:
         raise CheckFailure(f"{call} should return a pair (output_shape, h_n_shape), got {got!r}")
-    out, h_n = _as_shape(got[0], f"{call}[0] (the output shape)"), _as_shape(got[1], f"{call}[1] (the h_n shape)")
+    out = as_shape(got[0], f"{call}[0] (the output shape)", "(4, 2, 3)")
+    h_n = as_shape(got[1], f"{call}[1] (the h_n shape)", "(4, 2, 3)")
     want_out, want_h = rnn_output_shapes(seq_len, batch, input_size, hidden_size, num_layers, bidirectional,
                                          batch_first)
     D, H = (2 if bidirectional else 1), hidden_size
@@ -223,14 +194,6 @@ def check_rnn_shapes(got, seq_len, batch, input_size, hidden_size, num_layers=1,
          "concatenated on the last", (num_layers, batch, D * H)),
         ("h_n has a batch axis too: (D * num_layers, batch, hidden_size)", (D * num_layers, H)),
     ]
-    for name, value, want, mistakes in (("output shape", out, want_out, out_mistakes),
-                                        ("h_n shape", h_n, want_h, h_mistakes)):
-        if value == want:
-            continue
-        mistake = next((text for text, wrong in mistakes if tuple(wrong) == value and tuple(wrong) != want), None)
-        raise CheckFailure(
-            f"{call}: the {name} is wrong.\n  expected: {want}\n  got:      {value}"
-            + (f"\n  likely mistake: {mistake}" if mistake else
-               "\n  hint: output is (L, N, D * H_out) (batch_first: (N, L, D * H_out)); "
-               "h_n is (D * num_layers, N, H_out)")
-        )
+    check_shape_parts(call, [("output shape", out, want_out, out_mistakes), ("h_n shape", h_n, want_h, h_mistakes)],
+                      hint="output is (L, N, D * H_out) (batch_first: (N, L, D * H_out)); "
+                           "h_n is (D * num_layers, N, H_out)")
