@@ -52,6 +52,7 @@ class Assignment:
     expected_meta: dict  # grade_id -> nbgrader metadata of the released cell
     frameworks: tuple  # frameworks the source imports, warmed up before forking
     fingerprint: str  # changes whenever source/<id> changes
+    points: dict = field(default_factory=dict)  # grade_id -> (points if it passes, points if it fails)
 
 
 def _hidden_range(source: str) -> tuple:
@@ -169,8 +170,26 @@ def prepare(assignment_id: str, work: Path, course_root: Path = ROOT) -> Assignm
     }
     frameworks = detect_frameworks(nb_path)
     fingerprint = source_fingerprint(nb_path)
+    points = {gid: (nbgrader_points(gid, t.points, True), nbgrader_points(gid, t.points, False))
+              for gid, t in tests.items()}
     return Assignment(assignment_id, assignment_id, f"sqlite:///{db}", list(release_nb.cells), tests,
-                      expected_meta, frameworks, fingerprint)
+                      expected_meta, frameworks, fingerprint, points)
+
+
+def nbgrader_points(grade_id: str, max_points: float, passed: bool) -> float:
+    """Score an autograded test cell with nbgrader.utils.determine_grade: the cell's output is an
+    error when the test failed and nothing when it passed (so a warning printed to stderr by a
+    correct answer does not cost its points, unlike a plain `nbgrader autograde`)."""
+    from nbformat.v4 import new_code_cell, new_output
+    from nbgrader.utils import determine_grade
+
+    cell = new_code_cell(source="", metadata={"nbgrader": {
+        "grade": True, "solution": False, "locked": True, "grade_id": grade_id, "points": max_points,
+        "schema_version": 3}})
+    if not passed:
+        cell.outputs = [new_output("error", ename="TestFailed", evalue="", traceback=[])]
+    points, _ = determine_grade(cell)
+    return float(points or 0.0)
 
 
 # ----------------------------------------------------------------------------

@@ -127,20 +127,6 @@ def load_state(state_dir: Path, student: str) -> dict | None:
 # ----------------------------------------------------------------------------
 
 
-def nbgrader_points(grade_id: str, max_points: float, passed: bool) -> float:
-    """Score one autograded test cell with nbgrader.utils.determine_grade."""
-    from nbformat.v4 import new_code_cell, new_output
-    from nbgrader.utils import determine_grade
-
-    cell = new_code_cell(source="", metadata={"nbgrader": {
-        "grade": True, "solution": False, "locked": True, "grade_id": grade_id, "points": max_points,
-        "schema_version": 3}})
-    if not passed:
-        cell.outputs = [new_output("error", ename="TestFailed", evalue="", traceback=[])]
-    points, _ = determine_grade(cell)
-    return float(points or 0.0)
-
-
 def _first_line(text: str, limit: int = 300) -> str:
     lines = [line for line in (text or "").strip().splitlines() if line.strip()]
     return (lines[-1] if lines else "")[:limit]
@@ -195,7 +181,7 @@ def result_from_plan(student: str, assignment: Assignment, plan, job=None, key: 
                 feedback = ("a hidden check failed: the visible checks passed, but the hidden ones (other inputs, "
                             "shapes and edge cases) did not. Test your function on more cases.")
             row.update(status=status, message=message, feedback=feedback, hidden_failure=hidden)
-            row["points"] = nbgrader_points(gid, test.points, status == "passed")
+            row["points"] = assignment.points[gid][0 if status == "passed" else 1]
         if gid in plan.tampered and row["status"] not in ("missing",):
             outcome = "passed" if row["status"] == "passed" else row["status"]
             note = f"{plan.tampered[gid]}; the original test from the gradebook was run instead and {outcome}"
@@ -290,8 +276,21 @@ def _prepare_and_sanitise(assignment_id, work, course_root, submissions, conn) -
         conn.send(("ok", assignment, plans))
     except Exception as exc:  # noqa: BLE001 - reported by the parent
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
-    finally:
         conn.close()
+        return
+    # later, while the parent writes the CSV and HTML files: the nbgrader gradebook (nbgrader is imported here)
+    try:
+        request = conn.recv()
+    except EOFError:  # the parent is gone
+        return
+    try:
+        from .report import write_gradebook
+
+        write_gradebook(request["out"], assignment, request["results"], work)
+        conn.send(("ok",))
+    except Exception as exc:  # noqa: BLE001
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+    conn.close()
 
 
 def grade(assignment_id: str, submissions: Path, out: Path, *, jobs: int | None = None,
@@ -327,7 +326,7 @@ def grade(assignment_id: str, submissions: Path, out: Path, *, jobs: int | None 
     import multiprocessing
 
     ctx = multiprocessing.get_context("fork")
-    receive, send = ctx.Pipe(duplex=False)
+    receive, send = ctx.Pipe()
     helper = ctx.Process(target=_prepare_and_sanitise,
                          args=(assignment_id, work, course_root, {s: found[s] for s in todo}, send), daemon=True)
     helper.start()
@@ -337,8 +336,8 @@ def grade(assignment_id: str, submissions: Path, out: Path, *, jobs: int | None 
         outcome = receive.recv()
     except EOFError:
         outcome = ("error", "the nbgrader helper process died")
-    helper.join()
     if outcome[0] != "ok":
+        helper.join()
         raise RuntimeError(outcome[1])
     _, assignment, plans = outcome
 
@@ -386,7 +385,7 @@ def grade(assignment_id: str, submissions: Path, out: Path, *, jobs: int | None 
         from .worker import run_jobs
 
         run_jobs(warm, job_list, jobs=jobs, cell_timeout=cell_timeout, notebook_timeout=notebook_timeout,
-                 memory_bytes=int(memory_mb) * 2**20, on_finish=finished)
+                 memory_bytes=int(memory_mb) * 2**20, on_finish=finished, close_in_child=[receive.fileno()])
     if bar is not None:
         bar.close()
     shutil.rmtree(runs, ignore_errors=True)
@@ -395,7 +394,15 @@ def grade(assignment_id: str, submissions: Path, out: Path, *, jobs: int | None 
     results = [r for r in results if r is not None]
     from .report import write_outputs
 
-    write_outputs(out, assignment, results, work)
+    receive.send({"out": out, "results": results})
+    write_outputs(out, assignment, results, work, gradebook=False)
+    try:
+        done = receive.recv()
+    except EOFError:
+        done = ("error", "the nbgrader helper process died")
+    helper.join()
+    if done[0] != "ok":
+        raise RuntimeError(f"could not write the nbgrader gradebook: {done[1]}")
     log(f"graded {len(todo)} submission(s) of {assignment_id} in {time.monotonic() - started:.1f} s "
         f"({done_before} already done); results in {out}")
     return results

@@ -142,7 +142,7 @@ def write_gradebook(out: Path, assignment, results: list, work: Path) -> None:
     tmp.replace(target)
 
 
-def write_outputs(out: Path, assignment, results: list, work: Path) -> None:
+def write_outputs(out: Path, assignment, results: list, work: Path, gradebook: bool = True) -> None:
     rows = []
     for r in results:
         for c in r["cells"]:
@@ -158,4 +158,5 @@ def write_outputs(out: Path, assignment, results: list, work: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(feedback_html(r), encoding="utf-8")
     (out / "report.html").write_text(class_report_html(assignment, results), encoding="utf-8")
-    write_gradebook(out, assignment, results, work)
+    if gradebook:
+        write_gradebook(out, assignment, results, work)

@@ -483,7 +483,7 @@ class Job:
 
 
 def run_jobs(warm: Warm, jobs_list: list, *, jobs: int, cell_timeout: float, notebook_timeout: float,
-             memory_bytes: int, on_finish) -> None:
+             memory_bytes: int, on_finish, close_in_child=()) -> None:
     """Grade every Job with at most `jobs` children at once; call on_finish(job) as each ends."""
     pending = list(jobs_list)
     running: dict = {}  # rfd -> job
@@ -495,7 +495,7 @@ def run_jobs(warm: Warm, jobs_list: list, *, jobs: int, cell_timeout: float, not
         job.secret = secrets.token_hex(16)
         job.buffer, job.current, job.done = b"", None, False
         rfd, wfd = os.pipe()
-        others = [fd for fd in running] + [rfd]
+        others = [fd for fd in running] + [rfd, *close_in_child]
         parent_pid = os.getpid()
         pid = os.fork()
         if pid == 0:  # child
