@@ -83,8 +83,7 @@ def lab_server(tmp_path_factory):
     port, token = _free_port(), secrets.token_hex(16)
     lab_args = (f"--no-browser --port={port} --ServerApp.token={token} --ServerApp.ip=127.0.0.1 "
                 "--ServerApp.port_retries=0 --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate")
-    if os.geteuid() == 0:  # CI and containers run as root; Jupyter refuses that unless told
-        lab_args += " --allow-root"
+    # `make lab` itself adds --allow-root when it runs as root (CI, containers).
     log_path = tmp_path_factory.mktemp("lab") / "lab.log"
     env = {k: v for k, v in os.environ.items() if k not in ("COURSE_FORCE_COLAB", "COURSE_REPOSITORY")}
     with open(log_path, "wb") as log:

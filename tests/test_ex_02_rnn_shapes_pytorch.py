@@ -1,9 +1,4 @@
-"""Exercise tests of 02_rnn_shapes_pytorch: the four guarantees for every graded exercise.
-
-Each test cell passes on the source solution, fails on the release stub, fails
-on typical wrong answers with a message that names the mistake, and passes on
-correct answers written differently (tests/harness.py runs the cells).
-"""
+"""Exercise tests of 02_rnn_shapes_pytorch: its variants; the tests are those of tests/exercise_support.py."""
 
 from __future__ import annotations
 
