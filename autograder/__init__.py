@@ -2,7 +2,14 @@
 
     python -m autograder release [ASSIGNMENT ...] [--check]
     python -m autograder grade ASSIGNMENT SUBMISSIONS_DIR --out OUT_DIR [--jobs N] [--timeout SECONDS]
-    python -m autograder demo
+    python -m autograder demo [ASSIGNMENT ...]
+
+Modules: `release` (nbgrader generate_assignment into release/), `assignment`
+(nbgrader's gradebook and sanitising preprocessors: what to run for one
+submission), `worker` (the warm parent and its forked, sandboxed children),
+`grade` (the command: state files, resuming, results), `report` (CSV files,
+feedback and class report, the nbgrader gradebook), `examples` (the generated
+example class, hostile cases included), `demo`.
 """
 
 from pathlib import Path

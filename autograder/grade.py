@@ -303,14 +303,13 @@ def grade(assignment_id: str, submissions: Path, out: Path, *, jobs: int | None 
     jobs = max(1, jobs or default_jobs())
     notebook_timeout = float(timeout or 600.0)
     cell_timeout = float(cell_timeout or min(120.0, notebook_timeout))
+    nb_path = source_notebook(assignment_id, course_root)  # a ValueError naming the known ones
+    found, warnings = find_submissions(submissions, assignment_id)
     out.mkdir(parents=True, exist_ok=True)
     state_dir, work = out / ".state", out / ".work"
     state_dir.mkdir(exist_ok=True)
     work.mkdir(exist_ok=True)
-
-    nb_path = source_notebook(assignment_id, course_root)
     fingerprint = source_fingerprint(nb_path)
-    found, warnings = find_submissions(submissions, assignment_id)
     for w in warnings:
         log(f"warning: {w}")
     todo, keys = [], {}

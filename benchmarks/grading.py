@@ -10,7 +10,7 @@ functions, one per framework), on this machine, one after the other:
 - ours: `python -m autograder grade` on the same files, timed as a whole
   (its own nbgrader generate_assignment included), every core.
 
-    python -m benchmarks grading            # 12 submissions
+    python -m benchmarks grading            # 16 submissions
     python -m benchmarks.grading --n 16
 """
 
@@ -69,7 +69,7 @@ def _submissions(release_nb: Path, n: int, folder: Path) -> list[str]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.grading")
-    parser.add_argument("--n", type=int, default=12, help="number of submissions (default 12)")
+    parser.add_argument("--n", type=int, default=16, help="number of submissions (default 16)")
     args = parser.parse_args(argv or [])
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
         tmp = Path(tmp)
