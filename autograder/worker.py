@@ -312,7 +312,9 @@ def _child(warm, plan_cells, codes, skip, done, wfd, secret, workdir, memory_byt
     try:  # die with the parent: a batch killed with SIGKILL leaves no orphan running
         import ctypes
 
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        libc = ctypes.CDLL(None)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        libc.mallopt(-8, 2)  # M_ARENA_MAX: framework threads must not eat the address-space limit in arenas
     except Exception:  # noqa: BLE001 - not Linux: the broken pipe ends the child instead
         pass
     if os.getppid() != parent_pid:
