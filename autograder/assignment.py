@@ -25,9 +25,10 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
-
 from . import ROOT, ensure_tools_on_path
+
+# nbformat (and nbgrader) are imported inside the functions that use them: the grading parent
+# never needs them, and leaving them out of its start-up keeps them off the critical path.
 
 MAX_NOTEBOOK_BYTES = 64 * 2**20  # a submission larger than this is not read at all
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
@@ -82,8 +83,9 @@ def source_fingerprint(nb_path: Path) -> str:
 
 def detect_frameworks(nb_path: Path) -> tuple:
     """The heavy frameworks the assignment's code cells import (they are imported once, before forking)."""
-    nb = nbformat.read(nb_path, as_version=4)
-    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    cells = json.loads(Path(nb_path).read_text(encoding="utf-8")).get("cells", [])
+    code = "\n".join("".join(c.get("source", "")) if isinstance(c.get("source"), list) else c.get("source", "")
+                     for c in cells if c.get("cell_type") == "code")
     return tuple(sorted({"tensorflow" if m == "keras" else m for m in FRAMEWORK_PATTERN.findall(code)}))
 
 
@@ -122,6 +124,8 @@ def _fast_alembic_head() -> None:
 
 def prepare(assignment_id: str, work: Path, course_root: Path = ROOT) -> Assignment:
     """Populate a fresh gradebook in `work` from `course_root/source/<id>` with nbgrader."""
+    import nbformat
+
     nb_path = source_notebook(assignment_id, course_root)
     src = nb_path.parent
     ensure_tools_on_path()
@@ -219,6 +223,8 @@ def _invalid(message: str, status: str = "invalid") -> Plan:
 
 def read_submission(path: Path | None, assignment: Assignment):
     """Return (notebook, None) or (None, Plan-with-the-reason)."""
+    import nbformat
+
     if path is None or not path.exists():
         return None, _invalid(f"no notebook {assignment.notebook}.ipynb was submitted", "missing")
     size = path.stat().st_size
@@ -270,6 +276,8 @@ def _same_flags(got: dict, expected: dict) -> list:
 
 def sanitise(path: Path | None, assignment: Assignment, other_assignments: dict | None = None) -> Plan:
     """Read, check and repair one submission with nbgrader's sanitising preprocessors."""
+    import nbformat
+
     nb, failed = read_submission(path, assignment)
     if failed is not None:
         return failed

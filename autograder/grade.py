@@ -273,7 +273,10 @@ def _prepare_and_sanitise(assignment_id, work, course_root, submissions, conn) -
 
                 plans[student] = Plan(invalid=f"the notebook could not be read: {type(exc).__name__}: "
                                               f"{str(exc)[:300]}", status_hint="invalid")
-        conn.send(("ok", assignment, plans))
+        import dataclasses
+
+        # plain data only: the parent must not need nbformat to read it
+        conn.send(("ok", dataclasses.replace(assignment, release_cells=[]), plans))
     except Exception as exc:  # noqa: BLE001 - reported by the parent
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
         conn.close()

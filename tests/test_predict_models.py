@@ -1,4 +1,4 @@
-"""utils.torch_utils.predict and utils.tf_utils.predict: the same models and helpers in both frameworks (topic 06).
+"""utils.torch_utils.next_token and utils.tf_utils.next_token: the same models and helpers in both frameworks (topic 06).
 
 Oracles: the models run on a whole sequence (for step-by-step feeding and
 generation), `utils.metrics` (for the losses the training loops report), and
@@ -30,9 +30,9 @@ def _np(x):
 
 
 def test_same_public_names_in_both_frameworks():
-    # importlib: the attribute `utils.torch_utils.predict` is the function of that name, not the module
-    torch_predict = importlib.import_module("utils.torch_utils.predict")
-    tf_predict = importlib.import_module("utils.tf_utils.predict")
+    # the topic-06 modules themselves (the packages re-export their names)
+    torch_predict = importlib.import_module("utils.torch_utils.next_token")
+    tf_predict = importlib.import_module("utils.tf_utils.next_token")
     assert torch_predict.__all__ == tf_predict.__all__
     for name in torch_predict.__all__:
         assert hasattr(importlib.import_module("utils.torch_utils"), name)

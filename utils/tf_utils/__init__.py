@@ -4,7 +4,7 @@ The same names exist in `utils.torch_utils` for PyTorch. Topic modules:
 
 - shapes:   02, shape rules of SimpleRNN and weight copies from the numpy RNN
 - classify: 05, the order-aware classifier, its baseline, a utils.metrics callback
-- predict:  06, next-token models, text generation, sine regression
+- next_token: 06, next-token models, text generation, sine regression
 """
 
 from __future__ import annotations
@@ -33,4 +33,4 @@ quiet_tensorflow()
 
 from .shapes import *  # noqa: E402,F401,F403
 from .classify import *  # noqa: E402,F401,F403
-from .predict import *  # noqa: E402,F401,F403
+from .next_token import *  # noqa: E402,F401,F403

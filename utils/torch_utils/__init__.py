@@ -5,7 +5,7 @@ one API, one module per framework). Topic modules:
 
 - shapes:   02, shape rules of nn.RNN and weight copies from the numpy RNN
 - classify: 05, the order-aware classifier, its baseline and training loop
-- predict:  06, next-token models, text generation, sine regression
+- next_token: 06, next-token models, text generation, sine regression
 """
 
 from __future__ import annotations
@@ -20,4 +20,4 @@ def get_device() -> torch.device:
 
 from .shapes import *  # noqa: E402,F401,F403
 from .classify import *  # noqa: E402,F401,F403
-from .predict import *  # noqa: E402,F401,F403
+from .next_token import *  # noqa: E402,F401,F403

@@ -1,6 +1,6 @@
 """Topic 06 in TensorFlow / Keras 3: next-token models, training with model.fit, generation, sine regression.
 
-The same names exist in `utils.torch_utils.predict` (PyTorch), so both tracks read alike:
+The same names exist in `utils.torch_utils.next_token` (PyTorch), so both tracks read alike:
 
 - `make_next_token_model(vocab_size, ...)`: Embedding -> SimpleRNN -> Dense over the vocabulary,
   many-to-many (`return_sequences=True`): one distribution over the next token at every step.

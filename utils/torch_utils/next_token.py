@@ -1,6 +1,6 @@
 """Topic 06 in PyTorch: next-token models, their training loop, text generation, sine regression.
 
-The same names exist in `utils.tf_utils.predict` (Keras), so both tracks read alike:
+The same names exist in `utils.tf_utils.next_token` (Keras), so both tracks read alike:
 
 - `make_next_token_model(vocab_size, ...)`: embedding -> RNN -> linear over the vocabulary,
   many-to-many: one distribution over the next token at every step.
