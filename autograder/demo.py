@@ -9,8 +9,8 @@ grades the autograder's own fixture assignment.
 
 from __future__ import annotations
 
-import argparse
 import shutil
+import tempfile
 from pathlib import Path
 
 from . import ROOT
@@ -59,9 +59,9 @@ def demo(assignments=None, course_root: Path = ROOT, out: Path | None = None, jo
             release_nb = work / "course" / "release" / aid / f"{aid}.ipynb"
         others = sorted(p for p in (course_root / "release").glob("*/*.ipynb") if p.parent.name != aid)
         class_dir = target / "submissions"
-        escape = target / "escape-attempt.txt"
-        build_class(course_root / "source" / aid / f"{aid}.ipynb", release_nb, class_dir,
-                    escape_path=Path("/tmp") / f"autograder-demo-escape-{aid}.txt",
+        escaped = Path(tempfile.gettempdir()) / f"autograder-demo-escape-{aid}.txt"
+        escaped.unlink(missing_ok=True)
+        build_class(course_root / "source" / aid / f"{aid}.ipynb", release_nb, class_dir, escape_path=escaped,
                     other_nb=others[0] if others else None)
         shutil.rmtree(work, ignore_errors=True)
         print(f"\ngrading the example class of {aid} ({len(EXPECTED)} students) ...", flush=True)
@@ -73,20 +73,10 @@ def demo(assignments=None, course_root: Path = ROOT, out: Path | None = None, jo
         print(table[0].ljust(width) + "   what the submission does")
         for line, r in zip(table[1:], results):
             print(line.ljust(width) + "   " + EXPECTED.get(r["student_id"], ""))
-        escaped = Path("/tmp") / f"autograder-demo-escape-{aid}.txt"
-        if escaped.exists() or escape.exists():
+        if escaped.exists():
             print("ERROR: a hostile submission wrote outside its working directory")
             status = 1
         print(f"\nfeedback: {target / 'graded' / 'feedback'}/<student>/{aid}.html; class report: "
               f"{target / 'graded' / 'report.html'}; grades: {target / 'graded' / 'grades.csv'}")
     return status
 
-
-def demo_main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograder demo")
-    parser.add_argument("assignments", nargs="*", metavar="ASSIGNMENT")
-    parser.add_argument("--out", default=None)
-    parser.add_argument("--jobs", type=int, default=None)
-    parser.add_argument("--course-root", default=None, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv or [])
-    return demo(args.assignments, Path(args.course_root or ROOT), Path(args.out) if args.out else None, args.jobs)

@@ -58,7 +58,7 @@ def _case_id(key) -> str:
 
 
 def exercise_tests(stem: str, exercises: list[str], wrong: dict, right: dict, *, min_wrong: int = 3,
-                   min_right: int = 2, stub_error_in_message: bool = False) -> dict:
+                   min_right: int = 2, stub_error_in_message: bool = False, requires: str | None = None) -> dict:
     """The `nb` fixture and the tests every assignment shares, by name.
 
     - test_source_notebook_runs_and_every_test_cell_passes: the whole source
@@ -74,10 +74,15 @@ def exercise_tests(stem: str, exercises: list[str], wrong: dict, right: dict, *,
     - test_every_exercise_has_enough_wrong_answers / ..._other_right_answers:
       at least `min_wrong` WRONG and `min_right` RIGHT variants per exercise,
       and no variant of an unknown exercise.
+
+    `requires` (say "torch"): the module the notebook needs; every test that
+    uses the notebook is skipped when it cannot be imported.
     """
 
     @pytest.fixture(scope="module")
     def nb():
+        if requires is not None:
+            pytest.importorskip(requires)
         return exercise_notebook(stem)
 
     def test_source_notebook_runs_and_every_test_cell_passes(nb):

@@ -1,126 +1,23 @@
-"""Exercise tests of 05_sequence_classification_pytorch (tests/harness.py).
+"""Exercise tests of 05_sequence_classification_pytorch: its variants; the tests are those of tests/exercise_support.py.
 
-Each graded exercise: passes on the source solution, fails on the release stub,
-fails on typical wrong answers with a message that names the mistake, and passes
-on correct answers written differently.
+Three exercises are framework-free (`evaluate`, `choose_threshold`,
+`answer_pitfalls`) and graded the same way in both tracks: their variants,
+FRAMEWORK_FREE_WRONG and FRAMEWORK_FREE_RIGHT, are defined here once and the
+TensorFlow file imports them. The model and `train_step` variants are PyTorch's.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from tests.harness import exercise_notebook
+from tests.exercise_support import exercise_tests, table
 
 pytestmark = pytest.mark.slow
 STEM = "05_sequence_classification_pytorch"
+EXERCISES = ["SpamRNN", "train_step", "evaluate", "choose_threshold", "answer_pitfalls"]
 
 
-@pytest.fixture(scope="module")
-def nb():
-    pytest.importorskip("torch")
-    return exercise_notebook(STEM)
-
-
-def test_every_exercise_passes_on_the_solution_and_fails_on_the_stub(nb):
-    assert sorted(nb.solutions) == sorted(["SpamRNN", "train_step", "evaluate", "choose_threshold", "answer_pitfalls"])
-    failed = [r for r in nb.baseline.values() if not r.passed]
-    assert not failed, failed
-    for name in nb.solutions:
-        nb.assert_passes(name)
-        nb.assert_fails(name, nb.release_stub(name))
-
-
-# ----------------------------------------------------------------------------- SpamRNN
-
-MODEL = '''
-class SpamRNN(nn.Module):
-    def __init__(self, vocab_size, embed_dim, hidden_size):
-        super().__init__()
-        self.embedding = nn.Embedding(vocab_size, embed_dim)
-        self.rnn = nn.RNN(embed_dim, hidden_size, batch_first={batch_first})
-        self.out = nn.Linear(hidden_size, 1)
-
-    def forward(self, x):
-        outputs, h_n = self.rnn(self.embedding(x))
-        return {ret}
-'''
-
-
-@pytest.mark.parametrize("source, fragment", [
-    (MODEL.format(batch_first=True, ret="self.out(outputs[:, 0]).squeeze(-1)"), "FIRST time step"),
-    (MODEL.format(batch_first=True, ret="torch.sigmoid(self.out(outputs[:, -1]).squeeze(-1))"), "sigmoid"),
-    (MODEL.format(batch_first=False, ret="self.out(outputs[:, -1]).squeeze(-1)"), "batch_first=True"),
-    (MODEL.format(batch_first=True, ret="self.out(outputs.mean(dim=1)).squeeze(-1)"), "averaged"),
-    (MODEL.format(batch_first=True, ret="self.out(outputs[:, -1]).squeeze()"), "squeeze only the last axis"),
-    (MODEL.format(batch_first=True, ret="self.out(outputs[:, -1])"), "wrong shape"),
-    (MODEL.replace("nn.RNN(embed_dim, hidden_size, ", "nn.RNN(embed_dim, hidden_size, num_layers=2, ")
-     .format(batch_first=True, ret="self.out(outputs[:, -1]).squeeze(-1)"), "one layer"),
-])
-def test_SpamRNN_wrong_answers_fail_with_a_teaching_message(nb, source, fragment):
-    nb.assert_fails("SpamRNN", source, message_contains=[fragment])
-
-
-@pytest.mark.parametrize("source", [
-    # the last hidden state h_n instead of the last output (the same numbers for one layer)
-    MODEL.format(batch_first=True, ret="self.out(h_n[-1]).squeeze(-1)"),
-    # time-major RNN fed a transposed input, a different head shape handled with indexing
-    MODEL.format(batch_first=False, ret="0").replace(
-        "outputs, h_n = self.rnn(self.embedding(x))\n        return 0",
-        "outputs, _ = self.rnn(self.embedding(x).transpose(0, 1))\n        return self.out(outputs[-1])[:, 0]"),
-])
-def test_SpamRNN_correct_variants_pass(nb, source):
-    nb.assert_passes("SpamRNN", source)
-
-
-# ----------------------------------------------------------------------------- train_step
-
-STEP = '''
-def train_step(model, optimizer, x, y):
-    {zero}
-    logits = model(x)
-    loss = {loss}
-    loss.backward()
-    {step}
-    return {ret}
-'''
-GOOD = dict(zero="optimizer.zero_grad()", loss="nn.functional.binary_cross_entropy_with_logits(logits, y.float())",
-            step="optimizer.step()", ret="loss.item()")
-
-
-def _step(**changes):
-    return STEP.format(**{**GOOD, **changes})
-
-
-@pytest.mark.parametrize("source, fragment", [
-    (_step(zero="pass"), "zero_grad"),
-    (_step(loss="nn.functional.binary_cross_entropy_with_logits(logits, y.float(), reduction='sum')"), "MEAN"),
-    (_step(loss="nn.functional.binary_cross_entropy_with_logits(torch.sigmoid(logits), y.float())"), "sigmoid was applied twice"),
-    (_step(step="pass"), "did not change"),
-    (_step(ret="nn.functional.binary_cross_entropy_with_logits(model(x), y.float()).item()"), "after the update"),
-    (_step(loss="nn.functional.binary_cross_entropy(logits, y.float())"), ""),  # BCE on logits: out of range
-])
-def test_train_step_wrong_answers_fail_with_a_teaching_message(nb, source, fragment):
-    nb.assert_fails("train_step", source, message_contains=[fragment] if fragment else [])
-
-
-@pytest.mark.parametrize("source", [
-    _step(loss="nn.BCEWithLogitsLoss()(logits, y.to(logits.dtype))", ret="float(loss)"),
-    # sigmoid then plain BCE, zero_grad at the end instead of the start
-    '''
-def train_step(model, optimizer, x, y):
-    probabilities = torch.sigmoid(model(x))
-    loss = nn.functional.binary_cross_entropy(probabilities, y.float())
-    loss.backward()
-    optimizer.step()
-    optimizer.zero_grad(set_to_none=True)
-    return loss.detach().cpu().numpy()
-''',
-])
-def test_train_step_correct_variants_pass(nb, source):
-    nb.assert_passes("train_step", source)
-
-
-# ----------------------------------------------------------------------------- evaluate
+# ----------------------------------------------------------------------------- evaluate (both tracks)
 
 EVAL = '''
 def evaluate(y_true, proba, threshold=0.5):
@@ -142,19 +39,14 @@ def _eval(**changes):
     return EVAL.format(**{**EGOOD, **changes})
 
 
-@pytest.mark.parametrize("source, fragment", [
-    (_eval(p="recall", r="precision"), "swapped"),
-    (_eval(cm="metrics.confusion_matrix(y_true, y_pred, labels=[0, 1]).T"), "transposed"),
-    (_eval(cmp="np.asarray(proba) > threshold"), "tie"),
-    (_eval(cmp="np.asarray(proba) >= 0.5"), "threshold argument was ignored"),
-    (_eval(cm="metrics.confusion_matrix(y_true, y_pred)"), "wrong shape"),
-])
-def test_evaluate_wrong_answers_fail_with_a_teaching_message(nb, source, fragment):
-    nb.assert_fails("evaluate", source, message_contains=[fragment])
-
-
-def test_evaluate_nan_for_undefined_precision_fails(nb):
-    source = '''
+EVALUATE_WRONG = {
+    "precision and recall swapped": (_eval(p="recall", r="precision"), ["swapped"]),
+    "confusion matrix transposed": (_eval(cm="metrics.confusion_matrix(y_true, y_pred, labels=[0, 1]).T"),
+                                    ["transposed"]),
+    "strict > at the threshold": (_eval(cmp="np.asarray(proba) > threshold"), ["tie"]),
+    "threshold ignored": (_eval(cmp="np.asarray(proba) >= 0.5"), ["threshold argument was ignored"]),
+    "confusion matrix without labels": (_eval(cm="metrics.confusion_matrix(y_true, y_pred)"), ["wrong shape"]),
+    "NaN for undefined precision": ('''
 def evaluate(y_true, proba, threshold=0.5):
     y = np.asarray(y_true); p = (np.asarray(proba) >= threshold).astype(int)
     tp = np.sum((y == 1) & (p == 1)); fp = np.sum((y == 0) & (p == 1)); fn = np.sum((y == 1) & (p == 0))
@@ -164,13 +56,12 @@ def evaluate(y_true, proba, threshold=0.5):
         f1 = 2 * precision * recall / (precision + recall)
     return {"accuracy": (tp + tn) / y.size, "precision": precision, "recall": recall, "f1": f1,
             "confusion_matrix": [[tn, fp], [fn, tp]]}
-'''
-    nb.assert_fails("evaluate", source, message_contains=["NaN"])
+''', ["NaN"]),
+}
 
-
-@pytest.mark.parametrize("source", [
+EVALUATE_RIGHT = {
     # by hand from the counts, lists out, zero division handled explicitly
-    '''
+    "counts by hand": '''
 def evaluate(y_true, proba, threshold=0.5):
     y = [int(v) for v in np.asarray(y_true)]
     p = [int(v >= threshold) for v in np.asarray(proba, dtype=float)]
@@ -183,19 +74,17 @@ def evaluate(y_true, proba, threshold=0.5):
             "confusion_matrix": [[tn, fp], [fn, tp]]}
 ''',
     # utils.metrics in one call, numpy floats left as they are
-    '''
+    "precision_recall_fscore_support": '''
 def evaluate(y_true, proba, threshold=0.5):
     y_pred = np.where(np.asarray(proba) < threshold, 0, 1)
     p, r, f, _ = metrics.precision_recall_fscore_support(y_true, y_pred, average="binary", zero_division=0)
     return dict(accuracy=metrics.accuracy_score(y_true, y_pred), precision=p, recall=r, f1=f,
                 confusion_matrix=metrics.confusion_matrix(y_true, y_pred, num_classes=2))
 ''',
-])
-def test_evaluate_correct_variants_pass(nb, source):
-    nb.assert_passes("evaluate", source)
+}
 
 
-# ----------------------------------------------------------------------------- choose_threshold
+# ----------------------------------------------------------------------------- choose_threshold (both tracks)
 
 CHOOSE = '''
 def choose_threshold(y_true, scores, metric, goal):
@@ -203,33 +92,24 @@ def choose_threshold(y_true, scores, metric, goal):
     good = []
     for t in np.unique(scores):
         pred = (scores >= t).astype(int)
-        value = metrics.{m}_score(y_true, pred, zero_division=0)
+        value = {score}(y_true, pred, zero_division=0)
         if value >= goal:
             good.append({keep})
     if not good:
         return None
     return {pick}
 '''
+BY_METRIC = "(metrics.precision_score if metric == 'precision' else metrics.recall_score)"
 
-
-@pytest.mark.parametrize("source, fragment", [
-    # the metric argument ignored: always recall
-    (CHOOSE.format(m="recall", keep="t", pick="float(max(good))"), "read the `metric` argument"),
-    # the wrong end for precision: the largest threshold
-    (CHOOSE.format(m="{m}", keep="t", pick="float(max(good))").replace(
-        "metrics.{m}_score", "(metrics.precision_score if metric == 'precision' else metrics.recall_score)"),
-     "SMALLEST"),
-    # the metric value instead of the threshold
-    (CHOOSE.format(m="{m}", keep="value", pick="float(min(good)) if metric == 'precision' else float(max(good))").replace(
-        "metrics.{m}_score", "(metrics.precision_score if metric == 'precision' else metrics.recall_score)"),
-     "not one of the scores"),
-])
-def test_choose_threshold_wrong_answers_fail_with_a_teaching_message(nb, source, fragment):
-    nb.assert_fails("choose_threshold", source, message_contains=[fragment])
-
-
-def test_choose_threshold_that_never_returns_none_fails(nb):
-    source = '''
+CHOOSE_WRONG = {
+    "metric argument ignored": (CHOOSE.format(score="metrics.recall_score", keep="t", pick="float(max(good))"),
+                                ["read the `metric` argument"]),
+    "largest threshold for precision": (CHOOSE.format(score=BY_METRIC, keep="t", pick="float(max(good))"),
+                                        ["SMALLEST"]),
+    "metric value returned": (CHOOSE.format(score=BY_METRIC, keep="value",
+                                            pick="float(min(good)) if metric == 'precision' else float(max(good))"),
+                              ["not one of the scores"]),
+    "never returns None": ('''
 def choose_threshold(y_true, scores, metric, goal):
     y = np.asarray(y_true); s = np.asarray(scores, dtype=float)
     f = metrics.precision_score if metric == "precision" else metrics.recall_score
@@ -238,13 +118,11 @@ def choose_threshold(y_true, scores, metric, goal):
     if ok.size == 0:
         return float(np.unique(s)[np.argmax(vals)])   # best effort instead of None
     return float(ok.min() if metric == "precision" else ok.max())
-'''
-    nb.assert_fails("choose_threshold", source, message_contains=["None"])
+''', ["None"]),
+}
 
-
-@pytest.mark.parametrize("source", [
-    # vectorised counts over sorted scores
-    '''
+CHOOSE_RIGHT = {
+    "vectorised counts": '''
 def choose_threshold(y_true, scores, metric, goal):
     y = np.asarray(y_true); s = np.asarray(scores, dtype=float)
     ts = np.unique(s)
@@ -256,8 +134,8 @@ def choose_threshold(y_true, scores, metric, goal):
     ok = tp >= goal * (y == 1).sum()
     return float(ts[ok][-1]) if ok.any() else None
 ''',
-    # a loop from the top (recall) or from the bottom (precision), stopping at the first hit
-    '''
+    # from the top (recall) or from the bottom (precision), stopping at the first hit
+    "loop to the first hit": '''
 def choose_threshold(y_true, scores, metric, goal):
     y = list(np.asarray(y_true)); s = [float(v) for v in scores]
     candidates = sorted(set(s), reverse=(metric == "recall"))
@@ -271,46 +149,139 @@ def choose_threshold(y_true, scores, metric, goal):
             return t
     return None
 ''',
-])
-def test_choose_threshold_correct_variants_pass(nb, source):
-    nb.assert_passes("choose_threshold", source)
+}
 
 
-# ----------------------------------------------------------------------------- answer_pitfalls
+# ----------------------------------------------------------------------------- answer_pitfalls (both tracks)
 
-
-def _answers(**changes):
-    from utils.data.order import pitfall_answers
-
-    answers = {**pitfall_answers(seed=0), **changes}
+def _pitfalls_cell(answers: dict) -> str:
     return "answer_pitfalls = " + repr(answers)
 
 
-def _swap(a, b):
+def _swapped(a: str, b: str) -> str:
+    """The true answers with the pictures of diagnoses `a` and `b` exchanged."""
     from utils.data.order import pitfall_answers
 
     truth = pitfall_answers(seed=0)
     ka = next(k for k, v in truth.items() if v == a)
     kb = next(k for k, v in truth.items() if v == b)
-    return _answers(**{ka: b, kb: a})
+    return _pitfalls_cell({**truth, ka: b, kb: a})
 
 
-@pytest.mark.parametrize("source, fragment", [
-    (_swap("leakage", "overfitting"), "look again"),
-    (_swap("imbalance", "fine"), "look again at picture"),
-    (_swap("order_blind", "overfitting"), "look again at picture"),
-    ("answer_pitfalls = {'A': 'leak', 'B': 'fine', 'C': 'fine', 'D': 'fine', 'E': 'fine'}", "not one of"),
-    ("answer_pitfalls = ['leakage', 'overfitting', 'imbalance', 'order_blind', 'fine']", "should be a dict"),
-])
-def test_answer_pitfalls_wrong_answers_fail_with_a_teaching_message(nb, source, fragment):
-    nb.assert_fails("answer_pitfalls", source, message_contains=[fragment])
-
-
-def test_answer_pitfalls_written_differently_pass(nb):
+def _pitfalls_right() -> dict:
     from utils.data.order import pitfall_answers
 
     truth = pitfall_answers(seed=0)
-    shouty = {k.lower(): v.upper().replace("_", " ") for k, v in truth.items()}
-    nb.assert_passes("answer_pitfalls", "answer_pitfalls = " + repr(shouty))
-    dashed = {f" {k} ": f"{v.replace('_', '-')} " for k, v in truth.items()}
-    nb.assert_passes("answer_pitfalls", "answer_pitfalls = " + repr(dashed))
+    return {
+        "upper case, spaces": _pitfalls_cell({k.lower(): v.upper().replace("_", " ") for k, v in truth.items()}),
+        "dashes, padded keys": _pitfalls_cell({f" {k} ": f"{v.replace('_', '-')} " for k, v in truth.items()}),
+    }
+
+
+PITFALLS_WRONG = {
+    "leakage <-> overfitting": (_swapped("leakage", "overfitting"), ["look again"]),
+    "imbalance <-> fine": (_swapped("imbalance", "fine"), ["look again at picture"]),
+    "order_blind <-> overfitting": (_swapped("order_blind", "overfitting"), ["look again at picture"]),
+    "unknown label": ("answer_pitfalls = {'A': 'leak', 'B': 'fine', 'C': 'fine', 'D': 'fine', 'E': 'fine'}",
+                      ["not one of"]),
+    "a list": ("answer_pitfalls = ['leakage', 'overfitting', 'imbalance', 'order_blind', 'fine']",
+               ["should be a dict"]),
+}
+
+FRAMEWORK_FREE_WRONG = {**table("evaluate", EVALUATE_WRONG), **table("choose_threshold", CHOOSE_WRONG),
+                        **table("answer_pitfalls", PITFALLS_WRONG)}
+FRAMEWORK_FREE_RIGHT = {**table("evaluate", EVALUATE_RIGHT), **table("choose_threshold", CHOOSE_RIGHT),
+                        **table("answer_pitfalls", _pitfalls_right())}
+
+
+# ----------------------------------------------------------------------------- SpamRNN
+
+MODEL = '''
+class SpamRNN(nn.Module):
+    def __init__(self, vocab_size, embed_dim, hidden_size):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embed_dim)
+        self.rnn = nn.RNN(embed_dim, hidden_size, batch_first={batch_first})
+        self.out = nn.Linear(hidden_size, 1)
+
+    def forward(self, x):
+        outputs, h_n = self.rnn(self.embedding(x))
+        return {ret}
+'''
+LAST = "self.out(outputs[:, -1]).squeeze(-1)"
+
+MODEL_WRONG = {
+    "first time step": (MODEL.format(batch_first=True, ret="self.out(outputs[:, 0]).squeeze(-1)"),
+                        ["FIRST time step"]),
+    "sigmoid in the model": (MODEL.format(batch_first=True, ret=f"torch.sigmoid({LAST})"), ["sigmoid"]),
+    "time-major layer": (MODEL.format(batch_first=False, ret=LAST), ["batch_first=True"]),
+    "outputs averaged": (MODEL.format(batch_first=True, ret="self.out(outputs.mean(dim=1)).squeeze(-1)"),
+                         ["averaged"]),
+    "squeeze of every axis": (MODEL.format(batch_first=True, ret="self.out(outputs[:, -1]).squeeze()"),
+                              ["squeeze only the last axis"]),
+    "logits (batch, 1)": (MODEL.format(batch_first=True, ret="self.out(outputs[:, -1])"), ["wrong shape"]),
+    "two layers": (MODEL.replace("nn.RNN(embed_dim, hidden_size, ", "nn.RNN(embed_dim, hidden_size, num_layers=2, ")
+                   .format(batch_first=True, ret=LAST), ["one layer"]),
+}
+
+MODEL_RIGHT = {
+    # the last hidden state h_n instead of the last output (the same numbers for one layer)
+    "h_n": MODEL.format(batch_first=True, ret="self.out(h_n[-1]).squeeze(-1)"),
+    # a time-major RNN fed a transposed input, the head's axis dropped by indexing
+    "time-major, transposed input": MODEL.format(batch_first=False, ret="0").replace(
+        "outputs, h_n = self.rnn(self.embedding(x))\n        return 0",
+        "outputs, _ = self.rnn(self.embedding(x).transpose(0, 1))\n        return self.out(outputs[-1])[:, 0]"),
+}
+
+
+# ----------------------------------------------------------------------------- train_step
+
+STEP = '''
+def train_step(model, optimizer, x, y):
+    {zero}
+    logits = model(x)
+    loss = {loss}
+    loss.backward()
+    {step}
+    return {ret}
+'''
+GOOD = dict(zero="optimizer.zero_grad()", loss="nn.functional.binary_cross_entropy_with_logits(logits, y.float())",
+            step="optimizer.step()", ret="loss.item()")
+
+
+def _step(**changes):
+    return STEP.format(**{**GOOD, **changes})
+
+
+STEP_WRONG = {
+    "no zero_grad": (_step(zero="pass"), ["zero_grad"]),
+    "summed loss": (_step(loss="nn.functional.binary_cross_entropy_with_logits(logits, y.float(), reduction='sum')"),
+                    ["MEAN"]),
+    "sigmoid twice": (_step(loss="nn.functional.binary_cross_entropy_with_logits(torch.sigmoid(logits), y.float())"),
+                      ["sigmoid was applied twice"]),
+    "no optimizer step": (_step(step="pass"), ["did not change"]),
+    "loss after the update": (_step(ret="nn.functional.binary_cross_entropy_with_logits(model(x), y.float()).item()"),
+                              ["after the update"]),
+    # plain BCE on logits: values out of [0, 1], whatever the message says
+    "BCE on logits": (_step(loss="nn.functional.binary_cross_entropy(logits, y.float())"), []),
+}
+
+STEP_RIGHT = {
+    "BCEWithLogitsLoss, float()": _step(loss="nn.BCEWithLogitsLoss()(logits, y.to(logits.dtype))", ret="float(loss)"),
+    # sigmoid then plain BCE, zero_grad at the end instead of the start
+    "sigmoid + BCE, zero_grad last": '''
+def train_step(model, optimizer, x, y):
+    probabilities = torch.sigmoid(model(x))
+    loss = nn.functional.binary_cross_entropy(probabilities, y.float())
+    loss.backward()
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss.detach().cpu().numpy()
+''',
+}
+
+
+WRONG = {**table("SpamRNN", MODEL_WRONG), **table("train_step", STEP_WRONG), **FRAMEWORK_FREE_WRONG}
+RIGHT = {**table("SpamRNN", MODEL_RIGHT), **table("train_step", STEP_RIGHT), **FRAMEWORK_FREE_RIGHT}
+
+globals().update(exercise_tests(STEM, EXERCISES, WRONG, RIGHT, requires="torch"))

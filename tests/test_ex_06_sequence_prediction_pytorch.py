@@ -1,48 +1,55 @@
-"""Exercise tests of 06_sequence_prediction_pytorch: each graded function passes on the solution, fails on
-the release stub and on typical wrong answers (with a message that teaches), and
-passes on correct answers written differently (tests/harness.py)."""
+"""Exercise tests of 06_sequence_prediction_pytorch: its variants; the tests are those of tests/exercise_support.py.
+
+`shift_for_next_token` and most `evaluate_per_step` variants are
+framework-free and graded the same way in both tracks: FRAMEWORK_FREE_WRONG
+and FRAMEWORK_FREE_RIGHT are defined here once and the TensorFlow file imports
+them. The `predict_next` variants and one `evaluate_per_step` variant written
+with framework ops are PyTorch's.
+"""
+
+from __future__ import annotations
 
 import pytest
 
-from tests.harness import exercise_notebook
+from tests.exercise_support import exercise_tests, table
 
 pytestmark = pytest.mark.slow
-
 STEM = "06_sequence_prediction_pytorch"
+EXERCISES = ["shift_for_next_token", "predict_next", "evaluate_per_step"]
 
 
-@pytest.fixture(scope="module")
-def nb():
-    return exercise_notebook(STEM)
-
-
-# -- shift_for_next_token -------------------------------------------------------
+# -- shift_for_next_token (both tracks) ---------------------------------------------
 
 SHIFT_NOT_SHIFTED = '''
 def shift_for_next_token(tokens):
     tokens = np.asarray(tokens)
     return tokens[:, :-1], tokens[:, :-1]
 '''
+
 SHIFT_WRONG_WAY = '''
 def shift_for_next_token(tokens):
     tokens = np.asarray(tokens)
     return tokens[:, 1:], tokens[:, :-1]
 '''
+
 SHIFT_ROLL = '''
 def shift_for_next_token(tokens):
     tokens = np.asarray(tokens)
     return tokens, np.roll(tokens, -1, axis=1)
 '''
+
 SHIFT_BATCH_AXIS = '''
 def shift_for_next_token(tokens):
     tokens = np.asarray(tokens)
     return tokens[:-1], tokens[1:]
 '''
+
 SHIFT_TWO_STEPS = '''
 def shift_for_next_token(tokens):
     tokens = np.asarray(tokens)
     return tokens[:, :-2], tokens[:, 2:]
 '''
+
 SHIFT_LOOP_LISTS = '''
 def shift_for_next_token(tokens):
     inputs, targets = [], []
@@ -52,104 +59,24 @@ def shift_for_next_token(tokens):
         targets.append(row[1:])
     return inputs, targets
 '''
+
 SHIFT_DELETE = '''
 def shift_for_next_token(tokens):
     last = np.shape(tokens)[1] - 1
     return np.delete(tokens, last, axis=1), np.delete(tokens, 0, axis=1)
 '''
 
-
-def test_shift_solution_and_stub(nb):
-    nb.assert_passes("shift_for_next_token")
-    nb.assert_fails("shift_for_next_token", nb.release_stub("shift_for_next_token"))
-
-
-@pytest.mark.parametrize("source, fragment", [
-    (SHIFT_NOT_SHIFTED, "not shifted"),
-    (SHIFT_WRONG_WAY, "swapped"),
-    (SHIFT_ROLL, "np.roll"),
-    (SHIFT_BATCH_AXIS, "batch axis"),
-    (SHIFT_TWO_STEPS, "exactly one step"),
-], ids=["not-shifted", "wrong-way", "roll", "batch-axis", "two-steps"])
-def test_shift_wrong_answers_teach(nb, source, fragment):
-    nb.assert_fails("shift_for_next_token", source, message_contains=[fragment])
+SHIFT_WRONG = {
+    "not-shifted": (SHIFT_NOT_SHIFTED, ["not shifted"]),
+    "wrong-way": (SHIFT_WRONG_WAY, ["swapped"]),
+    "roll": (SHIFT_ROLL, ["np.roll"]),
+    "batch-axis": (SHIFT_BATCH_AXIS, ["batch axis"]),
+    "two-steps": (SHIFT_TWO_STEPS, ["exactly one step"]),
+}
+SHIFT_RIGHT = {"loop-lists": SHIFT_LOOP_LISTS, "np-delete": SHIFT_DELETE}
 
 
-@pytest.mark.parametrize("source", [SHIFT_LOOP_LISTS, SHIFT_DELETE], ids=["loop-lists", "np-delete"])
-def test_shift_other_correct_answers(nb, source):
-    nb.assert_passes("shift_for_next_token", source)
-
-
-# -- predict_next ---------------------------------------------------------------
-
-PREDICT_RESET = '''
-def predict_next(model, prefix):
-    with torch.no_grad():
-        for token in prefix:
-            logits, hidden = model([[token]], None, return_state=True)
-    return int(logits[0, -1].argmax())
-'''
-PREDICT_FIRST_OUTPUT = '''
-def predict_next(model, prefix):
-    with torch.no_grad():
-        logits = model([list(prefix)])
-    return int(logits[0, 0].argmax())
-'''
-PREDICT_SKIPS_LAST = '''
-def predict_next(model, prefix):
-    hidden = None
-    with torch.no_grad():
-        for token in prefix[:-1]:
-            logits, hidden = model([[token]], hidden, return_state=True)
-    return int(logits[0, -1].argmax())
-'''
-PREDICT_RETURNS_LOGITS = '''
-def predict_next(model, prefix):
-    hidden = None
-    with torch.no_grad():
-        for token in prefix:
-            logits, hidden = model([[token]], hidden, return_state=True)
-    return logits[0, -1]
-'''
-PREDICT_WHOLE_PREFIX = '''
-def predict_next(model, prefix):
-    logits = predict(model, np.array([prefix]))
-    return logits[0, -1].argmax()
-'''
-PREDICT_BY_HAND = '''
-def predict_next(model, prefix):
-    device = next(model.parameters()).device
-    hidden = None
-    with torch.no_grad():
-        for token in prefix:
-            x = model.embedding(torch.tensor([[token]], device=device))
-            out, hidden = model.rnn(x, hidden)
-        scores = model.head(out[:, -1])
-    return scores.argmax(dim=-1).item()
-'''
-
-
-def test_predict_next_solution_and_stub(nb):
-    nb.assert_passes("predict_next")
-    nb.assert_fails("predict_next", nb.release_stub("predict_next"))
-
-
-@pytest.mark.parametrize("source, fragment", [
-    (PREDICT_RESET, "reset at every step"),
-    (PREDICT_FIRST_OUTPUT, "FIRST token"),
-    (PREDICT_SKIPS_LAST, "never fed"),
-    (PREDICT_RETURNS_LOGITS, "returned the logits"),
-], ids=["hidden-reset", "first-output", "skips-last-token", "returns-logits"])
-def test_predict_next_wrong_answers_teach(nb, source, fragment):
-    nb.assert_fails("predict_next", source, message_contains=[fragment])
-
-
-@pytest.mark.parametrize("source", [PREDICT_WHOLE_PREFIX, PREDICT_BY_HAND], ids=["whole-prefix", "layers-by-hand"])
-def test_predict_next_other_correct_answers(nb, source):
-    nb.assert_passes("predict_next", source)
-
-
-# -- evaluate_per_step -----------------------------------------------------------
+# -- evaluate_per_step (both tracks, but for the framework-ops variant) -------------
 
 EVAL_NO_MASK = '''
 def evaluate_per_step(model, inputs, targets, mask):
@@ -160,6 +87,7 @@ def evaluate_per_step(model, inputs, targets, mask):
         "perplexity": metrics.perplexity(targets, logits),
     }
 '''
+
 EVAL_SUM_OVER_BATCH = '''
 def evaluate_per_step(model, inputs, targets, mask):
     logits = predict(model, inputs)
@@ -169,6 +97,7 @@ def evaluate_per_step(model, inputs, targets, mask):
         "perplexity": metrics.perplexity(targets, logits, mask=mask),
     }
 '''
+
 EVAL_PPL_SUMMED_OVER_TIME = '''
 def evaluate_per_step(model, inputs, targets, mask):
     logits = predict(model, inputs)
@@ -179,6 +108,7 @@ def evaluate_per_step(model, inputs, targets, mask):
         "perplexity": float(np.exp(np.nansum(loss))),
     }
 '''
+
 EVAL_PPL_STEP_MEAN = '''
 def evaluate_per_step(model, inputs, targets, mask):
     logits = predict(model, inputs)
@@ -189,6 +119,7 @@ def evaluate_per_step(model, inputs, targets, mask):
         "perplexity": float(np.exp(np.nanmean(loss))),
     }
 '''
+
 EVAL_ACC_PADDED = '''
 def evaluate_per_step(model, inputs, targets, mask):
     logits = predict(model, inputs)
@@ -198,6 +129,7 @@ def evaluate_per_step(model, inputs, targets, mask):
         "perplexity": metrics.perplexity(targets, logits, mask=mask),
     }
 '''
+
 EVAL_SCALAR_LOSS = '''
 def evaluate_per_step(model, inputs, targets, mask):
     logits = predict(model, inputs)
@@ -207,6 +139,7 @@ def evaluate_per_step(model, inputs, targets, mask):
         "perplexity": metrics.perplexity(targets, logits, mask=mask),
     }
 '''
+
 EVAL_NAIVE_SOFTMAX = '''
 def evaluate_per_step(model, inputs, targets, mask):
     logits = predict(model, inputs).astype(np.float32)
@@ -219,6 +152,7 @@ def evaluate_per_step(model, inputs, targets, mask):
         acc = np.where(m, logits.argmax(-1) == targets, 0).sum(0) / m.sum(0)
     return {"loss": loss, "accuracy": acc, "perplexity": float(np.exp(np.where(m, nll, 0).sum() / m.sum()))}
 '''
+
 EVAL_NUMPY_LOOP = '''
 def evaluate_per_step(model, inputs, targets, mask):
     logits = np.asarray(predict(model, inputs), dtype=np.float64)
@@ -239,6 +173,86 @@ def evaluate_per_step(model, inputs, targets, mask):
         total, count = total + nll.sum(), count + rows.size
     return {"loss": losses, "accuracy": accuracies, "perplexity": np.exp(total / count)}
 '''
+
+EVAL_WRONG = {
+    "no-mask": (EVAL_NO_MASK, ["padded steps were counted"]),
+    "sum-over-batch": (EVAL_SUM_OVER_BATCH, ["summed over the sentences"]),
+    "ppl-summed-over-time": (EVAL_PPL_SUMMED_OVER_TIME, ["summed over time"]),
+    "ppl-step-mean": (EVAL_PPL_STEP_MEAN, ["every step weighs the same"]),
+    "accuracy-padded": (EVAL_ACC_PADDED, ["a pad is not a token"]),
+    "scalar-loss": (EVAL_SCALAR_LOSS, ["one loss per time step"]),
+    "naive-softmax-overflows": (EVAL_NAIVE_SOFTMAX, ["subtract"]),
+}
+
+FRAMEWORK_FREE_WRONG = {**table("shift_for_next_token", SHIFT_WRONG), **table("evaluate_per_step", EVAL_WRONG)}
+FRAMEWORK_FREE_RIGHT = {**table("shift_for_next_token", SHIFT_RIGHT),
+                        **table("evaluate_per_step", {"numpy-loop": EVAL_NUMPY_LOOP})}
+
+
+# -- predict_next ---------------------------------------------------------------
+
+PREDICT_RESET = '''
+def predict_next(model, prefix):
+    with torch.no_grad():
+        for token in prefix:
+            logits, hidden = model([[token]], None, return_state=True)
+    return int(logits[0, -1].argmax())
+'''
+
+PREDICT_FIRST_OUTPUT = '''
+def predict_next(model, prefix):
+    with torch.no_grad():
+        logits = model([list(prefix)])
+    return int(logits[0, 0].argmax())
+'''
+
+PREDICT_SKIPS_LAST = '''
+def predict_next(model, prefix):
+    hidden = None
+    with torch.no_grad():
+        for token in prefix[:-1]:
+            logits, hidden = model([[token]], hidden, return_state=True)
+    return int(logits[0, -1].argmax())
+'''
+
+PREDICT_RETURNS_LOGITS = '''
+def predict_next(model, prefix):
+    hidden = None
+    with torch.no_grad():
+        for token in prefix:
+            logits, hidden = model([[token]], hidden, return_state=True)
+    return logits[0, -1]
+'''
+
+PREDICT_WHOLE_PREFIX = '''
+def predict_next(model, prefix):
+    logits = predict(model, np.array([prefix]))
+    return logits[0, -1].argmax()
+'''
+
+PREDICT_BY_HAND = '''
+def predict_next(model, prefix):
+    device = next(model.parameters()).device
+    hidden = None
+    with torch.no_grad():
+        for token in prefix:
+            x = model.embedding(torch.tensor([[token]], device=device))
+            out, hidden = model.rnn(x, hidden)
+        scores = model.head(out[:, -1])
+    return scores.argmax(dim=-1).item()
+'''
+
+PREDICT_WRONG = {
+    "hidden-reset": (PREDICT_RESET, ["reset at every step"]),
+    "first-output": (PREDICT_FIRST_OUTPUT, ["FIRST token"]),
+    "skips-last-token": (PREDICT_SKIPS_LAST, ["never fed"]),
+    "returns-logits": (PREDICT_RETURNS_LOGITS, ["returned the logits"]),
+}
+PREDICT_RIGHT = {"whole-prefix": PREDICT_WHOLE_PREFIX, "layers-by-hand": PREDICT_BY_HAND}
+
+
+# -- evaluate_per_step with framework ops -----------------------------------------
+
 EVAL_FRAMEWORK = '''
 def evaluate_per_step(model, inputs, targets, mask):
     import torch.nn.functional as F
@@ -256,25 +270,8 @@ def evaluate_per_step(model, inputs, targets, mask):
 '''
 
 
-def test_evaluate_per_step_solution_and_stub(nb):
-    nb.assert_passes("evaluate_per_step")
-    nb.assert_fails("evaluate_per_step", nb.release_stub("evaluate_per_step"))
+WRONG = {**table("predict_next", PREDICT_WRONG), **FRAMEWORK_FREE_WRONG}
+RIGHT = {**table("predict_next", PREDICT_RIGHT), **table("evaluate_per_step", {"framework-ops": EVAL_FRAMEWORK}),
+         **FRAMEWORK_FREE_RIGHT}
 
-
-@pytest.mark.parametrize("source, fragment", [
-    (EVAL_NO_MASK, "padded steps were counted"),
-    (EVAL_SUM_OVER_BATCH, "summed over the sentences"),
-    (EVAL_PPL_SUMMED_OVER_TIME, "summed over time"),
-    (EVAL_PPL_STEP_MEAN, "every step weighs the same"),
-    (EVAL_ACC_PADDED, "a pad is not a token"),
-    (EVAL_SCALAR_LOSS, "one loss per time step"),
-    (EVAL_NAIVE_SOFTMAX, "subtract"),
-], ids=["no-mask", "sum-over-batch", "ppl-summed-over-time", "ppl-step-mean", "accuracy-padded", "scalar-loss",
-        "naive-softmax-overflows"])
-def test_evaluate_per_step_wrong_answers_teach(nb, source, fragment):
-    nb.assert_fails("evaluate_per_step", source, message_contains=[fragment])
-
-
-@pytest.mark.parametrize("source", [EVAL_NUMPY_LOOP, EVAL_FRAMEWORK], ids=["numpy-loop", "framework-ops"])
-def test_evaluate_per_step_other_correct_answers(nb, source):
-    nb.assert_passes("evaluate_per_step", source)
+globals().update(exercise_tests(STEM, EXERCISES, WRONG, RIGHT))

@@ -13,6 +13,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_score, recall_score
 
+from utils import evaluation
 from utils.data import order
 from utils.data.order import (
     ORDER_FIRST,
@@ -202,3 +203,45 @@ def test_pitfall_pictures_show_what_they_claim():
     assert abs(by["order_blind"]["test"]["accuracy"] - 0.5) < 0.06
     assert by["fine"]["test"]["precision"] > 0.9 and by["fine"]["test"]["recall"] > 0.9
     np.testing.assert_array_equal(pitfall_pictures(seed=0)["A"]["history"]["loss"], pics["A"]["history"]["loss"])
+
+
+def test_evaluation_references_live_in_utils_evaluation_and_are_re_exported():
+    """One implementation: utils.evaluation, re-exported by utils.data.order (and utils.data) for the notebooks."""
+    import utils.data as data
+
+    assert order.classification_summary is evaluation.classification_summary is data.classification_summary
+    assert order.choose_threshold is evaluation.choose_threshold is data.choose_threshold
+
+
+def test_utils_evaluation_imports_no_framework():
+    import subprocess
+    import sys
+
+    code = ("import sys, utils.evaluation, utils.data.order; "
+            "print(sorted(m for m in ('torch', 'tensorflow', 'keras') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("threshold", [0.5, 0.3, 0.9])
+def test_binary_predictions_count_a_tie_as_positive(threshold):
+    rng = np.random.default_rng(3)
+    p = rng.random(50)
+    p[:4] = threshold
+    got = evaluation.binary_predictions(list(p), threshold)
+    assert got.dtype == np.int64
+    np.testing.assert_array_equal(got, np.where(p < threshold, 0, 1))
+    assert got[:4].tolist() == [1, 1, 1, 1]
+
+
+@pytest.mark.parametrize("call, err, words", [
+    (lambda: evaluation.binary_predictions([0.2, 0.7], "0.5"), TypeError, "threshold"),
+    (lambda: evaluation.binary_predictions([0.2, np.inf], 0.5), ValueError, "proba"),
+    (lambda: evaluation.binary_predictions(["a", "b"], 0.5), TypeError, "proba"),
+    (lambda: classification_summary([0, 1], [0.2, 0.7], True), TypeError, "threshold"),
+    (lambda: choose_threshold([0, 1], [0.1, 0.3], "recall", 0), ValueError, "goal"),
+    (lambda: choose_threshold([0, 1], [0.1, 0.3], "recall", "high"), TypeError, "goal"),
+])
+def test_evaluation_bad_input_is_named(call, err, words):
+    with pytest.raises(err, match=words):
+        call()

@@ -158,3 +158,66 @@ def test_torch_and_keras_models_agree_once_weights_are_copied():
     tokens = np.random.default_rng(1).integers(0, 12, size=(4, 9))
     np.testing.assert_allclose(tfu.predict(k_model, tokens), tu.predict(t_model, tokens), rtol=1e-5, atol=1e-5)
     assert isinstance(t_model, torch.nn.Module)
+
+
+# ----------------------------------------------------------------------------
+# the framework-free helpers both adapters use (utils.evaluation)
+# ----------------------------------------------------------------------------
+
+
+def test_both_adapters_decode_with_the_one_numpy_helper():
+    from utils import evaluation
+
+    for mod in ("utils.torch_utils.next_token", "utils.tf_utils.next_token"):
+        adapter = importlib.import_module(mod)
+        assert adapter.choose_token is evaluation.choose_token
+        assert adapter.next_step_arrays is evaluation.next_step_arrays
+
+
+def test_choose_token_greedy_is_argmax_and_sampling_follows_the_tempered_softmax():
+    from scipy.special import softmax
+
+    from utils.evaluation import choose_token
+
+    logits = np.array([1.0, 3.0, -2.0, 2.5, 0.0])
+    assert choose_token(logits, 0.0, np.random.default_rng(0)) == int(np.argmax(logits))
+    for temperature in (0.5, 1.0, 2.0):
+        rng = np.random.default_rng(7)
+        draws = [choose_token(list(logits), temperature, rng) for _ in range(20_000)]
+        freq = np.bincount(draws, minlength=logits.size) / len(draws)
+        np.testing.assert_allclose(freq, softmax(logits / temperature), atol=0.015)
+    # huge logits do not overflow
+    assert choose_token(np.array([1000.0, 999.0]), 1.0, np.random.default_rng(0)) in (0, 1)
+
+
+def test_next_step_arrays_check_targets_and_mask():
+    from utils.evaluation import next_step_arrays
+
+    x = np.arange(6).reshape(2, 3)
+    got_x, got_y, mask = next_step_arrays(x.tolist(), x, None, token_targets=True)
+    np.testing.assert_array_equal(got_x, x)
+    assert mask.dtype == bool and mask.shape == (2, 3) and mask.all()
+    sine = np.zeros((2, 3, 1))
+    _, _, mask = next_step_arrays(sine, sine, np.array([[True, False, True]] * 2), token_targets=False)
+    assert mask.sum() == 4
+    with pytest.raises(TypeError, match="integer token ids"):
+        next_step_arrays(x, x.astype(float), token_targets=True)
+    with pytest.raises(ValueError, match=r"`targets` should have shape \(2, 3, 1\)"):
+        next_step_arrays(sine, sine[..., 0], token_targets=False)
+    with pytest.raises(TypeError, match="mask"):
+        next_step_arrays(x, x, np.ones((2, 3)), token_targets=True)
+    with pytest.raises(ValueError, match="mask"):
+        next_step_arrays(x, x, np.ones((3, 2), dtype=bool), token_targets=True)
+
+
+def test_generation_prompt_and_pick_cell_name_bad_input():
+    from utils.evaluation import generation_prompt, pick_cell
+
+    assert generation_prompt(np.array([[2, 5]]), 0.0) == [2, 5]
+    with pytest.raises(ValueError, match="prompt_ids"):
+        generation_prompt([], 1.0)
+    with pytest.raises(ValueError, match="temperature"):
+        generation_prompt([1], -0.5)
+    assert pick_cell({"rnn": int}, "rnn") is int
+    with pytest.raises(ValueError, match=r"`cell` must be one of \['rnn'\]"):
+        pick_cell({"rnn": int}, "transformer")

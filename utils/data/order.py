@@ -22,7 +22,8 @@ evaluation with real numbers:
 - `load_order_task`: the standard train/validation/test split of the lessons
   and tests (same numbers in both tracks);
 - `classification_summary`, `choose_threshold`: the numpy metrics dict and the
-  threshold choice for a precision or recall goal (the graded references);
+  threshold choice for a precision or recall goal (the graded references,
+  defined in `utils.evaluation` and re-exported here);
 - `pitfall_pictures`: metric "pictures" of four classic mistakes, for the
   graded diagnosis exercise.
 
@@ -34,6 +35,10 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+
+# The evaluation references live in `utils.evaluation` (shared by both framework
+# adapters); re-exported so that `from utils.data.order import classification_summary` keeps working.
+from ..evaluation import choose_threshold, classification_summary
 
 __all__ = [
     "ORDER_VOCAB",
@@ -249,92 +254,6 @@ def load_order_task(seed=0, *, num_train=2000, num_val=500, num_test=1000, seq_l
         parts[name] = (X, y)
         seen = np.concatenate([seen, X])
     return parts
-
-
-# ----------------------------------------------------------------------------
-# evaluation references (framework-free; both tracks re-export them)
-# ----------------------------------------------------------------------------
-
-
-def _binary_labels(y_true) -> np.ndarray:
-    from .._arrays import as_numpy
-
-    y = as_numpy(y_true, name="y_true")
-    if y.dtype == object or y.dtype.kind not in "biuf":
-        raise TypeError(f"`y_true` should hold 0/1 labels, got dtype {y.dtype}")
-    y = y.reshape(-1) if y.ndim == 2 and 1 in y.shape else y
-    if y.ndim != 1 or y.size == 0:
-        raise ValueError(f"`y_true` should be a non-empty 1-D array of 0/1 labels, got shape {y.shape}")
-    if not np.isin(y, (0, 1)).all():
-        raise ValueError(f"`y_true` should hold only 0 and 1, got {np.unique(y)[:6].tolist()}")
-    return y.astype(np.int64)
-
-
-def _scores(scores, n: int, name: str = "scores") -> np.ndarray:
-    from .._arrays import as_numpy
-
-    s = as_numpy(scores, name=name)
-    if s.dtype == object or s.dtype.kind not in "biuf":
-        raise TypeError(f"`{name}` should be numeric, got dtype {s.dtype}")
-    s = s.reshape(-1) if s.ndim == 2 and 1 in s.shape else s
-    if s.ndim != 1 or s.size != n:
-        raise ValueError(f"`{name}` should be 1-D with one score per label ({n}), got shape {s.shape}")
-    if not np.isfinite(s).all():
-        raise ValueError(f"`{name}` contains NaN or inf")
-    return s.astype(np.float64)
-
-
-def classification_summary(y_true, proba, threshold=0.5) -> dict:
-    """Metrics dict of a binary classifier: spam when `proba >= threshold`.
-
-    Keys: "accuracy", "precision", "recall", "f1" (positive class 1, 0.0 where
-    undefined) and "confusion_matrix" (2x2 ints, rows = actual, columns =
-    predicted). Computed with `utils.metrics`.
-    """
-    from .. import metrics
-
-    y = _binary_labels(y_true)
-    p = _scores(proba, y.size, "proba")
-    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not np.isfinite(threshold):
-        raise TypeError(f"`threshold` should be a finite number, got {threshold!r}")
-    t = float(threshold)
-    pred = (p >= t).astype(np.int64)
-    return {
-        "accuracy": float(metrics.accuracy_score(y, pred)),
-        "precision": float(metrics.precision_score(y, pred, zero_division=0)),
-        "recall": float(metrics.recall_score(y, pred, zero_division=0)),
-        "f1": float(metrics.f1_score(y, pred, zero_division=0)),
-        "confusion_matrix": np.asarray(metrics.confusion_matrix(y, pred, labels=[0, 1])).astype(np.int64),
-    }
-
-
-def choose_threshold(y_true, scores, metric, goal):
-    """The threshold t (one of the scores) that meets a goal, predicting positive for `scores >= t`.
-
-    - metric "precision": the SMALLEST t whose precision is >= goal (the most
-      spam caught while keeping false alarms rare); a spam filter.
-    - metric "recall": the LARGEST t whose recall is >= goal (the fewest false
-      alarms while missing little); a screening test.
-
-    Returns a float, or None when no threshold reaches the goal.
-    """
-    if metric not in ("precision", "recall"):
-        raise ValueError(f"`metric` should be 'precision' or 'recall', got {metric!r}")
-    goal = _fraction(goal, "goal", open_low=True)
-    y = _binary_labels(y_true)
-    s = _scores(scores, y.size)
-    if y.sum() == 0:
-        raise ValueError("`y_true` has no positive (1) sample: precision and recall are undefined")
-    t = np.unique(s)  # ascending
-    # counts of predicted positives and true positives for `s >= t`, all thresholds at once
-    predicted = s.size - np.searchsorted(np.sort(s), t, side="left")
-    true_pos = y.sum() - np.searchsorted(np.sort(s[y == 1]), t, side="left")
-    if metric == "precision":
-        ok = true_pos >= goal * predicted - 1e-12
-        ok &= predicted > 0
-        return float(t[np.argmax(ok)]) if ok.any() else None
-    ok = true_pos >= goal * y.sum() - 1e-12
-    return float(t[np.nonzero(ok)[0][-1]]) if ok.any() else None
 
 
 # ----------------------------------------------------------------------------

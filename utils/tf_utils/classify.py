@@ -13,7 +13,7 @@ The same names exist in `utils.torch_utils.classify` for PyTorch:
 - `MetricsCallback(X_val, y_val)`: per-epoch validation precision and recall
   computed with `utils.metrics`;
 - `predict_proba(model, X)`: probabilities of spam as a numpy array;
-- `classification_summary`, `choose_threshold`: framework-free, from `utils.data`.
+- `classification_summary`, `choose_threshold`: framework-free, from `utils.evaluation`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 import keras
 
-from ..data.order import choose_threshold, classification_summary
+from ..evaluation import choose_threshold, classification_summary
 
 __all__ = [
     "RNNClassifier",

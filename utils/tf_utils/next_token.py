@@ -24,6 +24,7 @@ import keras
 import tensorflow as tf
 
 from .._arrays import as_numpy
+from ..evaluation import choose_token, generation_prompt, next_step_arrays, pick_cell, training_options
 
 __all__ = [
     "NextTokenModel",
@@ -39,9 +40,7 @@ _CELLS = {"rnn": keras.layers.SimpleRNN, "gru": keras.layers.GRU, "lstm": keras.
 
 
 def _check_cell(cell: str):
-    if cell not in _CELLS:
-        raise ValueError(f"`cell` must be one of {sorted(_CELLS)}, got {cell!r}")
-    return _CELLS[cell]
+    return pick_cell(_CELLS, cell)
 
 
 class _Recurrent(keras.Model):
@@ -152,28 +151,9 @@ class _EpochBar(keras.callbacks.Callback):
 
 
 def _arrays(model, inputs, targets, mask):
-    x = as_numpy(inputs, name="inputs")
-    y = as_numpy(targets, name="targets")
-    if isinstance(model, NextTokenModel):
-        if y.dtype.kind not in "iu":
-            raise TypeError(f"`targets` of a next-token model must be integer token ids, got dtype {y.dtype}")
-        x, y = x.astype(np.int32), y.astype(np.int32)
-        expected = x.shape
-    else:
-        x, y = x.astype(np.float32), y.astype(np.float32)
-        expected = x.shape[:-1] + (1,)
-    if y.shape != expected:
-        raise ValueError(f"`targets` should have shape {expected} to match `inputs` {x.shape}, got {y.shape}")
-    if mask is None:
-        m = np.ones(y.shape[:2], dtype=np.float32)
-    else:
-        m = as_numpy(mask, name="mask")
-        if m.dtype != bool:
-            raise TypeError(f"`mask` must be boolean (True = real step), got dtype {m.dtype}")
-        if m.shape != y.shape[:2]:
-            raise ValueError(f"`mask` should have shape {y.shape[:2]}, got {m.shape}")
-        m = m.astype(np.float32)
-    return x, y, m
+    x, y, m = next_step_arrays(inputs, targets, mask, token_targets=isinstance(model, NextTokenModel))
+    dtype = np.int32 if isinstance(model, NextTokenModel) else np.float32
+    return x.astype(dtype), y.astype(dtype), m.astype(np.float32)
 
 
 def train_model(model: keras.Model, inputs, targets, mask=None, *, epochs: int = 30, batch_size: int = 32,
@@ -184,14 +164,9 @@ def train_model(model: keras.Model, inputs, targets, mask=None, *, epochs: int =
     weight) of the cross-entropy (next-token model) or the squared error
     (regressor). `validation` is an optional `(inputs, targets[, mask])`.
     """
-    if int(epochs) < 1 or int(batch_size) < 1:
-        raise ValueError(f"`epochs` and `batch_size` must be at least 1, got {epochs} and {batch_size}")
+    validation = training_options(epochs, batch_size, validation)
     x, y, m = _arrays(model, inputs, targets, mask)
-    val = None
-    if validation is not None:
-        if not isinstance(validation, (tuple, list)) or len(validation) not in (2, 3):
-            raise ValueError("`validation` must be a tuple (inputs, targets) or (inputs, targets, mask)")
-        val = _arrays(model, *validation) if len(validation) == 3 else _arrays(model, *validation, None)
+    val = None if validation is None else _arrays(model, *validation)
     if isinstance(model, NextTokenModel):
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight")
     else:
@@ -221,26 +196,15 @@ def generate(model: NextTokenModel, prompt_ids, max_new_tokens: int = 12, *, tem
     with a numpy generator seeded by `seed` (the same draws in both tracks).
     Generation stops after `stop_id` (e.g. the <eos> id) when given.
     """
-    ids = [int(i) for i in as_numpy(prompt_ids, name="prompt_ids").ravel()]
-    if not ids:
-        raise ValueError("`prompt_ids` is empty: give at least one token (e.g. the <bos> id)")
-    if temperature < 0:
-        raise ValueError(f"`temperature` must be >= 0, got {temperature}")
+    ids = generation_prompt(prompt_ids, temperature)
     rng = np.random.default_rng(seed)
     logits, hidden = model([ids], return_state=True)
     for _ in range(int(max_new_tokens)):
         last = as_numpy(logits)[0, -1].astype(np.float64)
-        nxt = _choose(last, temperature, rng)
+        nxt = choose_token(last, temperature, rng)
         ids.append(nxt)
         if stop_id is not None and nxt == stop_id:
             break
         logits, hidden = model([[nxt]], hidden, return_state=True)
     return ids
 
-
-def _choose(logits: np.ndarray, temperature: float, rng: np.random.Generator) -> int:
-    if temperature == 0:
-        return int(np.argmax(logits))
-    z = logits / temperature
-    p = np.exp(z - z.max())
-    return int(rng.choice(p.size, p=p / p.sum()))

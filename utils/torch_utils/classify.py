@@ -10,7 +10,7 @@ The same names exist in `utils.tf_utils.classify` for Keras:
 - `train_classifier(model, train, val, ...)`: epochs with a tqdm.auto progress
   bar, early stopping, and a history dict for `utils.plots.plot_loss_curves`;
 - `predict_proba(model, X)`: probabilities of spam as a numpy array;
-- `classification_summary`, `choose_threshold`: framework-free, from `utils.data`.
+- `classification_summary`, `choose_threshold`: framework-free, from `utils.evaluation`.
 
 Run it as a script for a quick check of the spec §8 bar:
 `python -m utils.torch_utils.classify`.
@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..data.order import choose_threshold, classification_summary
+from ..evaluation import choose_threshold, classification_summary
 
 __all__ = [
     "RNNClassifier",
@@ -190,5 +190,5 @@ if __name__ == "__main__":  # a quick look at the spec §8 bar
         start = time.perf_counter()
         hist = train_classifier(model, task["train"], task["val"], epochs=15, patience=4, progress=False)
         p = predict_proba(model, task["test"][0])
-        acc = float(((p >= 0.5) == task["test"][1]).mean())
+        acc = classification_summary(task["test"][1], p)["accuracy"]
         print(name, f"{time.perf_counter() - start:.1f}s", hist["stopped_epoch"], f"test acc {acc:.3f}")

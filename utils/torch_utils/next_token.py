@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from .._arrays import as_numpy
+from ..evaluation import choose_token, generation_prompt, next_step_arrays, pick_cell, training_options
 
 __all__ = [
     "NextTokenModel",
@@ -45,9 +46,7 @@ def _device_of(model: nn.Module) -> torch.device:
 
 
 def _check_cell(cell: str):
-    if cell not in _CELLS:
-        raise ValueError(f"`cell` must be one of {sorted(_CELLS)}, got {cell!r}")
-    return _CELLS[cell]
+    return pick_cell(_CELLS, cell)
 
 
 class _Recurrent(nn.Module):
@@ -149,29 +148,11 @@ def _masked_loss(model, outputs: torch.Tensor, targets: torch.Tensor, mask: torc
 
 
 def _tensors(model, inputs, targets, mask):
+    x, y, m = next_step_arrays(inputs, targets, mask, token_targets=isinstance(model, NextTokenModel))
+    y = torch.as_tensor(y)
+    y = y.long() if isinstance(model, NextTokenModel) else y.float()
     dev = _device_of(model)
-    x = torch.as_tensor(as_numpy(inputs, name="inputs"))
-    y = torch.as_tensor(as_numpy(targets, name="targets"))
-    if isinstance(model, NextTokenModel):
-        if y.is_floating_point():
-            raise TypeError(f"`targets` of a next-token model must be integer token ids, got dtype {y.dtype}")
-        y = y.long()
-        expected = tuple(x.shape)
-    else:
-        y = y.float()
-        expected = tuple(x.shape[:-1]) + (1,)
-    if tuple(y.shape) != expected:
-        raise ValueError(f"`targets` should have shape {expected} to match `inputs` {tuple(x.shape)}, "
-                         f"got {tuple(y.shape)}")
-    if mask is None:
-        m = torch.ones(y.shape[:2], dtype=torch.bool)
-    else:
-        m = torch.as_tensor(as_numpy(mask, name="mask"))
-        if m.dtype != torch.bool:
-            raise TypeError(f"`mask` must be boolean (True = real step), got dtype {m.dtype}")
-        if tuple(m.shape) != tuple(y.shape[:2]):
-            raise ValueError(f"`mask` should have shape {tuple(y.shape[:2])}, got {tuple(m.shape)}")
-    return x.to(dev), y.to(dev), m.to(dev)
+    return torch.as_tensor(x).to(dev), y.to(dev), torch.as_tensor(m).to(dev)
 
 
 def train_model(model: nn.Module, inputs, targets, mask=None, *, epochs: int = 30, batch_size: int = 32,
@@ -185,14 +166,9 @@ def train_model(model: nn.Module, inputs, targets, mask=None, *, epochs: int = 3
     """
     from tqdm.auto import tqdm
 
-    if int(epochs) < 1 or int(batch_size) < 1:
-        raise ValueError(f"`epochs` and `batch_size` must be at least 1, got {epochs} and {batch_size}")
+    validation = training_options(epochs, batch_size, validation)
     x, y, m = _tensors(model, inputs, targets, mask)
-    val = None
-    if validation is not None:
-        if not isinstance(validation, (tuple, list)) or len(validation) not in (2, 3):
-            raise ValueError("`validation` must be a tuple (inputs, targets) or (inputs, targets, mask)")
-        val = _tensors(model, *validation) if len(validation) == 3 else _tensors(model, *validation, None)
+    val = None if validation is None else _tensors(model, *validation)
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
@@ -248,28 +224,17 @@ def generate(model: NextTokenModel, prompt_ids, max_new_tokens: int = 12, *, tem
     with a numpy generator seeded by `seed` (the same draws in both tracks).
     Generation stops after `stop_id` (e.g. the <eos> id) when given.
     """
-    ids = [int(i) for i in as_numpy(prompt_ids, name="prompt_ids").ravel()]
-    if not ids:
-        raise ValueError("`prompt_ids` is empty: give at least one token (e.g. the <bos> id)")
-    if temperature < 0:
-        raise ValueError(f"`temperature` must be >= 0, got {temperature}")
+    ids = generation_prompt(prompt_ids, temperature)
     rng = np.random.default_rng(seed)
     model.eval()
     with torch.no_grad():
         logits, hidden = model([ids], return_state=True)
         for _ in range(int(max_new_tokens)):
             last = logits[0, -1].double().cpu().numpy()
-            nxt = _choose(last, temperature, rng)
+            nxt = choose_token(last, temperature, rng)
             ids.append(nxt)
             if stop_id is not None and nxt == stop_id:
                 break
             logits, hidden = model([[nxt]], hidden, return_state=True)
     return ids
 
-
-def _choose(logits: np.ndarray, temperature: float, rng: np.random.Generator) -> int:
-    if temperature == 0:
-        return int(np.argmax(logits))
-    z = logits / temperature
-    p = np.exp(z - z.max())
-    return int(rng.choice(p.size, p=p / p.sum()))
