@@ -78,68 +78,38 @@ SHIFT_RIGHT = {"loop-lists": SHIFT_LOOP_LISTS, "np-delete": SHIFT_DELETE}
 
 # -- evaluate_per_step (both tracks, but for the framework-ops variant) -------------
 
-EVAL_NO_MASK = '''
+EVAL = '''
 def evaluate_per_step(model, inputs, targets, mask):
-    logits = predict(model, inputs)
-    return {
-        "loss": metrics.cross_entropy(targets, logits, reduction="per_step"),
-        "accuracy": metrics.per_step_scores(targets, logits.argmax(-1), metric="accuracy"),
-        "perplexity": metrics.perplexity(targets, logits),
-    }
+    logits = predict(model, inputs){before}
+    return {{
+        "loss": {loss},
+        "accuracy": {accuracy},
+        "perplexity": {perplexity},
+    }}
 '''
+PER_STEP_LOSS = 'metrics.cross_entropy(targets, logits, mask=mask, reduction="per_step")'
+EGOOD = dict(before="", loss=PER_STEP_LOSS,
+             accuracy='metrics.per_step_scores(targets, logits.argmax(-1), metric="accuracy", mask=mask)',
+             perplexity="metrics.perplexity(targets, logits, mask=mask)")
 
-EVAL_SUM_OVER_BATCH = '''
-def evaluate_per_step(model, inputs, targets, mask):
-    logits = predict(model, inputs)
-    return {
-        "loss": metrics.cross_entropy(targets, logits, mask=mask, reduction="none").sum(axis=0),
-        "accuracy": metrics.per_step_scores(targets, logits.argmax(-1), metric="accuracy", mask=mask),
-        "perplexity": metrics.perplexity(targets, logits, mask=mask),
-    }
-'''
 
-EVAL_PPL_SUMMED_OVER_TIME = '''
-def evaluate_per_step(model, inputs, targets, mask):
-    logits = predict(model, inputs)
-    loss = metrics.cross_entropy(targets, logits, mask=mask, reduction="per_step")
-    return {
-        "loss": loss,
-        "accuracy": metrics.per_step_scores(targets, logits.argmax(-1), metric="accuracy", mask=mask),
-        "perplexity": float(np.exp(np.nansum(loss))),
-    }
-'''
+def _eval(**changes):
+    return EVAL.format(**{**EGOOD, **changes})
 
-EVAL_PPL_STEP_MEAN = '''
-def evaluate_per_step(model, inputs, targets, mask):
-    logits = predict(model, inputs)
-    loss = metrics.cross_entropy(targets, logits, mask=mask, reduction="per_step")
-    return {
-        "loss": loss,
-        "accuracy": metrics.per_step_scores(targets, logits.argmax(-1), metric="accuracy", mask=mask),
-        "perplexity": float(np.exp(np.nanmean(loss))),
-    }
-'''
 
-EVAL_ACC_PADDED = '''
-def evaluate_per_step(model, inputs, targets, mask):
-    logits = predict(model, inputs)
-    return {
-        "loss": metrics.cross_entropy(targets, logits, mask=mask, reduction="per_step"),
-        "accuracy": (logits.argmax(-1) == targets).mean(axis=0),
-        "perplexity": metrics.perplexity(targets, logits, mask=mask),
-    }
-'''
+def _eval_from_loss(perplexity):
+    """The per-step loss computed once, then turned into a perplexity by `perplexity`."""
+    return _eval(before="\n    loss = " + PER_STEP_LOSS, loss="loss", perplexity=perplexity)
 
-EVAL_SCALAR_LOSS = '''
-def evaluate_per_step(model, inputs, targets, mask):
-    logits = predict(model, inputs)
-    return {
-        "loss": metrics.cross_entropy(targets, logits, mask=mask),
-        "accuracy": metrics.per_step_scores(targets, logits.argmax(-1), metric="accuracy", mask=mask),
-        "perplexity": metrics.perplexity(targets, logits, mask=mask),
-    }
-'''
 
+EVAL_NO_MASK = _eval(loss='metrics.cross_entropy(targets, logits, reduction="per_step")',
+                     accuracy='metrics.per_step_scores(targets, logits.argmax(-1), metric="accuracy")',
+                     perplexity="metrics.perplexity(targets, logits)")
+EVAL_SUM_OVER_BATCH = _eval(loss='metrics.cross_entropy(targets, logits, mask=mask, reduction="none").sum(axis=0)')
+EVAL_PPL_SUMMED_OVER_TIME = _eval_from_loss("float(np.exp(np.nansum(loss)))")
+EVAL_PPL_STEP_MEAN = _eval_from_loss("float(np.exp(np.nanmean(loss)))")
+EVAL_ACC_PADDED = _eval(accuracy="(logits.argmax(-1) == targets).mean(axis=0)")
+EVAL_SCALAR_LOSS = _eval(loss="metrics.cross_entropy(targets, logits, mask=mask)")
 EVAL_NAIVE_SOFTMAX = '''
 def evaluate_per_step(model, inputs, targets, mask):
     logits = predict(model, inputs).astype(np.float32)
@@ -184,8 +154,17 @@ EVAL_WRONG = {
     "naive-softmax-overflows": (EVAL_NAIVE_SOFTMAX, ["subtract"]),
 }
 
+# -- predict_next through `predict` (both tracks) -----------------------------------
+
+PREDICT_WHOLE_PREFIX = '''
+def predict_next(model, prefix):
+    logits = predict(model, np.array([prefix]))
+    return logits[0, -1].argmax()
+'''
+
 FRAMEWORK_FREE_WRONG = {**table("shift_for_next_token", SHIFT_WRONG), **table("evaluate_per_step", EVAL_WRONG)}
 FRAMEWORK_FREE_RIGHT = {**table("shift_for_next_token", SHIFT_RIGHT),
+                        **table("predict_next", {"whole-prefix": PREDICT_WHOLE_PREFIX}),
                         **table("evaluate_per_step", {"numpy-loop": EVAL_NUMPY_LOOP})}
 
 
@@ -224,11 +203,6 @@ def predict_next(model, prefix):
     return logits[0, -1]
 '''
 
-PREDICT_WHOLE_PREFIX = '''
-def predict_next(model, prefix):
-    logits = predict(model, np.array([prefix]))
-    return logits[0, -1].argmax()
-'''
 
 PREDICT_BY_HAND = '''
 def predict_next(model, prefix):
@@ -248,7 +222,7 @@ PREDICT_WRONG = {
     "skips-last-token": (PREDICT_SKIPS_LAST, ["never fed"]),
     "returns-logits": (PREDICT_RETURNS_LOGITS, ["returned the logits"]),
 }
-PREDICT_RIGHT = {"whole-prefix": PREDICT_WHOLE_PREFIX, "layers-by-hand": PREDICT_BY_HAND}
+PREDICT_RIGHT = {"layers-by-hand": PREDICT_BY_HAND}
 
 
 # -- evaluate_per_step with framework ops -----------------------------------------

@@ -2,7 +2,7 @@
 
 The framework-free variants of `shift_for_next_token` and `evaluate_per_step`
 are shared with the PyTorch track (tests/test_ex_06_sequence_prediction_pytorch.py);
-the `predict_next` variants and one `evaluate_per_step` variant written with
+the `predict_next` variants that call the model and one `evaluate_per_step` variant written with
 TensorFlow ops are below.
 """
 
@@ -49,11 +49,6 @@ def predict_next(model, prefix):
     return logits[0, -1]
 '''
 
-PREDICT_WHOLE_PREFIX = '''
-def predict_next(model, prefix):
-    logits = predict(model, np.array([prefix]))
-    return logits[0, -1].argmax()
-'''
 
 PREDICT_BY_HAND = '''
 def predict_next(model, prefix):
@@ -71,7 +66,7 @@ PREDICT_WRONG = {
     "skips-last-token": (PREDICT_SKIPS_LAST, ["never fed"]),
     "returns-logits": (PREDICT_RETURNS_LOGITS, ["returned the logits"]),
 }
-PREDICT_RIGHT = {"whole-prefix": PREDICT_WHOLE_PREFIX, "layers-by-hand": PREDICT_BY_HAND}
+PREDICT_RIGHT = {"layers-by-hand": PREDICT_BY_HAND}
 
 
 # -- evaluate_per_step with framework ops -----------------------------------------
