@@ -1,4 +1,4 @@
-"""Exercise tests of 05_sequence_classification_pytorch: its variants; the tests are those of tests/exercise_support.py.
+"""Exercise tests of 05_sequence_classification_pytorch: its variants (the tests: tests/exercise_support.py).
 
 Three exercises are framework-free (`evaluate`, `choose_threshold`,
 `answer_pitfalls`) and graded the same way in both tracks: their variants,

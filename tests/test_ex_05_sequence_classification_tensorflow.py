@@ -1,4 +1,4 @@
-"""Exercise tests of 05_sequence_classification_tensorflow: its variants; the tests are those of tests/exercise_support.py.
+"""Exercise tests of 05_sequence_classification_tensorflow: its variants (the tests: tests/exercise_support.py).
 
 The framework-free exercises (`evaluate`, `choose_threshold`,
 `answer_pitfalls`) share their variants with the PyTorch track (defined in

@@ -1,10 +1,11 @@
-"""Exercise tests of 06_sequence_prediction_pytorch: its variants; the tests are those of tests/exercise_support.py.
+"""Exercise tests of 06_sequence_prediction_pytorch: its variants (the tests: tests/exercise_support.py).
 
-`shift_for_next_token` and most `evaluate_per_step` variants are
-framework-free and graded the same way in both tracks: FRAMEWORK_FREE_WRONG
-and FRAMEWORK_FREE_RIGHT are defined here once and the TensorFlow file imports
-them. The `predict_next` variants and one `evaluate_per_step` variant written
-with framework ops are PyTorch's.
+The variants that never touch the framework (`shift_for_next_token`, most
+`evaluate_per_step` ones, a `predict_next` that goes through `predict`) are
+graded the same way in both tracks: FRAMEWORK_FREE_WRONG and
+FRAMEWORK_FREE_RIGHT are defined here once and the TensorFlow file imports
+them. The `predict_next` variants that call the model and one
+`evaluate_per_step` variant written with torch ops are PyTorch's.
 """
 
 from __future__ import annotations
@@ -110,6 +111,7 @@ EVAL_PPL_SUMMED_OVER_TIME = _eval_from_loss("float(np.exp(np.nansum(loss)))")
 EVAL_PPL_STEP_MEAN = _eval_from_loss("float(np.exp(np.nanmean(loss)))")
 EVAL_ACC_PADDED = _eval(accuracy="(logits.argmax(-1) == targets).mean(axis=0)")
 EVAL_SCALAR_LOSS = _eval(loss="metrics.cross_entropy(targets, logits, mask=mask)")
+
 EVAL_NAIVE_SOFTMAX = '''
 def evaluate_per_step(model, inputs, targets, mask):
     logits = predict(model, inputs).astype(np.float32)
@@ -154,7 +156,22 @@ EVAL_WRONG = {
     "naive-softmax-overflows": (EVAL_NAIVE_SOFTMAX, ["subtract"]),
 }
 
-# -- predict_next through `predict` (both tracks) -----------------------------------
+# -- predict_next (both tracks: the mistakes, and one variant through `predict`) ----
+
+#: What the test cells must say about each typical mistake; each track writes the mistake in its framework.
+PREDICT_MISTAKES = {
+    "hidden-reset": ["reset at every step"],
+    "first-output": ["FIRST token"],
+    "skips-last-token": ["never fed"],
+    "returns-logits": ["returned the logits"],
+}
+
+
+def predict_next_wrong(sources: dict) -> dict:
+    """`{label: source}` of one track's versions of PREDICT_MISTAKES -> `{label: (source, phrases)}`."""
+    assert sorted(sources) == sorted(PREDICT_MISTAKES), sorted(sources)
+    return {label: (sources[label], phrases) for label, phrases in PREDICT_MISTAKES.items()}
+
 
 PREDICT_WHOLE_PREFIX = '''
 def predict_next(model, prefix):
@@ -216,12 +233,8 @@ def predict_next(model, prefix):
     return scores.argmax(dim=-1).item()
 '''
 
-PREDICT_WRONG = {
-    "hidden-reset": (PREDICT_RESET, ["reset at every step"]),
-    "first-output": (PREDICT_FIRST_OUTPUT, ["FIRST token"]),
-    "skips-last-token": (PREDICT_SKIPS_LAST, ["never fed"]),
-    "returns-logits": (PREDICT_RETURNS_LOGITS, ["returned the logits"]),
-}
+PREDICT_WRONG = predict_next_wrong({"hidden-reset": PREDICT_RESET, "first-output": PREDICT_FIRST_OUTPUT,
+                                    "skips-last-token": PREDICT_SKIPS_LAST, "returns-logits": PREDICT_RETURNS_LOGITS})
 PREDICT_RIGHT = {"layers-by-hand": PREDICT_BY_HAND}
 
 

@@ -1,4 +1,4 @@
-"""Exercise tests of 06_sequence_prediction_tensorflow: its variants; the tests are those of tests/exercise_support.py.
+"""Exercise tests of 06_sequence_prediction_tensorflow: its variants (the tests: tests/exercise_support.py).
 
 The framework-free variants of `shift_for_next_token` and `evaluate_per_step`
 are shared with the PyTorch track (tests/test_ex_06_sequence_prediction_pytorch.py);
@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from tests.exercise_support import exercise_tests, table
-from tests.test_ex_06_sequence_prediction_pytorch import FRAMEWORK_FREE_RIGHT, FRAMEWORK_FREE_WRONG
+from tests.test_ex_06_sequence_prediction_pytorch import FRAMEWORK_FREE_RIGHT, FRAMEWORK_FREE_WRONG, predict_next_wrong
 
 pytestmark = pytest.mark.slow
 STEM = "06_sequence_prediction_tensorflow"
@@ -60,12 +60,8 @@ def predict_next(model, prefix):
     return int(tf.argmax(scores, axis=-1)[0])
 '''
 
-PREDICT_WRONG = {
-    "hidden-reset": (PREDICT_RESET, ["reset at every step"]),
-    "first-output": (PREDICT_FIRST_OUTPUT, ["FIRST token"]),
-    "skips-last-token": (PREDICT_SKIPS_LAST, ["never fed"]),
-    "returns-logits": (PREDICT_RETURNS_LOGITS, ["returned the logits"]),
-}
+PREDICT_WRONG = predict_next_wrong({"hidden-reset": PREDICT_RESET, "first-output": PREDICT_FIRST_OUTPUT,
+                                    "skips-last-token": PREDICT_SKIPS_LAST, "returns-logits": PREDICT_RETURNS_LOGITS})
 PREDICT_RIGHT = {"layers-by-hand": PREDICT_BY_HAND}
 
 

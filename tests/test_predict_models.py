@@ -221,3 +221,19 @@ def test_generation_prompt_and_pick_cell_name_bad_input():
     assert pick_cell({"rnn": int}, "rnn") is int
     with pytest.raises(ValueError, match=r"`cell` must be one of \['rnn'\]"):
         pick_cell({"rnn": int}, "transformer")
+
+
+def test_training_options_check_sizes_and_complete_the_validation_triple():
+    from utils.evaluation import training_options
+
+    x = np.zeros((2, 3), dtype=np.int64)
+    assert training_options(1, 4) is None
+    inputs, targets, mask = training_options(2, 8, [x, x])
+    assert inputs is x and targets is x and mask is None
+    assert training_options(2, 8, (x, x, x > 0))[2].dtype == bool
+    with pytest.raises(ValueError, match="batch_size"):
+        training_options(1, 0)
+    with pytest.raises(ValueError, match="validation"):
+        training_options(1, 1, (x,))
+    with pytest.raises(ValueError, match="validation"):
+        training_options(1, 1, x)

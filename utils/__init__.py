@@ -11,6 +11,7 @@ checks      checks that teach: expected vs got, and the likely mistake
 plots       confusion matrices, per-step curves, loss curves, hidden states, thresholds
 data        deterministic datasets generated for the lessons
 rnn         the numpy RNN reference (rnn_step, rnn_forward)
+evaluation  framework-free thresholds, metrics dict and decoding helpers shared by both adapters
 notebook    `setup_notebook()`: seeds, quiet framework logging, version checks
 torch_utils PyTorch adapters (device choice, weight copies); imports torch
 tf_utils    TensorFlow/Keras adapters (weight copies, callbacks); imports tensorflow
@@ -25,7 +26,7 @@ __version__ = "0.1.0"
 #: checks it.
 COURSE = "sequences-with-rnns"
 
-_SUBMODULES = ("metrics", "checks", "plots", "data", "rnn", "notebook", "torch_utils", "tf_utils")
+_SUBMODULES = ("metrics", "checks", "plots", "data", "rnn", "evaluation", "notebook", "torch_utils", "tf_utils")
 
 __all__ = ["COURSE", "__version__", "setup_notebook", *_SUBMODULES]
 
