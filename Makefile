@@ -35,8 +35,15 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -n 2 --timeout=900 $(PYTEST_ARGS)
 
-# Root (containers, CI) needs --allow-root; the news pop-up needs the network we do not have.
-lab: $(STAMP)
+# Root (containers, CI) needs --allow-root. JupyterLab reads default settings from
+# share/jupyter/lab/settings/overrides.json: ours turn off the news and update checks
+# (they need a network the course does not assume, and their pop-up hides the notebook).
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
+$(LAB_SETTINGS): tools/jupyterlab/overrides.json $(STAMP)
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+lab: $(STAMP) $(LAB_SETTINGS)
 	$(VENV)/bin/jupyter lab --notebook-dir=$(CURDIR) --LabApp.news_url=None \
 		$(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
