@@ -75,3 +75,31 @@ def test_hostile_corpus_on_a_course_assignment(aid, tmp_path):
     assert totals["monkeypatch"][0] == 0
     assert cell[("patch_at_call_time", first)][:2] == (0, "tampered")
     assert totals["patch_at_call_time"][0] <= max_points - first_points
+
+
+EVERY_ASSIGNMENT = sorted(p.parent.name for p in (ROOT / "source").glob("*/*.ipynb") if p.stem == p.parent.name)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("aid", EVERY_ASSIGNMENT)
+def test_every_assignment_grades_its_solution_full_and_its_stub_zero(aid, tmp_path):
+    """The grader on each course assignment as it is: the source solutions (submitted as a
+    student would, from the release) get every point, the release stub none."""
+    source_nb = ROOT / "source" / aid / f"{aid}.ipynb"
+    release_nb = ROOT / "release" / aid / f"{aid}.ipynb"
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    build_class(source_nb, release_nb, subs, escape_path=tmp_path / "escaped.txt", only={"correct", "stub"})
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", aid, str(subs), "--out", str(out),
+                           "--jobs", "2"], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    tests = _tests_in_order(nbformat.read(release_nb, as_version=4))
+    max_points = sum(p for _, p in tests)
+    with open(out / "grades.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    with open(out / "totals.csv", newline="") as fh:
+        totals = {r["student_id"]: (float(r["points"]), float(r["max_points"]), r["status"]) for r in csv.DictReader(fh)}
+    failing = [(r["grade_id"], r["status"], r["message"][:300]) for r in rows
+               if r["student_id"] == "correct" and r["status"] != "passed"]
+    assert totals["correct"] == (max_points, max_points, "passed"), failing
+    assert totals["stub"][0] == 0 and totals["stub"][1] == max_points
+    assert all(r["status"] != "passed" for r in rows if r["student_id"] == "stub")
