@@ -132,7 +132,8 @@ def prepare(assignment_id: str, work: Path, course_root: Path = ROOT) -> Assignm
     ensure_tools_on_path()
     _quiet_nbgrader_logs()
     from nbgrader.apps import NbGraderAPI
-    from traitlets.config import Config
+
+    from .release import course_config
 
     course = work / "course"
     if course.exists():
@@ -140,11 +141,7 @@ def prepare(assignment_id: str, work: Path, course_root: Path = ROOT) -> Assignm
     shutil.copytree(src, course / "source" / assignment_id, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     db = work / "source-gradebook.db"
     db.unlink(missing_ok=True)
-    config = Config()
-    config.CourseDirectory.root = str(course)
-    config.CourseDirectory.db_url = f"sqlite:///{db}"
-    config.CourseDirectory.include = ["*.ipynb"]
-    config.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+    config = course_config(course, db)
     config.Application.log_level = "ERROR"
     _fast_alembic_head()
     api = NbGraderAPI(config=config)

@@ -24,17 +24,23 @@ def assignment_ids(root: Path = ROOT) -> list[str]:
     return sorted(p.parent.name for p in (root / "source").glob("*/*.ipynb") if p.stem == p.parent.name)
 
 
-def _nbgrader_api(course_root: Path):
-    ensure_tools_on_path()
-    from nbgrader.apps import NbGraderAPI
+def course_config(course_root: Path, db_path: Path):
+    """The nbgrader settings of a scratch course directory (the same as nbgrader_config.py's)."""
     from traitlets.config import Config
 
     config = Config()
     config.CourseDirectory.root = str(course_root)
-    config.CourseDirectory.db_url = f"sqlite:///{course_root / 'gradebook.db'}"
+    config.CourseDirectory.db_url = f"sqlite:///{db_path}"
     config.CourseDirectory.include = ["*.ipynb"]
     config.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
-    return NbGraderAPI(config=config)
+    return config
+
+
+def _nbgrader_api(course_root: Path):
+    ensure_tools_on_path()
+    from nbgrader.apps import NbGraderAPI
+
+    return NbGraderAPI(config=course_config(course_root, course_root / "gradebook.db"))
 
 
 def _normalise(path: Path) -> None:

@@ -200,15 +200,20 @@ def check_type(got, expected_types, what: str, hint: str | None = None) -> None:
         )
 
 
-def _shape_of(got, what: str) -> tuple:
+def _array_of(got, what: str) -> np.ndarray:
+    """`got` as a numpy array, or a CheckFailure that says why it is not one."""
     if got is None:
         raise CheckFailure(f"{what} returned None: did you forget `return`?")
-    if hasattr(got, "shape") and not isinstance(got, np.ndarray):
-        return tuple(int(d) for d in got.shape)
     try:
-        return tuple(as_numpy(got, name=what).shape)
+        return as_numpy(got, name=what)
     except ValueError as exc:
         raise CheckFailure(f"{what} is not a rectangular array: {exc}") from None
+
+
+def _shape_of(got, what: str) -> tuple:
+    if got is not None and hasattr(got, "shape") and not isinstance(got, np.ndarray):
+        return tuple(int(d) for d in got.shape)
+    return tuple(_array_of(got, what).shape)
 
 
 def check_shape(got, expected_shape, what: str, hint: str | None = None) -> None:
@@ -246,12 +251,7 @@ def check_shape(got, expected_shape, what: str, hint: str | None = None) -> None
 
 
 def _as_float_array(x, what: str, role: str) -> np.ndarray:
-    if x is None:
-        raise CheckFailure(f"{what} returned None: did you forget `return`?")
-    try:
-        arr = as_numpy(x, name=what)
-    except ValueError as exc:
-        raise CheckFailure(f"{what} is not a rectangular array: {exc}") from None
+    arr = _array_of(x, what)
     if arr.dtype == object or arr.dtype.kind not in "biuf":
         raise CheckFailure(f"{what} should be numeric, but the {role} value is {_describe(x)}")
     return arr.astype(np.float64)
@@ -572,12 +572,7 @@ def check_confusion_matrix(got, expected, what: str) -> None:
     out) and floats where counts belong.
     """
     e = as_numpy(expected, name=what)
-    if got is None:
-        raise CheckFailure(f"{what} returned None: did you forget `return`?")
-    try:
-        g = as_numpy(got, name=what)
-    except ValueError as exc:
-        raise CheckFailure(f"{what} is not a rectangular array: {exc}") from None
+    g = _array_of(got, what)
     if g.shape != e.shape:
         hint = None
         if g.ndim == e.ndim == 2 and g.shape[0] == g.shape[1] and g.shape[0] < e.shape[0]:
