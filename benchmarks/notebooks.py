@@ -33,11 +33,14 @@ def course_notebooks(root: Path = ROOT) -> list[Path]:
     return sorted((root / "notebooks").glob("*.ipynb")) + sorted((root / "source").glob("*/*.ipynb"))
 
 
-def run_notebook(path: Path, *, timeout: int = CELL_TIMEOUT_S) -> tuple[float, str | None]:
-    """Execute one notebook in its own folder; return (seconds, error or None)."""
+def execute(path: Path, *, timeout: int = CELL_TIMEOUT_S):
+    """Execute one notebook top to bottom in its own folder; return (executed notebook, seconds).
+
+    Raises nbclient's error when a cell fails. Shared by this benchmark and
+    tests/test_notebooks_execute.py.
+    """
     import nbformat
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
@@ -47,11 +50,20 @@ def run_notebook(path: Path, *, timeout: int = CELL_TIMEOUT_S) -> tuple[float, s
         resources={"metadata": {"path": str(path.parent)}},
     )
     start = time.perf_counter()
+    # The kernel process's own stderr (e.g. ipykernel's notice about TCP) is not
+    # the notebook's: keep it out. Cell output, stderr streams included, is unaffected.
+    client.execute(stderr=subprocess.DEVNULL)
+    return nb, time.perf_counter() - start
+
+
+def run_notebook(path: Path, *, timeout: int = CELL_TIMEOUT_S) -> tuple[float, str | None]:
+    """Execute one notebook; return (seconds, error or None)."""
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    start = time.perf_counter()
     error = None
     try:
-        # The kernel process's own stderr (e.g. ipykernel's notice about TCP) is not
-        # the notebook's: keep it out of the table. Cell output is unaffected.
-        client.execute(stderr=subprocess.DEVNULL)
+        execute(path, timeout=timeout)
     except CellExecutionError as exc:
         error = f"{exc.ename}: {exc.evalue}"[:200]
     except CellTimeoutError:

@@ -1,26 +1,24 @@
-"""Every lesson and every source notebook runs top to bottom, cleanly and fast.
+"""Every lesson and every source notebook runs top to bottom, cleanly.
 
 "Cleanly" means: no error, and nothing on stderr (nbgrader and learners both
-trip over stderr noise). "Fast" is the spec's 60 s per notebook on a 2-core
-CPU; the measured time is reported, and the limit is enforced by the kernel
-timeout rather than by a timing assertion.
+trip over stderr noise), and no cell hangs (a per-cell timeout). Speed itself
+is measured by `make bench` (benchmarks/notebooks.py, which runs notebooks the
+same way), not asserted here.
 """
 
 from __future__ import annotations
 
-import os
-import time
 from pathlib import Path
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
+
+from benchmarks.notebooks import course_notebooks, execute
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "source").glob("*/*.ipynb"))
+NOTEBOOKS = course_notebooks(ROOT)
 
 #: A cell that runs longer than this is hung, not slow (the spec's whole-notebook budget is 60 s).
-NOTEBOOK_SECONDS = 120
+CELL_TIMEOUT_S = 120
 
 
 def _stderr_outputs(nb) -> list[str]:
@@ -34,23 +32,9 @@ def _stderr_outputs(nb) -> list[str]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
-def test_notebook_runs_clean(path: Path, tmp_path: Path, record_property):
-    nb = nbformat.read(path, as_version=4)
-    env_before = dict(os.environ)
-    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    try:
-        client = NotebookClient(
-            nb,
-            timeout=NOTEBOOK_SECONDS,  # per cell; the whole-notebook figure is below
-            kernel_name="python3",
-            resources={"metadata": {"path": str(path.parent)}},
-        )
-        start = time.perf_counter()
-        client.execute()
-        seconds = time.perf_counter() - start
-    finally:
-        os.environ.clear()
-        os.environ.update(env_before)
+def test_notebook_runs_clean(path: Path, monkeypatch, record_property):
+    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    nb, seconds = execute(path, timeout=CELL_TIMEOUT_S)
     record_property("seconds", round(seconds, 1))
     print(f"{path.relative_to(ROOT)}: {seconds:.1f} s")
     stderr = _stderr_outputs(nb)

@@ -10,10 +10,10 @@ The same names exist in `utils.torch_utils` for PyTorch. Topic modules:
 from __future__ import annotations
 
 import logging
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+from ..notebook import quiet_frameworks
+
+quiet_frameworks()  # TensorFlow reads its logging settings from the environment at import time
 
 import tensorflow as tf  # noqa: E402
 
