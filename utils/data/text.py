@@ -229,6 +229,13 @@ def next_token_data(seed: int = 0, test_fraction: float = 0.2, text: str | None 
     return NextTokenData(vocab, train, test, *tr, *te)
 
 
+def _check_wave(period, noise) -> None:
+    if not period > 0:
+        raise ValueError(f"`period` must be positive, got {period}")
+    if not noise >= 0:
+        raise ValueError(f"`noise` must be >= 0, got {noise}")
+
+
 def noisy_sine(num_steps: int = 200, *, period: float = 20.0, noise: float = 0.1, phase: float = 0.0,
                seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """One sine wave sampled at integer steps, with Gaussian noise of std `noise`.
@@ -238,10 +245,7 @@ def noisy_sine(num_steps: int = 200, *, period: float = 20.0, noise: float = 0.1
     num_steps = int(num_steps)
     if num_steps < 2:
         raise ValueError(f"`num_steps` must be at least 2, got {num_steps}")
-    if not period > 0:
-        raise ValueError(f"`period` must be positive, got {period}")
-    if not noise >= 0:
-        raise ValueError(f"`noise` must be >= 0, got {noise}")
+    _check_wave(period, noise)
     t = np.arange(num_steps)
     clean = np.sin(2 * np.pi * t / period + phase)
     noisy = clean + np.random.default_rng(seed).normal(0.0, noise, size=num_steps)
@@ -270,10 +274,7 @@ def sine_windows(num_windows: int = 256, window: int = 40, *, period: float = 20
         raise ValueError(f"`num_windows` must be at least 1, got {num_windows}")
     if window < 1:
         raise ValueError(f"`window` must be at least 1, got {window}")
-    if not period > 0:
-        raise ValueError(f"`period` must be positive, got {period}")
-    if not noise >= 0:
-        raise ValueError(f"`noise` must be >= 0, got {noise}")
+    _check_wave(period, noise)
     rng = np.random.default_rng(seed)
     phases = rng.uniform(0.0, 2 * np.pi, size=(num_windows, 1))
     t = np.arange(window + 1)[None, :]
