@@ -52,6 +52,22 @@ def test_per_step_confusion_matches_sklearn_at_each_step():
     assert done > 300
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.uint16, np.uint64])
+def test_per_step_confusion_with_labels_in_small_or_unsigned_integer_types(dtype):
+    """Codes label * K + label are computed in intp: uint8 labels of 20 classes must not wrap at 256."""
+    rng = np.random.default_rng(11)
+    k = 20
+    yt = rng.integers(0, k, (64, 9)).astype(dtype)
+    yp = rng.integers(0, k, (64, 9))  # int64 beside the other type
+    mask = rng.random((64, 9)) < 0.8
+    got = M.per_step_confusion_matrix(yt, yp, mask=mask, num_classes=k)
+    for t in range(yt.shape[1]):
+        real = mask[:, t]
+        np.testing.assert_array_equal(got[t], skm.confusion_matrix(yt[real, t], yp[real, t], labels=np.arange(k)))
+    whole = M.confusion_matrix(yt, yp.astype(dtype))
+    np.testing.assert_array_equal(whole, skm.confusion_matrix(yt.ravel(), yp.ravel()))
+
+
 @pytest.mark.parametrize("metric", ["precision", "recall", "f1", "accuracy"])
 @pytest.mark.parametrize("average", ["binary", None, "micro", "macro", "weighted"])
 def test_per_step_scores_match_sklearn_at_each_step(metric, average):

@@ -266,11 +266,12 @@ def _fast_counts(yt, yp, *, k=None, mask=None, per_step=False, limit=_DIRECT_LIM
         if not per_step and kc == 2:
             # binary: three sums (the labels are 0/1 here), no histogram
             n_t, n_p = int(a.sum(dtype=np.int64)), int(b.sum(dtype=np.int64))
-            n_tp = int(np.bitwise_and(a, b, out=codes, casting="unsafe").sum())
+            n_tp = int(np.bitwise_and(a, b, out=codes, dtype=np.intp, casting="unsafe").sum())
             acc[0] += ((n_here - n_t - n_p + n_tp, n_p - n_tp), (n_t - n_tp, n_tp))
         else:
-            np.multiply(a, kc, out=codes, casting="unsafe")
-            np.add(codes, b, out=codes, casting="unsafe")
+            # computed in intp: uint8 * k would wrap, and uint64 with int64 has no integer loop
+            np.multiply(a, kc, out=codes, dtype=np.intp, casting="unsafe")
+            np.add(codes, b, out=codes, dtype=np.intp, casting="unsafe")
             if per_step:
                 np.add(codes, step_offsets * (kc * kc), out=codes)
             counts = np.bincount(codes.reshape(-1), minlength=T * kc * kc)
