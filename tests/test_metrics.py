@@ -310,3 +310,94 @@ def test_torch_and_tf_tensors_give_the_numpy_numbers():
         assert M.f1_score(conv(yt), conv(yp), average="macro", mask=conv(mask)) == ref_f1
     t = torch.tensor(yt.astype(np.float32), requires_grad=True)  # whole-number floats, with grad
     assert M.accuracy_score(t, torch.as_tensor(yp)) == M.accuracy_score(yt, yp)
+
+
+def _same_outcome(call_a, call_b):
+    """Both calls return equal arrays, or both raise the same error with the same message."""
+    outcomes = []
+    for call in (call_a, call_b):
+        try:
+            outcomes.append(("ok", call()))
+        except (ValueError, TypeError) as err:
+            outcomes.append((type(err).__name__, str(err)))
+    (kind_a, val_a), (kind_b, val_b) = outcomes
+    assert kind_a == kind_b, outcomes
+    if kind_a == "ok":
+        np.testing.assert_array_equal(val_a, val_b)
+    else:
+        assert val_a == val_b
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_compiled_counting_kernel_agrees_with_sklearn_and_the_numpy_path(monkeypatch, seed):
+    """Large inputs use utils._kernels (numba); forced on small inputs here, it must match both oracles."""
+    from utils import _kernels
+
+    assert _kernels.pair_counter() is not None, "numba is pinned in requirements.txt and must load"
+    rng = np.random.default_rng(100 + seed)
+    dtypes = [np.int64, np.int32, np.int8, np.uint8, np.uint16, np.uint64]
+    for _ in range(150):
+        k = int(rng.integers(1, 14))
+        n = int(rng.integers(1, 300))
+        pool = np.arange(k)
+        if rng.random() < 0.3:  # labels with gaps: absent ones are dropped when inferred
+            pool = np.sort(rng.choice(40, size=k, replace=False))
+        yt = rng.choice(pool, n)
+        yp = rng.choice(pool, n)
+        trouble = rng.random()
+        if trouble < 0.1:
+            yp[rng.integers(n)] = -3  # negative: inferred labels take the general path
+        elif trouble < 0.2:
+            yt[rng.integers(n)] = 5000  # beyond the direct limit: general path
+        yt = yt.astype(rng.choice(dtypes) if yt.min() >= 0 and yt.max() < 128 else np.int64)
+        yp = yp.astype(rng.choice(dtypes) if yp.min() >= 0 and yp.max() < 128 else np.int64)
+        if rng.random() < 0.2:  # a strided, read-only view
+            yt = np.repeat(yt, 2)[::2]
+            yt.flags.writeable = False
+        num_classes = int(rng.integers(1, 45)) if rng.random() < 0.3 else None
+
+        def compiled():
+            with monkeypatch.context() as m:
+                m.setattr(M, "_JIT_MIN", 1)
+                return M.confusion_matrix(yt, yp, num_classes=num_classes)
+
+        def plain():
+            with monkeypatch.context() as m:
+                m.setattr(_kernels, "pair_counter", lambda: None)
+                m.setattr(M, "_JIT_MIN", 1)
+                return M.confusion_matrix(yt, yp, num_classes=num_classes)
+
+        _same_outcome(compiled, plain)
+        if num_classes is None:
+            np.testing.assert_array_equal(compiled(), skm.confusion_matrix(yt, yp))
+        elif max(yt.astype(np.int64).max(), yp.astype(np.int64).max()) < num_classes and min(yt.min(), yp.min()) >= 0:
+            np.testing.assert_array_equal(compiled(), skm.confusion_matrix(yt, yp, labels=np.arange(num_classes)))
+
+
+def test_compiled_kernel_runs_at_its_real_threshold_and_can_be_switched_off(monkeypatch):
+    from utils import _kernels
+
+    rng = np.random.default_rng(7)
+    n = M._JIT_MIN + 11
+    yt = rng.integers(0, 10, n)
+    yp = np.where(rng.random(n) < 0.8, yt, rng.integers(0, 10, n))
+    expected = skm.confusion_matrix(yt, yp)
+    kernel = _kernels.pair_counter()
+    calls = []
+    monkeypatch.setattr(_kernels, "pair_counter", lambda: (lambda *a: calls.append(1) or kernel(*a)))
+    np.testing.assert_array_equal(M.confusion_matrix(yt, yp), expected)
+    np.testing.assert_array_equal(M.confusion_matrix(yt, yp, num_classes=10), expected)
+    assert len(calls) == 2, "inputs of _JIT_MIN labels or more must use the compiled kernel"
+    with pytest.raises(ValueError, match=r"`y_pred` contains the label 10, outside 0\.\.9"):
+        M.confusion_matrix(yt, np.where(yp == 3, 10, yp), num_classes=10)
+    monkeypatch.undo()
+    # the documented switch: RNN_COURSE_NO_JIT=1 keeps the numpy path (fresh cache of the lookup)
+    monkeypatch.setenv(_kernels.DISABLE_ENV, "1")
+    _kernels.pair_counter.cache_clear()
+    try:
+        assert _kernels.pair_counter() is None
+        np.testing.assert_array_equal(M.confusion_matrix(yt, yp), expected)
+    finally:
+        monkeypatch.delenv(_kernels.DISABLE_ENV)
+        _kernels.pair_counter.cache_clear()
+    assert _kernels.pair_counter() is not None

@@ -80,6 +80,9 @@ _DIRECT_LIMIT = 1024
 # Elements per block in the counting kernel: small enough for the block and
 # its temporaries to stay in the CPU cache.
 _BLOCK = 1 << 16
+# From this many labels on, confusion counts use the compiled one-pass kernel
+# of utils._kernels when numba is installed (numpy below, or without numba).
+_JIT_MIN = 1 << 22  # about 4.2 million; numpy takes ~8 ms there
 
 
 class UndefinedMetricWarning(UserWarning):
@@ -222,6 +225,10 @@ def _fast_counts(yt, yp, *, k=None, mask=None, per_step=False, limit=_DIRECT_LIM
     being compressed away; temporaries reuse two preallocated buffers; binary
     blocks are counted with three sums instead of a histogram.
     """
+    if not per_step and mask is None and yt.size >= _JIT_MIN:
+        jit = _jit_counts(yt.reshape(-1), yp.reshape(-1), k=k, limit=limit)
+        if jit is not NotImplemented:
+            return jit
     if per_step:
         n_rows, T = yt.shape
         rows = max(1, _BLOCK // max(T, 1))
@@ -282,6 +289,38 @@ def _fast_counts(yt, yp, *, k=None, mask=None, per_step=False, limit=_DIRECT_LIM
         kc = max(kc, 1)
         acc = np.zeros((T, kc, kc), dtype=np.int64)
     return (acc if per_step else acc[0]), kc
+
+
+def _jit_counts(yt, yp, *, k, limit):
+    """`_fast_counts` for large 1-D inputs in one compiled pass; NotImplemented without numba.
+
+    Counts into a (stride, stride) table and keeps its top-left corner.
+    stride is k when it is given; when the labels are inferred, a small table
+    (64 labels) is tried first and `limit` only if a larger label turns up
+    (the kernel stops at the first label that does not fit).
+    """
+    from . import _kernels
+
+    kernel = _kernels.pair_counter() if (yt.dtype.kind in "iu" and yp.dtype.kind in "iu") else None
+    if kernel is None:
+        return NotImplemented
+    if k is not None and k > limit:
+        return None
+    for stride in ((k,) if k is not None else (min(64, limit), limit)):
+        table = np.zeros(stride * stride, dtype=np.int64)
+        bad, seen = kernel(yt, yp, stride, table)
+        if bad < 0:
+            break
+    else:  # a label outside 0..stride-1: the caller reports it or takes the general path
+        return None
+    table = table.reshape(stride, stride)
+    if k is not None:
+        return table, k
+    bound = min(int(seen) + 1, stride)  # seen (an OR of the labels) >= the largest label
+    corner = table[:bound, :bound]
+    used = np.flatnonzero(corner.any(axis=0) | corner.any(axis=1))
+    kc = max(int(used[-1]) + 1 if used.size else 1, 2)
+    return table[:kc, :kc].copy(), kc
 
 
 def _encode(y, sorted_labels, order):
