@@ -103,3 +103,37 @@ def test_every_assignment_grades_its_solution_full_and_its_stub_zero(aid, tmp_pa
     assert totals["correct"] == (max_points, max_points, "passed"), failing
     assert totals["stub"][0] == 0 and totals["stub"][1] == max_points
     assert all(r["status"] != "passed" for r in rows if r["student_id"] == "stub")
+
+
+@pytest.mark.slow
+def test_a_metric_call_on_millions_of_labels_inside_the_sandbox_keeps_full_marks(tmp_path):
+    """From utils.metrics._JIT_MIN labels on, confusion_matrix loads numba's kernel; the sandbox must not break it.
+
+    The grading sandbox refuses every file write outside the working folder,
+    so numba cannot write its cache (NUMBA_CACHE_DIR points outside, too) and
+    compiles in memory. The added cell checks that the compiled path ran and
+    counted right, and breaks the student's rnn_step if not.
+    """
+    aid = "01_hidden_state"
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    written = build_class(ROOT / "source" / aid / f"{aid}.ipynb", ROOT / "release" / aid / f"{aid}.ipynb", subs,
+                          escape_path=tmp_path / "escaped.txt", only={"correct"})
+    nb = nbformat.read(written["correct"], as_version=4)
+    after = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "def rnn_step" in c.source)
+    nb.cells.insert(after + 1, nbformat.v4.new_code_cell(
+        "import sys\nimport numpy as np\nimport utils.metrics as M\nfrom utils import _kernels\n"
+        "y = np.random.default_rng(0).integers(0, 10, M._JIT_MIN + 5)\n"
+        "cm = M.confusion_matrix(y, y)\n"
+        "if not ('numba' in sys.modules and _kernels.pair_counter() is not None and cm.trace() == y.size):\n"
+        "    def rnn_step(*args, **kwargs):\n"
+        "        return None\n"))
+    nbformat.write(nb, written["correct"])
+    env = dict(ENV, NUMBA_CACHE_DIR=str(tmp_path / "numba-cache"))
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", aid, str(subs), "--out", str(out),
+                           "--cell-timeout", "60", "--timeout", "120"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with open(out / "totals.csv", newline="") as fh:
+        (row,) = list(csv.DictReader(fh))
+    assert (row["status"], row["points"]) == ("passed", row["max_points"]), row
+    assert not (tmp_path / "numba-cache").exists(), "the sandbox let numba write outside the working folder"
