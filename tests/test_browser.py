@@ -117,18 +117,39 @@ def lab_server(tmp_path_factory):
             server.wait(timeout=10)
 
 
-def _run_all_cells(page, tries: int = 3) -> None:
+def _answer_dialogs(page, seen: list) -> None:
+    """Answer any JupyterLab dialog as a learner would (its default button), noting its text.
+
+    A modal dialog (e.g. the kernel choice, when the server is slow to list
+    kernels) swallows every click on the page until it is answered.
+    """
+    dialogs = page.locator(".jp-Dialog")
+    for _ in range(5):
+        if not dialogs.count() or not dialogs.first.is_visible():
+            return
+        dialog = dialogs.first
+        seen.append(" ".join(dialog.inner_text().split()))
+        accept = dialog.locator(".jp-Dialog-button.jp-mod-accept")
+        if accept.count():
+            accept.first.click()
+        else:
+            page.keyboard.press("Escape")
+        page.wait_for_timeout(500)
+
+
+def _run_all_cells(page, dialogs: list, tries: int = 3) -> None:
     """Run > Run All Cells; retried while the app is still settling and the click is lost."""
     started = page.locator(".jp-InputArea-prompt").filter(has_text=re.compile(r"\[(\*|\d+)\]"))
     for _ in range(tries):
-        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        _answer_dialogs(page, dialogs)
         try:
+            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click(timeout=20_000)
+            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click(timeout=20_000)
             started.first.wait_for(state="attached", timeout=20_000)
             return
         except PlaywrightTimeout:
             page.keyboard.press("Escape")
-    raise AssertionError(f"Run > Run All Cells did not start any cell after {tries} tries")
+    raise AssertionError(f"Run > Run All Cells did not start any cell after {tries} tries; dialogs seen: {dialogs}")
 
 
 def test_run_all_in_jupyterlab_shows_the_checks(chromium, lab_server):
@@ -157,10 +178,10 @@ def test_run_all_in_jupyterlab_shows_the_checks(chromium, lab_server):
             idle = page.locator(".jp-NotebookPanel-toolbar .jp-Notebook-ExecutionIndicator[data-status='idle']")
             idle.wait_for(state="attached")
 
-            _run_all_cells(page)
-
             outputs = page.locator(".jp-OutputArea-output")
+            dialogs = []
             try:
+                _run_all_cells(page, dialogs)
                 fail_line = outputs.filter(has_text="[FAIL] test_").first
                 fail_line.wait_for(state="attached", timeout=RUN_S * 1000)
                 idle.wait_for(state="attached", timeout=RUN_S * 1000)
@@ -169,6 +190,8 @@ def test_run_all_in_jupyterlab_shows_the_checks(chromium, lab_server):
                 error_box.scroll_into_view_if_needed()
             finally:
                 page.screenshot(path=str(screenshot))  # also what went wrong, when it did
+                if dialogs:
+                    print(f"JupyterLab dialogs answered: {dialogs}")
             texts = outputs.all_text_contents()
             # `make lab` serves nbgrader's lab extensions: its menu is in the menu bar
             menus = page.locator(".lm-MenuBar-itemLabel").all_text_contents()
