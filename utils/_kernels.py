@@ -31,22 +31,18 @@ def _count_pairs_py(y_true, y_pred, stride, out):
     """Add 1 to ``out[t * stride + p]`` for each pair (t, p), in one pass.
 
     Stops at the first pair with a label outside ``0..stride-1`` and returns
-    ``(its index, seen)``; returns ``(-1, seen)`` when every label is inside.
-    ``seen`` is the bitwise OR of the labels counted, an upper bound of the
-    largest one that costs less than a running max. Labels are compared as
+    its index; returns -1 when every label is inside. Labels are compared as
     unsigned 64-bit numbers, so a negative label reads as a huge one and one
     comparison per label checks both ends of the range.
     """
     s = np.uint64(stride)
-    seen = np.uint64(0)
     for i in range(y_true.shape[0]):
         t = np.uint64(y_true[i])
         p = np.uint64(y_pred[i])
         if t >= s or p >= s:
-            return i, seen
-        seen |= t | p
+            return i
         out[t * s + p] += 1
-    return -1, seen
+    return -1
 
 
 @functools.lru_cache(maxsize=None)

@@ -225,20 +225,20 @@ def _fast_counts(yt, yp, *, k=None, mask=None, per_step=False, limit=_DIRECT_LIM
     being compressed away; temporaries reuse two preallocated buffers; binary
     blocks are counted with three sums instead of a histogram.
     """
-    if not per_step and mask is None and yt.size >= _JIT_MIN:
-        jit = _jit_counts(yt.reshape(-1), yp.reshape(-1), k=k, limit=limit)
-        if jit is not NotImplemented:
-            return jit
+    known = k is not None
+    if known and k > limit:
+        return None
     if per_step:
         n_rows, T = yt.shape
         rows = max(1, _BLOCK // max(T, 1))
     else:
         yt, yp = yt.reshape(-1), yp.reshape(-1)
+        if mask is None and yt.size >= _JIT_MIN:
+            jit = _jit_counts(yt, yp, k=k, limit=limit)
+            if jit is not NotImplemented:
+                return jit
         mask = None if mask is None else mask.reshape(-1)
         n_rows, T, rows = yt.shape[0], 1, _BLOCK
-    known = k is not None
-    if known and k > limit:
-        return None
     kc = k if known else 0
     acc = None
     width = rows * T
@@ -304,21 +304,15 @@ def _jit_counts(yt, yp, *, k, limit):
     kernel = _kernels.pair_counter() if (yt.dtype.kind in "iu" and yp.dtype.kind in "iu") else None
     if kernel is None:
         return NotImplemented
-    if k is not None and k > limit:
-        return None
     for stride in ((k,) if k is not None else (min(64, limit), limit)):
-        table = np.zeros(stride * stride, dtype=np.int64)
-        bad, seen = kernel(yt, yp, stride, table)
-        if bad < 0:
+        table = np.zeros((stride, stride), dtype=np.int64)
+        if kernel(yt, yp, stride, table.reshape(-1)) < 0:
             break
     else:  # a label outside 0..stride-1: the caller reports it or takes the general path
         return None
-    table = table.reshape(stride, stride)
     if k is not None:
         return table, k
-    bound = min(int(seen) + 1, stride)  # seen (an OR of the labels) >= the largest label
-    corner = table[:bound, :bound]
-    used = np.flatnonzero(corner.any(axis=0) | corner.any(axis=1))
+    used = np.flatnonzero(table.any(axis=0) | table.any(axis=1))
     kc = max(int(used[-1]) + 1 if used.size else 1, 2)
     return table[:kc, :kc].copy(), kc
 
