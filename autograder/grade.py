@@ -302,7 +302,9 @@ def grade(assignment_id: str, submissions: Path, out: Path, *, jobs: int | None 
     """Grade every submission; return one result dict per student (sorted by id)."""
     from .worker import Job, Warm
 
-    out, submissions, course_root = Path(out), Path(submissions), Path(course_root)
+    # every path is made absolute before anything runs: nbgrader changes the working directory
+    # under the gradebook's sqlite URL, so a relative OUT would point somewhere else by then
+    out, submissions, course_root = (Path(p).expanduser().resolve() for p in (out, submissions, course_root))
     jobs = max(1, jobs or default_jobs())
     notebook_timeout = float(timeout or 600.0)
     cell_timeout = float(cell_timeout or min(120.0, notebook_timeout))
