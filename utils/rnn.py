@@ -9,6 +9,23 @@ x is (seq_len, batch, input_size), like torch.nn.RNN's default.
 `init_rnn_weights` makes reproducible random weights whose recurrent gain sets
 how long the network remembers; `input_influence` measures how far a nudge to
 one input step reaches through later hidden states (the lesson's plot).
+
+Topic 08 adds the gated cells, in the same row-vector convention (H = hidden):
+
+    LSTM  z = x_t W + h_{t-1} U + b             W (input, 4H), U (H, 4H), b (4H,)
+          i, f, g, o = split(z, 4)              gate order i, f, g, o (PyTorch's order;
+          c_t = sigma(f) * c_{t-1} + sigma(i) * tanh(g)   Keras calls g "c", same place)
+          h_t = sigma(o) * tanh(c_t)
+    GRU   r = sigma(x_t W_r + b_xr + h_{t-1} U_r + b_hr)  W (input, 3H), U (H, 3H),
+          z = sigma(x_t W_z + b_xz + h_{t-1} U_z + b_hz)  b_x and b_h (3H,) each,
+          n = tanh(x_t W_n + b_xn + r * (h_{t-1} U_n + b_hn))   gate order r, z, n
+          h_t = (1 - z) * n + z * h_{t-1}
+          (PyTorch's GRU; Keras' GRU with reset_after=True, its default, computes the
+          same but stores the gates in the order z, r, n.)
+
+`lstm_step`/`lstm_forward` and `gru_step`/`gru_forward` are the references that
+`torch.nn.LSTM`/`nn.GRU` and `keras.layers.LSTM`/`GRU` are tested against
+(tests/test_lstm_gru.py) once the weights are copied across.
 """
 
 from __future__ import annotations
@@ -17,7 +34,24 @@ import numpy as np
 
 from ._arrays import as_numpy
 
-__all__ = ["rnn_step", "rnn_forward", "init_rnn_weights", "input_influence"]
+__all__ = [
+    "rnn_step",
+    "rnn_forward",
+    "init_rnn_weights",
+    "input_influence",
+    "LSTM_GATES",
+    "GRU_GATES",
+    "sigmoid",
+    "lstm_step",
+    "lstm_forward",
+    "gru_step",
+    "gru_forward",
+]
+
+#: The order of the four blocks of an LSTM's W, U and b (PyTorch: i, f, g, o; Keras: i, f, c, o, the same).
+LSTM_GATES = ("i", "f", "g", "o")
+#: The order of the three blocks of a GRU's W, U and biases (PyTorch's; Keras stores z, r, n).
+GRU_GATES = ("r", "z", "n")
 
 
 def _float(x, name: str) -> np.ndarray:
@@ -132,3 +166,111 @@ def input_influence(x, h0, W_xh, W_hh, b_h, *, step: int = 0, delta: float = 1e-
     base, _ = rnn_forward(x, h0, W_xh, W_hh, b_h)
     moved, _ = rnn_forward(nudged, h0, W_xh, W_hh, b_h)
     return np.linalg.norm(moved - base, axis=-1).mean(axis=1) / delta
+
+
+# ----------------------------------------------------------------------------
+# topic 08: the gated cells
+# ----------------------------------------------------------------------------
+
+
+def sigmoid(z) -> np.ndarray:
+    """The logistic function 1 / (1 + exp(-z)), without overflow for large |z|."""
+    z = np.asarray(z, dtype=np.float64)
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+def _gated_args(x_t, h_prev, W, U, gates: int, name: str):
+    x_t, h_prev = _float(x_t, "x_t"), _float(h_prev, "h_prev")
+    W, U = _float(W, "W"), _float(U, "U")
+    if x_t.ndim != 2 or h_prev.ndim != 2:
+        raise ValueError(
+            f"x_t and h_prev must be 2-D (batch, features); got shapes {x_t.shape} and {h_prev.shape}"
+        )
+    hidden = h_prev.shape[1]
+    if W.shape != (x_t.shape[1], gates * hidden) or U.shape != (hidden, gates * hidden):
+        raise ValueError(
+            f"{name} weight shapes do not fit: x_t {x_t.shape}, h_prev {h_prev.shape}, W {W.shape} "
+            f"(want (input_size, {gates} * hidden) = {(x_t.shape[1], gates * hidden)}), U {U.shape} "
+            f"(want (hidden, {gates} * hidden) = {(hidden, gates * hidden)})"
+        )
+    if h_prev.shape[0] != x_t.shape[0]:
+        raise ValueError(f"x_t and h_prev have different batch sizes: {x_t.shape[0]} and {h_prev.shape[0]}")
+    return x_t, h_prev, W, U
+
+
+def _bias(b, size: int, name: str) -> np.ndarray:
+    b = _float(b, name)
+    if b.shape != (size,):
+        raise ValueError(f"`{name}` should have shape {(size,)}, got {b.shape}")
+    return b
+
+
+def lstm_step(x_t, h_prev, c_prev, W, U, b) -> tuple[np.ndarray, np.ndarray]:
+    """One LSTM step, gates in the order i, f, g, o; returns `(h_t, c_t)`, each (batch, hidden).
+
+    W is (input_size, 4 * hidden), U is (hidden, 4 * hidden), b is (4 * hidden,):
+    the column blocks of width `hidden` belong to the input gate i, the forget
+    gate f, the candidate g and the output gate o, in that order.
+    """
+    x_t, h_prev, W, U = _gated_args(x_t, h_prev, W, U, 4, "LSTM")
+    c_prev = _float(c_prev, "c_prev")
+    if c_prev.shape != h_prev.shape:
+        raise ValueError(f"c_prev should have the shape of h_prev {h_prev.shape}, got {c_prev.shape}")
+    b = _bias(b, W.shape[1], "b")
+    i, f, g, o = np.split(x_t @ W + h_prev @ U + b, 4, axis=1)
+    c_t = sigmoid(f) * c_prev + sigmoid(i) * np.tanh(g)
+    h_t = sigmoid(o) * np.tanh(c_t)
+    return h_t, c_t
+
+
+def lstm_forward(x, h0, c0, W, U, b) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """Unroll `lstm_step` over a time-major x (seq_len, batch, input_size).
+
+    Returns `(outputs, (h_last, c_last))` like `torch.nn.LSTM` (without its
+    layer axis): outputs is (seq_len, batch, hidden), the h of every step.
+    """
+    x = _float(x, "x")
+    if x.ndim != 3:
+        raise ValueError(f"x must be 3-D time-major (seq_len, batch, input_size); got shape {x.shape}")
+    if x.shape[0] == 0:
+        raise ValueError("x has no time steps (seq_len is 0)")
+    h, c = _float(h0, "h0"), _float(c0, "c0")
+    outputs = []
+    for x_t in x:  # sequential by nature
+        h, c = lstm_step(x_t, h, c, W, U, b)
+        outputs.append(h)
+    return np.stack(outputs), (h, c)
+
+
+def gru_step(x_t, h_prev, W, U, b_x, b_h) -> np.ndarray:
+    """One GRU step, gates in the order r, z, n; returns h_t (batch, hidden).
+
+    W is (input_size, 3 * hidden), U is (hidden, 3 * hidden); b_x and b_h are
+    the input-side and the recurrent-side biases, (3 * hidden,) each. They are
+    kept apart because b_hn sits inside the reset gate's product:
+    n = tanh(x W_n + b_xn + r * (h U_n + b_hn)).
+    """
+    x_t, h_prev, W, U = _gated_args(x_t, h_prev, W, U, 3, "GRU")
+    b_x, b_h = _bias(b_x, W.shape[1], "b_x"), _bias(b_h, W.shape[1], "b_h")
+    x_r, x_z, x_n = np.split(x_t @ W + b_x, 3, axis=1)
+    h_r, h_z, h_n = np.split(h_prev @ U + b_h, 3, axis=1)
+    r = sigmoid(x_r + h_r)
+    z = sigmoid(x_z + h_z)
+    n = np.tanh(x_n + r * h_n)
+    return (1.0 - z) * n + z * h_prev
+
+
+def gru_forward(x, h0, W, U, b_x, b_h) -> tuple[np.ndarray, np.ndarray]:
+    """Unroll `gru_step` over a time-major x; returns `(outputs, h_last)` like `rnn_forward`."""
+    x = _float(x, "x")
+    if x.ndim != 3:
+        raise ValueError(f"x must be 3-D time-major (seq_len, batch, input_size); got shape {x.shape}")
+    if x.shape[0] == 0:
+        raise ValueError("x has no time steps (seq_len is 0)")
+    h = _float(h0, "h0")
+    outputs = []
+    for x_t in x:
+        h = gru_step(x_t, h, W, U, b_x, b_h)
+        outputs.append(h)
+    out = np.stack(outputs)
+    return out, out[-1]

@@ -5,6 +5,9 @@ The same names exist in `utils.torch_utils` for PyTorch. Topic modules:
 - shapes:   02, shape rules of SimpleRNN and weight copies from the numpy RNN
 - classify: 05, the order-aware classifier, its baseline, a utils.metrics callback
 - next_token: 06, next-token models, text generation, sine regression
+- gated:    08, what LSTM and GRU return, weight copies from the numpy cells
+- padding:  08, masks and last real steps of padded batches, a length-aware classifier
+- gradients: 08, gradient norms over time steps (BPTT) and clipping
 """
 
 from __future__ import annotations
@@ -34,3 +37,4 @@ quiet_tensorflow()
 from .shapes import *  # noqa: E402,F401,F403
 from .classify import *  # noqa: E402,F401,F403
 from .next_token import *  # noqa: E402,F401,F403
+from .gated import *  # noqa: E402,F401,F403

@@ -6,6 +6,9 @@ one API, one module per framework). Topic modules:
 - shapes:   02, shape rules of nn.RNN and weight copies from the numpy RNN
 - classify: 05, the order-aware classifier, its baseline and training loop
 - next_token: 06, next-token models, text generation, sine regression
+- gated:    08, what LSTM and GRU return, weight copies from the numpy cells
+- padding:  08, masks and last real steps of padded batches, a length-aware classifier
+- gradients: 08, gradient norms over time steps (BPTT) and clipping
 """
 
 from __future__ import annotations
@@ -21,3 +24,4 @@ def get_device() -> torch.device:
 from .shapes import *  # noqa: E402,F401,F403
 from .classify import *  # noqa: E402,F401,F403
 from .next_token import *  # noqa: E402,F401,F403
+from .gated import *  # noqa: E402,F401,F403
