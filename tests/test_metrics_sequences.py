@@ -64,7 +64,7 @@ def test_per_step_confusion_with_labels_in_small_or_unsigned_integer_types(dtype
     for t in range(yt.shape[1]):
         real = mask[:, t]
         np.testing.assert_array_equal(got[t], skm.confusion_matrix(yt[real, t], yp[real, t], labels=np.arange(k)))
-    whole = M.confusion_matrix(yt, yp.astype(dtype))
+    whole = M.confusion_matrix(yt, yp.astype(dtype), sequences=True)  # 2-D: pooled tokens, said explicitly
     np.testing.assert_array_equal(whole, skm.confusion_matrix(yt.ravel(), yp.ravel()))
 
 

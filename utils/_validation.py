@@ -1,8 +1,12 @@
 """Input conversion and validation for `utils.metrics`.
 
 Every public metric funnels its arguments through these helpers, so that bad
-input is refused the same way everywhere: a `ValueError` or `TypeError` that
-names the argument, says what was expected and what came instead. The checks
+input is refused the same way everywhere: a `ValueError` that names the
+argument, says what was expected and what came instead. Where the problem is
+the *type* of a value (strings mixed with numbers, complex numbers, a mask
+that is not boolean) the error is a :class:`MetricInputError`, which is both a
+`ValueError` and a `TypeError`: code written for scikit-learn (``except
+ValueError``) catches it, and so does ``except TypeError``. The checks
 are written to be cheap (one pass, or a handful of reductions) because the
 metrics are also benchmarked on 10^7 labels.
 
@@ -29,6 +33,7 @@ import numpy as np
 from ._arrays import as_numpy
 
 __all__ = [
+    "MetricInputError",
     "to_array",
     "as_labels",
     "check_same_shape",
@@ -40,6 +45,17 @@ __all__ = [
 ]
 
 
+class MetricInputError(ValueError, TypeError):
+    """A value of the wrong type or kind was passed to a metric.
+
+    Both a ``ValueError`` and a ``TypeError``, like scikit-learn's
+    ``InvalidParameterError``: where scikit-learn raises ``ValueError`` (mixed
+    string and number labels, complex sample weights, a bad parameter value)
+    ``except ValueError`` catches this error too, and older code that caught
+    ``TypeError`` keeps working.
+    """
+
+
 def _describe(x) -> str:
     return f"shape {tuple(x.shape)} and dtype {x.dtype}"
 
@@ -47,12 +63,12 @@ def _describe(x) -> str:
 def to_array(x, name: str, *, allow_empty: bool = False) -> np.ndarray:
     """`x` (list, numpy, torch or tf tensor) as a numpy array; refuses None and empty input."""
     if x is None:
-        raise TypeError(f"`{name}` is None; expected an array-like (list, numpy array or tensor)")
+        raise MetricInputError(f"`{name}` is None; expected an array-like (list, numpy array or tensor)")
     if isinstance(x, (str, bytes)):
-        raise TypeError(f"`{name}` is a string; expected an array-like of values")
+        raise MetricInputError(f"`{name}` is a string; expected an array-like of values")
     arr = as_numpy(x, name=name)
     if arr.dtype.kind == "c":
-        raise TypeError(f"`{name}` holds complex numbers; expected real values")
+        raise MetricInputError(f"`{name}` holds complex numbers; expected real values")
     if not allow_empty and arr.size == 0:
         raise ValueError(f"`{name}` is empty (shape {tuple(arr.shape)}); expected at least one value")
     return arr
@@ -69,9 +85,9 @@ def _object_labels(arr: np.ndarray, name: str) -> np.ndarray:
         elif issubclass(t, (numbers.Integral, numbers.Real)):
             kinds.add("number")
         else:
-            raise TypeError(f"`{name}` holds values of type {t.__name__}; expected integer or string labels")
+            raise MetricInputError(f"`{name}` holds values of type {t.__name__}; expected integer or string labels")
     if kinds == {"number", "string"}:
-        raise TypeError(
+        raise MetricInputError(
             f"`{name}` mixes strings and numbers as labels; use one type "
             "(for example all ints 0..K-1, or all strings)"
         )
@@ -121,7 +137,7 @@ def as_labels(x, name: str, *, ndim=None, allow_empty: bool = False) -> np.ndarr
         return arr.astype(np.int64)
     if kind in "US":
         return arr
-    raise TypeError(f"`{name}` has dtype {arr.dtype}; expected integer, boolean or string labels")
+    raise MetricInputError(f"`{name}` has dtype {arr.dtype}; expected integer, boolean or string labels")
 
 
 def label_kind(arr: np.ndarray) -> str:
@@ -133,7 +149,7 @@ def check_label_kinds(**arrays) -> None:
     kinds = {name: label_kind(a) for name, a in arrays.items() if a is not None}
     if len(set(kinds.values())) > 1:
         desc = ", ".join(f"`{n}` holds {k}s" for n, k in kinds.items())
-        raise TypeError(f"mixed label types: {desc}; use the same type of label everywhere")
+        raise MetricInputError(f"mixed label types: {desc}; use the same type of label everywhere")
 
 
 def check_same_shape(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> None:
@@ -155,7 +171,7 @@ def as_mask(mask, shape, name: str = "mask", *, allow_prefix: bool = False) -> n
         return None
     m = to_array(mask, name, allow_empty=True)
     if m.dtype.kind != "b":
-        raise TypeError(
+        raise MetricInputError(
             f"`{name}` must be boolean (True = real position, False = padding); got dtype {m.dtype}. "
             "Build it with a comparison, e.g. `lengths[:, None] > np.arange(T)`. "
             "Note: PyTorch's key_padding_mask uses the opposite sense (True = padding): pass `~key_padding_mask`."
@@ -169,11 +185,19 @@ def as_mask(mask, shape, name: str = "mask", *, allow_prefix: bool = False) -> n
 
 
 def as_sample_weight(sample_weight, shape) -> np.ndarray | None:
+    """Real weights of exactly `shape` (integer weights keep their integer dtype).
+
+    Weights of object dtype that hold Python numbers are accepted (as
+    float64), as scikit-learn accepts them. Strings are refused even where scikit-learn
+    would parse them: a weight written as text is almost always a mistake.
+    """
     if sample_weight is None:
         return None
     w = to_array(sample_weight, "sample_weight", allow_empty=True)
+    if w.dtype.kind == "O":
+        w = _object_weights(w)
     if w.dtype.kind not in "biuf":
-        raise TypeError(f"`sample_weight` must be numeric; got dtype {w.dtype}")
+        raise MetricInputError(f"`sample_weight` must be numeric; got dtype {w.dtype}")
     if w.shape != tuple(shape):
         raise ValueError(
             f"`sample_weight` has shape {tuple(w.shape)}; expected {tuple(shape)}, one weight per label in `y_true`"
@@ -185,11 +209,22 @@ def as_sample_weight(sample_weight, shape) -> np.ndarray | None:
     return w
 
 
+def _object_weights(w: np.ndarray) -> np.ndarray:
+    """Weights given as Python objects: numbers only (bool, int, float), as float64."""
+    for t in set(map(type, w.ravel().tolist())):
+        if issubclass(t, (str, bytes, np.str_)) or not issubclass(t, (numbers.Real, np.bool_)):
+            raise MetricInputError(
+                f"`sample_weight` holds values of type {t.__name__}; expected numbers (one weight per label)"
+            )
+    # float64, as scikit-learn sums weights of object dtype (a confusion matrix is then float)
+    return np.asarray(w.ravel().tolist(), dtype=np.float64).reshape(w.shape)
+
+
 def as_scores(x, name: str, *, min_ndim: int = 1) -> np.ndarray:
     """Finite floating scores (logits, probabilities, regression values) as float64."""
     arr = to_array(x, name)
     if arr.dtype.kind not in "biuf":
-        raise TypeError(f"`{name}` must be numeric; got dtype {arr.dtype}")
+        raise MetricInputError(f"`{name}` must be numeric; got dtype {arr.dtype}")
     if arr.ndim < min_ndim:
         raise ValueError(f"`{name}` must have at least {min_ndim} axes; got {_describe(arr)}")
     arr = arr.astype(np.float64, copy=False)

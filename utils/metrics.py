@@ -24,14 +24,62 @@ imports neither torch nor tensorflow.
 Label rules: integer, boolean and string labels are accepted; floats only when
 they are whole numbers (``1.0``, as scikit-learn accepts them); a float such
 as ``0.7`` is refused because it is a score that still needs thresholding (see
-:func:`threshold`). The classification functions (:func:`confusion_matrix`,
-:func:`accuracy_score`, the precision/recall family, :func:`classification_report`)
-take 1-D labels, or 2-D ``(batch, time)`` labels whose real tokens are pooled.
-Note that scikit-learn would read a 2-D array as multilabel input; for whole
-sequences use :func:`sequence_accuracy`.
+:func:`threshold`).
 
-Bad input raises ``ValueError`` or ``TypeError`` naming the argument and what
-was expected; no function returns a wrong number silently.
+Wherever a function has scikit-learn's name (:func:`confusion_matrix`,
+:func:`accuracy_score`, :func:`precision_recall_fscore_support`,
+:func:`precision_score`, :func:`recall_score`, :func:`f1_score`,
+:func:`fbeta_score`, :func:`classification_report`,
+:func:`mean_squared_error`) it has scikit-learn's defaults and gives
+scikit-learn's number; the tests check this against scikit-learn over every
+argument. In particular ``precision_recall_fscore_support`` defaults to
+``average=None`` (one score per class), while ``precision_score``,
+``recall_score``, ``f1_score`` and ``fbeta_score`` default to
+``average="binary"``.
+
+2-D labels. scikit-learn reads a 2-D array of labels as *multilabel* input
+(one 0/1 column per label, e.g. ``accuracy_score`` is then the share of rows
+that are entirely right); this module does not compute multilabel metrics.
+So the scikit-learn-named classification functions refuse 2-D labels unless
+the call says that they are ``(batch, time)`` sequences, by passing ``mask=``,
+``ignore_index=`` or ``sequences=True``; the real tokens are then pooled (each
+counts once, like ``y_true[mask]``). A single column ``(n, 1)`` is read as
+``n`` labels, as scikit-learn reads it. Other ways to score sequences:
+:func:`token_accuracy`, :func:`sequence_accuracy` (whole rows right),
+:func:`per_step_scores`, or flatten yourself with ``y_true.ravel()``.
+
+Errors. Bad input raises a ``ValueError`` naming the argument and what was
+expected; no function returns a wrong number silently. Where the problem is
+the type of a value (mixed string and number labels, complex or text
+weights, a bad parameter value) the error is a :class:`MetricInputError`,
+which is both a ``ValueError`` and a ``TypeError`` (like scikit-learn's
+``InvalidParameterError``): every input that scikit-learn refuses is refused
+here with an error that ``except ValueError`` catches.
+
+Deliberate refusals: a few inputs that scikit-learn accepts are refused here
+because they are almost always a mistake in a course exercise:
+
+* ``y_true`` of shape ``(n,)`` against ``y_pred`` of shape ``(n, 1)`` (or the
+  reverse): scikit-learn flattens the column; here the shapes must match;
+* 2-D labels without ``mask``/``ignore_index``/``sequences=True`` (above);
+* strings and numbers mixed in one list of labels (scikit-learn turns the
+  numbers into strings), and ``labels`` of another type than the data;
+* ``labels`` that contain a label twice, or that are not 1-D;
+* sample weights written as strings;
+* in :func:`cross_entropy` with ``from_logits=False``, probability rows that
+  do not sum to 1.
+
+Warnings. :class:`UndefinedMetricWarning` is this module's own class (importing
+scikit-learn's would make scikit-learn a dependency), so a filter written for
+``sklearn.exceptions.UndefinedMetricWarning`` does not catch it. To silence
+both, filter by message, which is the same in both libraries::
+
+    warnings.filterwarnings("ignore", message=".*is ill-defined and being set to")
+
+or name both classes. Better: pass ``zero_division=0`` (or 1, or ``np.nan``),
+which states the value you want and never warns. :func:`confusion_matrix`
+warns (``UserWarning``) when it finds a single label, as scikit-learn does:
+pass ``labels=`` or ``num_classes=`` to get the full shape.
 """
 
 from __future__ import annotations
@@ -44,6 +92,7 @@ import warnings
 import numpy as np
 
 from ._validation import (
+    MetricInputError,
     as_labels,
     as_mask,
     as_sample_weight,
@@ -54,6 +103,7 @@ from ._validation import (
 
 __all__ = [
     "UndefinedMetricWarning",
+    "MetricInputError",
     "threshold",
     "confusion_matrix",
     "accuracy_score",
@@ -88,8 +138,14 @@ _JIT_MIN = 1 << 22  # about 4.2 million; numpy takes ~8 ms there
 class UndefinedMetricWarning(UserWarning):
     """A score was undefined (0/0) and replaced by `zero_division`'s value.
 
-    The counterpart of scikit-learn's warning of the same name; raised only
-    when ``zero_division="warn"`` (the default), where the value used is 0.
+    The counterpart of scikit-learn's warning of the same name, with the same
+    message; raised only when ``zero_division="warn"`` (the default), where
+    the value used is 0. It is not a subclass of scikit-learn's class (this
+    module does not import scikit-learn), so filter both by message::
+
+        warnings.filterwarnings("ignore", message=".*is ill-defined and being set to")
+
+    or, better, pass ``zero_division=0``, 1 or ``np.nan``, which never warns.
     """
 
 
@@ -107,39 +163,71 @@ def threshold(scores, threshold=0.5):
     """
     s = as_scores(scores, "scores", min_ndim=0)
     if not isinstance(threshold, numbers.Real) or isinstance(threshold, bool) or not math.isfinite(threshold):
-        raise TypeError(f"`threshold` must be a finite real number; got {threshold!r}")
+        raise MetricInputError(f"`threshold` must be a finite real number; got {threshold!r}")
     return (s > threshold).astype(np.int64)
+
+
+# Invalid parameter values raise MetricInputError (a ValueError and a TypeError),
+# as scikit-learn's parameter validation raises its InvalidParameterError.
 
 
 def _check_zero_division(zero_division):
     if isinstance(zero_division, str):
         if zero_division == "warn":
             return 0.0
-    elif isinstance(zero_division, numbers.Real) and not isinstance(zero_division, bool):
+    elif isinstance(zero_division, (numbers.Real, np.bool_)):  # True/False are 1/0, as in scikit-learn
         if math.isnan(zero_division):
             return np.nan
         if zero_division in (0, 1):
             return float(zero_division)
-    raise ValueError(f'`zero_division` must be "warn", 0, 1 or np.nan; got {zero_division!r}')
+    raise MetricInputError(f'`zero_division` must be "warn", 0, 1 or np.nan; got {zero_division!r}')
 
 
 def _check_average(average):
     if average not in _AVERAGES or (average is not None and not isinstance(average, str)):
-        raise ValueError(f"`average` must be one of {list(_AVERAGES)!r}; got {average!r}")
+        hint = ""
+        if average == "samples":
+            hint = " ('samples' averages over the rows of multilabel input, which this module does not compute)"
+        raise MetricInputError(f"`average` must be one of {list(_AVERAGES)!r}; got {average!r}{hint}")
+
+
+def _check_bool(value, name):
+    if not isinstance(value, (bool, np.bool_)):
+        raise MetricInputError(f"`{name}` must be True or False; got {value!r}")
+    return bool(value)
+
+
+def _check_beta(beta):
+    """beta >= 0 (inf allowed), as scikit-learn; True/False read as 1/0 like scikit-learn does."""
+    if not isinstance(beta, (numbers.Real, np.bool_)) or not beta >= 0:
+        raise MetricInputError(f"`beta` must be a real number >= 0; got {beta!r}")
+    return float(beta)
 
 
 def _check_int_arg(value, name, *, minimum):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"`{name}` must be an int >= {minimum}; got {value!r}")
+        raise MetricInputError(f"`{name}` must be an int >= {minimum}; got {value!r}")
     return int(value)
 
 
-def _pair(y_true, y_pred, *, mask=None, ignore_index=None, sample_weight=None, ndim=(1, 2)):
-    """Validated labels, flattened to the real positions: (yt, yp, weights)."""
+def _pair(y_true, y_pred, *, mask=None, ignore_index=None, sample_weight=None, sequences=False, ndim=(1, 2),
+          where="this function"):
+    """Validated labels, flattened to the real positions: (yt, yp, weights).
+
+    2-D labels are (batch, time) sequences only when the call says so
+    (`mask`, `ignore_index` or `sequences=True`); otherwise they are refused,
+    because scikit-learn would read them as multilabel input. A single
+    column (n, 1) is n labels, as in scikit-learn.
+    """
+    sequences = _check_bool(sequences, "sequences")
     yt = as_labels(y_true, "y_true", ndim=ndim)
     yp = as_labels(y_pred, "y_pred", ndim=ndim)
     check_same_shape(yt, yp, "y_true", "y_pred")
     check_label_kinds(y_true=yt, y_pred=yp)
+    if yt.ndim == 2 and not (sequences or mask is not None or ignore_index is not None):
+        if yt.shape[1] != 1:
+            raise ValueError(_two_d_message(yt.shape, where))
+        yt, yp = yt[:, 0], yp[:, 0]  # a column vector: n labels, as scikit-learn reads it
     keep = as_mask(mask, yt.shape)
     w = as_sample_weight(sample_weight, yt.shape)
     if ignore_index is not None:
@@ -160,6 +248,17 @@ def _pair(y_true, y_pred, *, mask=None, ignore_index=None, sample_weight=None, n
         yt, yp = yt.ravel(), yp.ravel()
         w = None if w is None else w.ravel()
     return yt, yp, w
+
+
+def _two_d_message(shape, where):
+    token = "`token_accuracy(y_true, y_pred)`" if where == "accuracy_score" else "`per_step_scores`/`token_accuracy`"
+    return (
+        f"`y_true` and `y_pred` are 2-D (shape {tuple(shape)}). scikit-learn would read them as multilabel "
+        f"input (one 0/1 column per label) and {where} here does not compute that. If they are "
+        "(batch, time) sequences, say so: pass `mask=` (True = a real step), `ignore_index=`, or "
+        f"`sequences=True` to pool every token; or use {token}; or flatten them first with "
+        "`y_true.ravel()`, `y_pred.ravel()`."
+    )
 
 
 def _as_label_list(labels, like: np.ndarray) -> np.ndarray:
@@ -184,8 +283,10 @@ def _count_codes(yt, yp, k, w=None, extra=None, extra_size=1):
     index, e.g. the time step. Processed in blocks that stay in the cache.
     """
     size = extra_size * k * k
-    dtype = np.int64 if (w is None or w.dtype.kind in "biu") else np.float64
-    out = np.zeros(size, dtype=np.float64 if w is not None else np.int64)
+    # integer weights are summed exactly in int64 (as scikit-learn does); np.bincount
+    # would sum them in float64, which is not exact above 2**53
+    exact = w is not None and w.dtype.kind in "biu"
+    out = np.zeros(size, dtype=np.float64 if (w is not None and not exact) else np.int64)
     n = yt.shape[0]
     for start in range(0, n, _BLOCK):  # loop over blocks, not samples
         stop = min(start + _BLOCK, n)
@@ -194,10 +295,10 @@ def _count_codes(yt, yp, k, w=None, extra=None, extra_size=1):
         codes += yp[start:stop]
         if extra is not None:
             codes += extra[start:stop] * (k * k)
-        ww = None if w is None else w[start:stop]
-        out += np.bincount(codes, weights=ww, minlength=size)
-    if dtype == np.int64 and out.dtype != np.int64:
-        out = np.rint(out).astype(np.int64)
+        if exact:
+            np.add.at(out, codes, w[start:stop].astype(np.int64, copy=False))
+        else:
+            out += np.bincount(codes, weights=None if w is None else w[start:stop], minlength=size)
     return out
 
 
@@ -328,7 +429,7 @@ def _encode(y, sorted_labels, order):
 def _range_error(yt, yp, k):
     """Raise the ValueError for a label outside 0..k-1 (num_classes=k)."""
     if yt.dtype.kind not in "iu" or yp.dtype.kind not in "iu":
-        raise TypeError("`num_classes` needs integer labels 0..num_classes-1; got strings")
+        raise MetricInputError("`num_classes` needs integer labels 0..num_classes-1; got strings")
     for arr, name in ((yt, "y_true"), (yp, "y_pred")):
         if arr.size == 0:
             continue
@@ -336,6 +437,23 @@ def _range_error(yt, yp, k):
         if lo < 0 or hi >= k:
             bad = lo if lo < 0 else hi
             raise ValueError(f"`{name}` contains the label {bad}, outside 0..{k - 1} allowed by num_classes={k}")
+
+
+def _pick_labels(cm, k, labels):
+    """Rows/columns `labels` (ints, in that order) of (.., k, k) counts over 0..k-1.
+
+    A label outside 0..k-1 never occurs in the data counted, so its row and
+    column are zeros; pairs with a label not in `labels` are left out.
+    """
+    idx = labels.astype(np.int64)
+    inside = (idx >= 0) & (idx < k)
+    if labels.dtype.kind == "u":
+        inside &= labels < k  # uint64 above 2**63 reads as negative in int64
+    safe = np.where(inside, idx, 0)
+    out = cm[..., safe[:, None], safe[None, :]]
+    if not inside.all():
+        out = out * (inside[:, None] & inside[None, :])
+    return out
 
 
 def _trim_absent(cm, k):
@@ -367,11 +485,16 @@ def _confusion(yt, yp, w, *, labels=None, num_classes=None):
         return _count_codes(yt, yp, k, w).reshape(k, k), np.arange(k)
     if labels is not None:
         k = labels.size
-        if ints and labels.dtype.kind in "iu" and np.array_equal(labels, np.arange(k)):
-            if w is None:
-                fast = _fast_counts(yt, yp, k=k)
-                if fast is not None:
-                    return fast[0], labels
+        int_labels = ints and labels.dtype.kind in "iu"
+        if int_labels and w is None:
+            # counts of the labels present (fast when they are small), then the rows asked for
+            fast = _fast_counts(yt, yp, k=k) if np.array_equal(labels, np.arange(k)) else None
+            if fast is not None:
+                return fast[0], labels
+            fast = _fast_counts(yt, yp)
+            if fast is not None:
+                return _pick_labels(fast[0], fast[1], labels), labels
+        if int_labels and np.array_equal(labels, np.arange(k)):
             keep = (yt >= 0) & (yt < k) & (yp >= 0) & (yp < k)
             if not keep.all():
                 yt, yp = yt[keep], yp[keep]
@@ -422,7 +545,8 @@ def _normalize_cm(cm, normalize):
 
 
 def confusion_matrix(
-    y_true, y_pred, *, labels=None, num_classes=None, mask=None, ignore_index=None, sample_weight=None, normalize=None
+    y_true, y_pred, *, labels=None, num_classes=None, mask=None, ignore_index=None, sample_weight=None, normalize=None,
+    sequences=False,
 ):
     """Confusion matrix C: ``C[i, j]`` counts positions of true class i predicted as j.
 
@@ -439,32 +563,52 @@ def confusion_matrix(
       real positions.
 
     ``normalize`` "true" / "pred" / "all" divides by row sums, column sums or
-    the total (0 where a row or column is empty). Returns an ``int64`` array,
-    or ``float64`` with float weights or ``normalize``.
+    the total (0 where a row or column is empty). Returns an ``int64`` array
+    (integer or no weights; integer weights are summed exactly), or
+    ``float64`` with float weights or ``normalize``. A (1, 1) result warns,
+    as in scikit-learn: pass ``labels`` or ``num_classes`` for the full shape.
+
+    Labels are 1-D; 2-D ``(batch, time)`` labels need ``mask``,
+    ``ignore_index`` or ``sequences=True`` (their real tokens are pooled),
+    because scikit-learn would read a 2-D array as multilabel input.
+    ``sample_weight`` has the shape of ``y_true``.
     """
     if labels is not None and num_classes is not None:
         raise ValueError("give `labels` or `num_classes`, not both")
     if num_classes is not None:
         num_classes = _check_int_arg(num_classes, "num_classes", minimum=1)
-    yt, yp, w = _pair(y_true, y_pred, mask=mask, ignore_index=ignore_index, sample_weight=sample_weight)
+    if normalize is not None and (not isinstance(normalize, str) or normalize not in ("true", "pred", "all")):
+        raise MetricInputError(f'`normalize` must be None, "true", "pred" or "all"; got {normalize!r}')
+    yt, yp, w = _pair(y_true, y_pred, mask=mask, ignore_index=ignore_index, sample_weight=sample_weight,
+                      sequences=sequences, where="confusion_matrix")
     if labels is not None:
         labels = _as_label_list(labels, yt)
         if not np.isin(labels, yt).any():
             raise ValueError(f"none of `labels` {labels.tolist()!r} occurs in `y_true`; expected at least one")
-    if normalize is not None and normalize not in ("true", "pred", "all"):
-        raise ValueError(f'`normalize` must be None, "true", "pred" or "all"; got {normalize!r}')
     cm, _ = _confusion(yt, yp, w, labels=labels, num_classes=num_classes)
+    if cm.shape == (1, 1) and num_classes is None:
+        warnings.warn(
+            "A single label was found in 'y_true' and 'y_pred'. For the confusion matrix to have the correct "
+            "shape, use the 'labels' parameter to pass all known labels (or `num_classes`).",
+            UserWarning,
+            stacklevel=_caller_stacklevel(),
+        )
     return _normalize_cm(cm, normalize)
 
 
-def accuracy_score(y_true, y_pred, *, mask=None, ignore_index=None, sample_weight=None, normalize=True):
+def accuracy_score(y_true, y_pred, *, mask=None, ignore_index=None, sample_weight=None, normalize=True,
+                   sequences=False):
     """Fraction (or, with ``normalize=False``, number) of real positions predicted right.
 
     With ``sample_weight`` the positions are weighted. 2-D ``(batch, time)``
-    input counts tokens (see :func:`token_accuracy`); for whole sequences use
+    labels need ``mask``, ``ignore_index`` or ``sequences=True`` and then
+    count tokens (like :func:`token_accuracy`): scikit-learn would read a 2-D
+    array as multilabel input and count whole rows. For whole sequences use
     :func:`sequence_accuracy`.
     """
-    yt, yp, w = _pair(y_true, y_pred, mask=mask, ignore_index=ignore_index, sample_weight=sample_weight)
+    normalize = _check_bool(normalize, "normalize")
+    yt, yp, w = _pair(y_true, y_pred, mask=mask, ignore_index=ignore_index, sample_weight=sample_weight,
+                      sequences=sequences, where="accuracy_score")
     right = yt == yp
     if w is None:
         return float(right.mean()) if normalize else float(right.sum())
@@ -566,12 +710,25 @@ def _prf_counts(cm, present, labels):
     return pick(tp), pick(pred), pick(true)
 
 
-def _prf(y_true, y_pred, *, beta, labels, pos_label, average, zero_division, mask, ignore_index, sample_weight, warn_for):
+_WARN_FOR = ("precision", "recall", "f-score")
+
+
+def _check_warn_for(warn_for):
+    if not isinstance(warn_for, (list, tuple, set, frozenset)):
+        raise MetricInputError(
+            f"`warn_for` must be a list, tuple or set of names among {list(_WARN_FOR)!r}; got {warn_for!r}"
+        )
+    return tuple(warn_for)
+
+
+def _prf(y_true, y_pred, *, beta, labels, pos_label, average, zero_division, mask, ignore_index, sample_weight, warn_for,
+         sequences=False, where="this function"):
     _check_average(average)
     zero_value = _check_zero_division(zero_division)
-    if not isinstance(beta, numbers.Real) or isinstance(beta, bool) or not beta >= 0:
-        raise ValueError(f"`beta` must be a real number >= 0; got {beta!r}")
-    yt, yp, w = _pair(y_true, y_pred, mask=mask, ignore_index=ignore_index, sample_weight=sample_weight)
+    beta = _check_beta(beta)
+    warn_for = _check_warn_for(warn_for)
+    yt, yp, w = _pair(y_true, y_pred, mask=mask, ignore_index=ignore_index, sample_weight=sample_weight,
+                      sequences=sequences, where=where)
     if labels is not None:
         labels = _as_label_list(labels, yt)
     cm, present = _confusion(yt, yp, w)
@@ -621,6 +778,9 @@ _PRF_DOC = """
     value of a 0/0 score: "warn" (0, with an :class:`UndefinedMetricWarning`),
     0, 1 or ``np.nan`` (nan scores are left out of averages). ``mask``,
     ``ignore_index`` and ``sample_weight`` select and weight positions.
+    2-D ``(batch, time)`` labels need ``mask``, ``ignore_index`` or
+    ``sequences=True`` (their real tokens are pooled): scikit-learn would read
+    a 2-D array as multilabel input, which this module does not compute.
 """
 
 
@@ -631,23 +791,30 @@ def precision_recall_fscore_support(
     beta=1.0,
     labels=None,
     pos_label=1,
-    average="binary",
+    average=None,
+    warn_for=_WARN_FOR,
+    sample_weight=None,
     zero_division="warn",
     mask=None,
     ignore_index=None,
-    sample_weight=None,
+    sequences=False,
 ):
     """Precision, recall, F-beta and support, as scikit-learn computes them.
 
     precision = TP / (TP + FP), recall = TP / (TP + FN),
     F-beta = (1 + beta²) TP / ((1 + beta²) TP + beta² FN + FP).
-    Returns ``(precision, recall, fbeta, support)``: arrays per class when
-    ``average`` is None, else three floats and ``support=None``.
+    Returns ``(precision, recall, fbeta, support)``: by default
+    (``average=None``, as in scikit-learn) arrays with one value per class,
+    in the order of ``labels`` (default: the sorted labels present); with an
+    ``average``, three floats and ``support=None``. ``warn_for`` names the
+    scores ("precision", "recall", "f-score") that may raise an
+    :class:`UndefinedMetricWarning` when ``zero_division="warn"``.
     """
     return _prf(
         y_true, y_pred, beta=beta, labels=labels, pos_label=pos_label, average=average,
         zero_division=zero_division, mask=mask, ignore_index=ignore_index,
-        sample_weight=sample_weight, warn_for=("precision", "recall", "f-score"),
+        sample_weight=sample_weight, warn_for=warn_for, sequences=sequences,
+        where="precision_recall_fscore_support",
     )
 
 
@@ -655,42 +822,46 @@ def _unwrap(x):
     return x if isinstance(x, np.ndarray) else float(x)
 
 
-def precision_score(y_true, y_pred, *, labels=None, pos_label=1, average="binary", zero_division="warn",
-                    mask=None, ignore_index=None, sample_weight=None):
+def precision_score(y_true, y_pred, *, labels=None, pos_label=1, average="binary", sample_weight=None,
+                    zero_division="warn", mask=None, ignore_index=None, sequences=False):
     """Precision TP / (TP + FP): of the positions predicted as a class, the share that are."""
     p, _, _, _ = _prf(y_true, y_pred, beta=1.0, labels=labels, pos_label=pos_label, average=average,
                       zero_division=zero_division, mask=mask, ignore_index=ignore_index,
-                      sample_weight=sample_weight, warn_for=("precision",))
+                      sample_weight=sample_weight, warn_for=("precision",),
+                      sequences=sequences, where="precision_score")
     return _unwrap(p)
 
 
-def recall_score(y_true, y_pred, *, labels=None, pos_label=1, average="binary", zero_division="warn",
-                 mask=None, ignore_index=None, sample_weight=None):
+def recall_score(y_true, y_pred, *, labels=None, pos_label=1, average="binary", sample_weight=None,
+                 zero_division="warn", mask=None, ignore_index=None, sequences=False):
     """Recall TP / (TP + FN): of the positions truly of a class, the share found."""
     _, r, _, _ = _prf(y_true, y_pred, beta=1.0, labels=labels, pos_label=pos_label, average=average,
                       zero_division=zero_division, mask=mask, ignore_index=ignore_index,
-                      sample_weight=sample_weight, warn_for=("recall",))
+                      sample_weight=sample_weight, warn_for=("recall",),
+                      sequences=sequences, where="recall_score")
     return _unwrap(r)
 
 
-def fbeta_score(y_true, y_pred, *, beta, labels=None, pos_label=1, average="binary", zero_division="warn",
-                mask=None, ignore_index=None, sample_weight=None):
+def fbeta_score(y_true, y_pred, *, beta, labels=None, pos_label=1, average="binary", sample_weight=None,
+                zero_division="warn", mask=None, ignore_index=None, sequences=False):
     """F-beta: recall counts beta times as much as precision (beta=1 is F1)."""
     _, _, f, _ = _prf(y_true, y_pred, beta=beta, labels=labels, pos_label=pos_label, average=average,
                       zero_division=zero_division, mask=mask, ignore_index=ignore_index,
-                      sample_weight=sample_weight, warn_for=("f-score",))
+                      sample_weight=sample_weight, warn_for=("f-score",),
+                      sequences=sequences, where="fbeta_score")
     return _unwrap(f)
 
 
-def f1_score(y_true, y_pred, *, labels=None, pos_label=1, average="binary", zero_division="warn",
-             mask=None, ignore_index=None, sample_weight=None, beta=1.0):
+def f1_score(y_true, y_pred, *, labels=None, pos_label=1, average="binary", sample_weight=None,
+             zero_division="warn", mask=None, ignore_index=None, sequences=False, beta=1.0):
     """F1 = 2 TP / (2 TP + FP + FN), the harmonic mean of precision and recall.
 
     ``beta`` other than 1 gives the F-beta score (same as :func:`fbeta_score`).
     """
-    return fbeta_score(y_true, y_pred, beta=beta, labels=labels, pos_label=pos_label, average=average,
-                       zero_division=zero_division, mask=mask, ignore_index=ignore_index,
-                       sample_weight=sample_weight)
+    _, _, f, _ = _prf(y_true, y_pred, beta=beta, labels=labels, pos_label=pos_label, average=average,
+                      zero_division=zero_division, mask=mask, ignore_index=ignore_index,
+                      sample_weight=sample_weight, warn_for=("f-score",), sequences=sequences, where="f1_score")
+    return _unwrap(f)
 
 
 for _f in (precision_recall_fscore_support, precision_score, recall_score, fbeta_score, f1_score):
@@ -698,13 +869,19 @@ for _f in (precision_recall_fscore_support, precision_score, recall_score, fbeta
 
 
 def classification_report(y_true, y_pred, *, labels=None, target_names=None, sample_weight=None, digits=2,
-                          output_dict=False, zero_division="warn", mask=None, ignore_index=None):
+                          output_dict=False, zero_division="warn", mask=None, ignore_index=None, sequences=False):
     """scikit-learn's text report: precision, recall, F1 and support per class, then averages.
 
     The "accuracy" line replaces "micro avg" when every label in the data is
     reported. With ``output_dict=True`` the same numbers come as a dict.
+    2-D ``(batch, time)`` labels need ``mask``, ``ignore_index`` or
+    ``sequences=True`` (their real tokens are pooled).
     """
-    yt, yp, w = _pair(y_true, y_pred, mask=mask, ignore_index=ignore_index, sample_weight=sample_weight)
+    output_dict = _check_bool(output_dict, "output_dict")
+    digits = _check_int_arg(digits, "digits", minimum=0)
+    _check_zero_division(zero_division)
+    yt, yp, w = _pair(y_true, y_pred, mask=mask, ignore_index=ignore_index, sample_weight=sample_weight,
+                      sequences=sequences, where="classification_report")
     present = np.unique(np.concatenate([yt, yp]))
     if labels is None:
         labels_arr, given = present, False
@@ -721,7 +898,6 @@ def classification_report(y_true, y_pred, *, labels=None, target_names=None, sam
             )
     if target_names is None:
         target_names = [f"{lab}" for lab in labels_arr.tolist()]
-    digits = _check_int_arg(digits, "digits", minimum=0)
     kw = dict(labels=labels_arr, sample_weight=w, zero_division=zero_division)
     p, r, f, s = precision_recall_fscore_support(yt, yp, average=None, **kw)
     headers = ["precision", "recall", "f1-score", "support"]
@@ -798,6 +974,17 @@ def _per_step_counts(yt, yp, keep, labels, num_classes):
         if fast is not None:
             cm, k = fast
             return (cm, np.arange(k)) if num_classes is not None else _trim_absent(cm, k)
+    elif ints and labels.dtype.kind in "iu":
+        # the same fast counts however the classes are named: count the labels
+        # present, then keep the rows and columns of `labels`, in their order
+        k = labels.size
+        fast = _fast_counts(yt, yp, k=k, mask=keep, per_step=True) if np.array_equal(labels, np.arange(k)) else None
+        if fast is None:
+            fast = _fast_counts(yt, yp, mask=keep, per_step=True)
+            if fast is not None:
+                return _pick_labels(fast[0], fast[1], labels), labels
+        else:
+            return fast[0], labels
     if keep is None:
         keep = np.ones(yt.shape, dtype=bool)
     steps = np.broadcast_to(np.arange(T), yt.shape)[keep]
@@ -993,11 +1180,11 @@ def cross_entropy(y_true, y_pred, *, from_logits=True, mask=None, ignore_index=N
     """
     _check_reduction(reduction)
     if not isinstance(from_logits, (bool, np.bool_)):
-        raise TypeError(f"`from_logits` must be True (logits) or False (probabilities); got {from_logits!r}")
+        raise MetricInputError(f"`from_logits` must be True (logits) or False (probabilities); got {from_logits!r}")
     scores = as_scores(y_pred, "y_pred", min_ndim=1)
     target = as_labels(y_true, "y_true")
     if target.dtype.kind not in "iu":
-        raise TypeError(f"`y_true` must hold integer class indices; got dtype {target.dtype}")
+        raise MetricInputError(f"`y_true` must hold integer class indices; got dtype {target.dtype}")
     if target.shape != scores.shape[:-1]:
         hint = ""
         if target.shape == scores.shape:
@@ -1046,26 +1233,92 @@ def cross_entropy(y_true, y_pred, *, from_logits=True, mask=None, ignore_index=N
     return _reduce(loss, keep, reduction, "y_true")
 
 
-def mean_squared_error(y_true, y_pred, *, mask=None, reduction="mean"):
-    """Mean of (y_true - y_pred)² over the real positions.
+_MULTIOUTPUT = ("raw_values", "uniform_average")
 
-    ``mask`` has the shape of ``y_true`` or of its leading axes (a (batch,
-    time) mask for (batch, time, features) values); masked values never count.
-    ``reduction`` as in :func:`cross_entropy` ("none" keeps the squared errors,
-    0 where masked; "per_step"/"per_sequence" need at least 2-D values and
-    average over every other axis).
+
+def _check_multioutput(multioutput, a):
+    """"raw_values", "uniform_average" or one weight per output (scikit-learn's multioutput)."""
+    if isinstance(multioutput, str):
+        if multioutput not in _MULTIOUTPUT:
+            raise MetricInputError(
+                f"`multioutput` must be one of {list(_MULTIOUTPUT)!r} or an array of weights; got {multioutput!r}"
+            )
+        return multioutput
+    if multioutput is None:
+        raise MetricInputError(f"`multioutput` must be one of {list(_MULTIOUTPUT)!r} or an array of weights; got None")
+    weights = as_scores(multioutput, "multioutput")
+    outputs = a.shape[1:]
+    if a.ndim == 1 or int(np.prod(outputs)) == 1:
+        raise ValueError(
+            "`multioutput` weights are useful only with several outputs (2-D values (n_samples, n_outputs)); "
+            f"`y_true` has shape {a.shape}"
+        )
+    if weights.shape not in (outputs, (int(np.prod(outputs)),)):
+        raise ValueError(
+            f"`multioutput` has {weights.size} weights; expected one per output, shape {outputs}"
+        )
+    weights = weights.reshape(-1)
+    if weights.sum() == 0:
+        raise ValueError("`multioutput` weights sum to 0; the weighted average is undefined")
+    return weights
+
+
+def mean_squared_error(y_true, y_pred, *, sample_weight=None, multioutput="uniform_average", mask=None,
+                       reduction="mean"):
+    """Mean of (y_true - y_pred)², as scikit-learn computes it, over the real positions.
+
+    As in scikit-learn, values are ``(n_samples,)`` or ``(n_samples,
+    n_outputs)``; ``sample_weight`` has one weight per sample (shape
+    ``(n_samples,)``, negative weights allowed, their sum must not be 0);
+    ``multioutput`` is "uniform_average" (the mean over outputs: the default),
+    "raw_values" (one MSE per output, shape ``(n_outputs,)``; ``(1,)`` for 1-D
+    values) or an array with one weight per output. Values with more axes,
+    e.g. ``(batch, time, features)``, have outputs of shape ``y_true.shape[1:]``.
+
+    Sequence support: ``mask`` has the shape of ``y_true`` or of its leading
+    axes (a (batch, time) mask for (batch, time, features) values); masked
+    values never count and the mean is over the real values (each counts
+    once, weighted by its sample's weight), so ``multioutput`` must then stay
+    "uniform_average". ``reduction`` as in :func:`cross_entropy` ("none"
+    keeps the squared errors, 0 where masked; "per_step"/"per_sequence" need
+    at least 2-D values and average over every other axis); reductions other
+    than "mean" take no ``sample_weight`` or ``multioutput``.
+
+    Refused although scikit-learn accepts it: ``(n,)`` against ``(n, 1)``
+    shapes (scikit-learn flattens the column): the shapes must match.
     """
     _check_reduction(reduction)
     a = as_scores(y_true, "y_true")
     b = as_scores(y_pred, "y_pred")
     check_same_shape(a, b, "y_true", "y_pred")
+    multioutput = _check_multioutput(multioutput, a)
     keep = as_mask(mask, a.shape, allow_prefix=True)
+    n = a.shape[0]
+    w = as_sample_weight(sample_weight, (n,))
+    if w is not None and w.ndim == 0:  # pragma: no cover - as_sample_weight checks the shape
+        raise ValueError("`sample_weight` must have one weight per sample")
+    if reduction != "mean" and (w is not None or not isinstance(multioutput, str) or multioutput != "uniform_average"):
+        raise ValueError(
+            f"`sample_weight` and `multioutput` go with reduction='mean' only; got reduction={reduction!r}"
+        )
     sq = (a - b) ** 2
     if keep is not None:
         if not keep.any():
             raise ValueError("`mask` leaves no real position; expected at least one")
         keep = np.broadcast_to(keep.reshape(keep.shape + (1,) * (a.ndim - keep.ndim)), a.shape)
         sq = np.where(keep, sq, 0.0)
+        if reduction == "mean":
+            if not isinstance(multioutput, str) or multioutput != "uniform_average":
+                raise ValueError(
+                    "with a `mask`, mean_squared_error averages over the real values, so `multioutput` must stay "
+                    "'uniform_average'; for one value per time step use reduction='per_step'"
+                )
+            if w is not None:
+                wfull = keep * w.astype(np.float64).reshape((n,) + (1,) * (a.ndim - 1))
+                total = wfull.sum()
+                if total == 0:
+                    raise ValueError("`sample_weight` sums to 0 over the real positions; the mean is undefined")
+                return float((sq * wfull).sum() / total)
     if reduction in ("per_step", "per_sequence"):
         if a.ndim < 2:
             raise ValueError(f"reduction={reduction!r} needs (batch, time[, ...]) values; got shape {a.shape}")
@@ -1073,7 +1326,17 @@ def mean_squared_error(y_true, y_pred, *, mask=None, reduction="mean"):
         extra = tuple(range(2, a.ndim))
         return _reduce(sq.sum(axis=extra), k.sum(axis=extra) if extra else k, reduction, "y_true") if extra \
             else _reduce(sq, k, reduction, "y_true")
-    return _reduce(sq, keep, reduction, "y_true")
+    if reduction != "mean" or keep is not None:
+        return _reduce(sq, keep, reduction, "y_true")
+    # scikit-learn's computation: the MSE of each output, then their (weighted) average
+    if w is not None and w.sum() == 0:
+        raise ValueError("`sample_weight` sums to 0; the weighted mean is undefined")
+    raw = np.average(sq.reshape(n, -1), axis=0, weights=w)
+    if isinstance(multioutput, str):
+        if multioutput == "raw_values":
+            return raw.reshape(a.shape[1:]) if a.ndim > 1 else raw
+        return float(np.average(raw))
+    return float(np.average(raw, weights=multioutput))
 
 
 def perplexity(y_true, y_pred, *, from_logits=True, mask=None, ignore_index=None):
