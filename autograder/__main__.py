@@ -35,7 +35,14 @@ def main(argv=None) -> int:
     p_grade.add_argument("--cell-timeout", type=float, default=None, metavar="SECONDS",
                          help="per-cell time limit (default 120, at most the notebook limit)")
     p_grade.add_argument("--memory-mb", type=int, default=4096,
-                         help="memory each submission may add to the grader's own size (default 4096)")
+                         help="memory (MiB) one submission may allocate on top of the warm grader's own "
+                              "size (default 4096)")
+    p_grade.add_argument("--disk-mb", type=int, default=256,
+                         help="size (MiB) of the private scratch folder of each jailed submission (default 256)")
+    p_grade.add_argument("--unsafe-shared-process", action="store_true",
+                         help="grade without the OS jail, for trusted submissions only: each one then runs "
+                              "unjailed in the grader's account and could read hidden tests and other "
+                              "students' work (the only way where Linux namespaces are unavailable)")
     p_grade.add_argument("--course-root", default=None, help=argparse.SUPPRESS)
 
     p_demo = sub.add_parser("demo", help="build the release, grade the bundled example class, print the totals")

@@ -224,6 +224,9 @@ def read_submission(path: Path | None, assignment: Assignment):
     import nbformat
     from nbformat.warnings import DuplicateCellId
 
+    if path is not None and path.is_symlink():
+        return None, _invalid("the submission is a symbolic link, not a file: the grader never follows links "
+                              "(submit the notebook itself)")
     if path is None or not path.exists():
         return None, _invalid(f"no notebook {assignment.notebook}.ipynb was submitted", "missing")
     size = path.stat().st_size

@@ -23,7 +23,9 @@ import json
 import os
 import re
 import shutil
+import signal
 import sys
+import threading
 import tempfile
 import time
 from pathlib import Path
@@ -32,7 +34,7 @@ from . import ROOT
 from .assignment import Assignment, detect_frameworks, prepare, sanitise, source_fingerprint, source_notebook
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,99}$")
-STATE_VERSION = 1
+STATE_VERSION = 2
 SEVERITY = ["passed", "failed", "missing", "error", "timeout", "tampered", "invalid"]
 
 
@@ -43,6 +45,10 @@ def default_jobs() -> int:
 # ----------------------------------------------------------------------------
 # finding submissions
 # ----------------------------------------------------------------------------
+
+
+class SymlinkSubmission(type(Path())):
+    """A submission that is a symbolic link: never followed (it could point at the instructor's files)."""
 
 
 def find_submissions(folder: Path, assignment_id: str) -> tuple[dict, list]:
@@ -67,8 +73,15 @@ def find_submissions(folder: Path, assignment_id: str) -> tuple[dict, list]:
             if not STUDENT_ID.match(sid):
                 warnings.append(f"skipped {entry.name!r}: not a valid student id (letters, digits, _.@+-)")
                 continue
+        if entry.is_symlink():
+            if entry.suffix == ".ipynb" or entry.is_dir():
+                found[sid] = SymlinkSubmission(entry)
+            continue
         if entry.is_dir():
             for candidate in (entry / assignment_id / name, entry / name):
+                if candidate.is_symlink():
+                    found[sid] = SymlinkSubmission(candidate)
+                    break
                 if candidate.is_file():
                     found[sid] = candidate
                     break
@@ -105,7 +118,9 @@ def atomic_write(path: Path, text: str) -> None:
 
 def submission_key(path: Path | None, fingerprint: str) -> str:
     h = hashlib.sha256(fingerprint.encode())
-    if path is not None and path.is_file():
+    if path is not None and path.is_symlink():
+        h.update(b"<symbolic link>")
+    elif path is not None and path.is_file():
         with open(path, "rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 h.update(block)
@@ -114,12 +129,53 @@ def submission_key(path: Path | None, fingerprint: str) -> str:
     return h.hexdigest()[:24]
 
 
-def load_state(state_dir: Path, student: str) -> dict | None:
+def state_key(state_dir: Path) -> bytes:
+    """The batch's secret for authenticating resume records (OUT/.state/.key, readable by the grader
+    only; no sandbox sees OUT at all). Made on first use."""
+    path = state_dir / ".key"
+    try:
+        key = path.read_bytes()
+        if len(key) == 32:
+            return key
+    except OSError:
+        pass
+    import secrets
+
+    key = secrets.token_bytes(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(key)
+    return key
+
+
+def _mac(key: bytes, data: dict) -> str:
+    import hmac
+
+    body = json.dumps({k: v for k, v in data.items() if k != "mac"}, sort_keys=True).encode()
+    return hmac.new(key, body, hashlib.sha256).hexdigest()
+
+
+def save_state(state_dir: Path, key: bytes, result: dict) -> None:
+    signed = {**result, "mac": _mac(key, result)}
+    atomic_write(state_dir / f"{result['student_id']}.json", json.dumps(signed, indent=1, sort_keys=True))
+
+
+def load_state(state_dir: Path, student: str, key: bytes | None = None) -> dict | None:
+    """A student's resume record, or None if there is none, it is of another version, or (with `key`)
+    its authentication fails: a forged or edited record is graded again, never trusted."""
     try:
         data = json.loads((state_dir / f"{student}.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return data if data.get("version") == STATE_VERSION else None
+    if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
+        return None
+    if key is not None:
+        import hmac
+
+        if not isinstance(data.get("mac"), str) or not hmac.compare_digest(data["mac"], _mac(key, data)):
+            return None
+    data.pop("mac", None)
+    return data
 
 
 # ----------------------------------------------------------------------------
@@ -259,8 +315,11 @@ def other_assignment_ids(course_root: Path) -> dict:
     return out
 
 
-def _prepare_and_sanitise(assignment_id, work, course_root, submissions, conn) -> None:
+def _helper_main(assignment_id, work, course_root, submissions, conn) -> None:
     """In the helper process: nbgrader's generate_assignment, then every submission sanitised."""
+    _die_with_parent()  # SIGTERM or SIGKILL on the grader never leaves it waiting on the pipe
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
         assignment = prepare(assignment_id, work, course_root)
         others = other_assignment_ids(course_root)
@@ -296,11 +355,30 @@ def _prepare_and_sanitise(assignment_id, work, course_root, submissions, conn) -
     conn.close()
 
 
+UNSAFE_FLAG = "--unsafe-shared-process"
+
+
+class JailUnavailable(ValueError):
+    """The operating system cannot jail submissions here, and the unsafe mode was not asked for."""
+
+
+def _die_with_parent() -> None:
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+    except Exception:  # noqa: BLE001 - not Linux
+        pass
+
+
 def grade(assignment_id: str, submissions: Path, out: Path, *, jobs: int | None = None,
           timeout: float | None = None, cell_timeout: float | None = None, memory_mb: int = 4096,
-          course_root: Path = ROOT, progress: bool = True, log=print) -> list[dict]:
-    """Grade every submission; return one result dict per student (sorted by id)."""
-    from .worker import Job, Warm
+          course_root: Path = ROOT, progress: bool = True, log=print, unsafe_shared_process: bool = False,
+          disk_mb: int = 256) -> list[dict]:
+    """Grade every submission; return one result dict per student (sorted by id).
+
+    Each submission runs in its own OS jail (autograder.sandbox) unless `unsafe_shared_process`."""
+    from .worker import Engine, Job, run_jobs
 
     # every path is made absolute before anything runs: nbgrader changes the working directory
     # under the gradebook's sqlite URL, so a relative OUT would point somewhere else by then
@@ -308,34 +386,63 @@ def grade(assignment_id: str, submissions: Path, out: Path, *, jobs: int | None 
     jobs = max(1, jobs or default_jobs())
     notebook_timeout = float(timeout or 600.0)
     cell_timeout = float(cell_timeout or min(120.0, notebook_timeout))
+    utils_dir = course_root / "utils" if (course_root / "utils").is_dir() else ROOT / "utils"
+    jail = None
+    if not unsafe_shared_process:
+        from .sandbox import default_read_only, probe
+
+        why = probe(str(utils_dir))
+        if why is not None:
+            raise JailUnavailable(
+                f"this machine cannot jail submissions ({why}). Each submission must run in its own "
+                "operating-system sandbox (Linux user, mount, PID and network namespaces) so that it cannot "
+                "read the hidden tests, other students' work or the results. Run as root or enable user "
+                "namespaces (sysctl kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0), or, "
+                f"only for submissions you trust, add {UNSAFE_FLAG}: every submission then runs unjailed "
+                "in the grader's own account.")
+        jail = {"disk_mb": int(disk_mb), "read_only": default_read_only(str(utils_dir))}
+    # the engine is forked now, before anything of the batch is read: its children (one per
+    # submission) inherit no student's notebook, no hidden test and no result
+    engine = Engine(utils_root=utils_dir)
+    try:
+        return _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell_timeout, memory_mb,
+                      course_root, progress, log, jail, Job, run_jobs)
+    finally:
+        engine.close()
+
+
+def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell_timeout, memory_mb, course_root,
+           progress, log, jail, Job, run_jobs) -> list[dict]:
     nb_path = source_notebook(assignment_id, course_root)  # a ValueError naming the known ones
     found, warnings = find_submissions(submissions, assignment_id)
     out.mkdir(parents=True, exist_ok=True)
     state_dir, work = out / ".state", out / ".work"
     state_dir.mkdir(exist_ok=True)
     work.mkdir(exist_ok=True)
+    key = state_key(state_dir)
     fingerprint = source_fingerprint(nb_path)
     for w in warnings:
         log(f"warning: {w}")
     todo, keys = [], {}
     for student, path in found.items():
         keys[student] = submission_key(path, fingerprint)
-        state = load_state(state_dir, student)
+        state = load_state(state_dir, student, key)
         if state is None or state.get("key") != keys[student] or state.get("assignment") != assignment_id:
             todo.append(student)
     done_before = len(found) - len(todo)
 
     # nbgrader (generate_assignment, then sanitising every submission) runs in a forked helper
-    # while this process imports the frameworks once for every child to come.
+    # while the engine imports the frameworks once for every child to come.
     import multiprocessing
 
     ctx = multiprocessing.get_context("fork")
     receive, send = ctx.Pipe()
-    helper = ctx.Process(target=_prepare_and_sanitise,
+    helper = ctx.Process(target=_helper_main,
                          args=(assignment_id, work, course_root, {s: found[s] for s in todo}, send), daemon=True)
     helper.start()
     send.close()
-    warm = Warm(detect_frameworks(nb_path)) if todo else None
+    if todo:
+        engine.warm(detect_frameworks(nb_path))
     try:
         outcome = receive.recv()
     except EOFError:
@@ -349,12 +456,18 @@ def grade(assignment_id: str, submissions: Path, out: Path, *, jobs: int | None 
     if progress:
         from tqdm.auto import tqdm
 
-        tqdm.monitor_interval = 0  # no monitor thread in a process that forks
         bar = tqdm(total=len(found), initial=done_before, desc=f"grading {assignment_id}", unit="student",
-                   file=sys.stderr, dynamic_ncols=True)
+                   file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
+    running_now: dict = {}
+
+    def show_running() -> None:
+        if bar is not None:
+            names = sorted(running_now)
+            bar.set_postfix_str(("running: " + ", ".join(names[:3]) + (" ..." if len(names) > 3 else ""))
+                                if names else "", refresh=True)
 
     def save(result: dict) -> None:
-        atomic_write(state_dir / f"{result['student_id']}.json", json.dumps(result, indent=1, sort_keys=True))
+        save_state(state_dir, key, result)
         if bar is not None:
             bar.update(1)
 
@@ -367,34 +480,51 @@ def grade(assignment_id: str, submissions: Path, out: Path, *, jobs: int | None 
         if plan.invalid is not None:
             save(result_from_plan(student, assignment, plan, key=keys[student]))
             continue
-        codes = []
-        for i, cell in enumerate(plan.cells):
-            name = f"<test {cell['grade_id']}>" if cell["kind"] == "test" else f"<cell {i}>"
-            try:
-                codes.append(warm.compile_cell(cell["source"], name))
-            except (SyntaxError, ValueError) as exc:
-                codes.append(f"{type(exc).__name__}: {exc}")
         workdir = runs / student
         workdir.mkdir()
-        job_list.append(Job(student, plan.cells, codes, str(workdir)))
+        job_list.append(Job(student, plan.cells, str(workdir)))
+
+    def started_job(job) -> None:
+        running_now[job.key] = True
+        show_running()
 
     def finished(job) -> None:
+        running_now.pop(job.key, None)
         result = result_from_plan(job.key, assignment, plans[job.key], job, keys[job.key], cell_timeout,
                                   notebook_timeout)
         save(result)
+        show_running()
         shutil.rmtree(job.workdir, ignore_errors=True)
 
     started = time.monotonic()
-    if job_list:
-        from .worker import run_jobs
+    interrupted = None
+    previous_term = signal.getsignal(signal.SIGTERM)
 
-        run_jobs(warm, job_list, jobs=jobs, cell_timeout=cell_timeout, notebook_timeout=notebook_timeout,
-                 memory_bytes=int(memory_mb) * 2**20, on_finish=finished, close_in_child=[receive.fileno()])
-    if bar is not None:
-        bar.close()
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, on_term)
+    try:
+        if job_list:
+            run_jobs(engine, job_list, jobs=jobs, cell_timeout=cell_timeout, notebook_timeout=notebook_timeout,
+                     memory_bytes=int(memory_mb) * 2**20, on_finish=finished, jail=jail, on_start=started_job)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, previous_term)
+        if bar is not None:
+            bar.close()
     shutil.rmtree(runs, ignore_errors=True)
+    if interrupted:
+        helper.kill()
+        helper.join()
+        saved = sum(1 for s in found if load_state(state_dir, s, key) is not None)
+        raise Interrupted(f"interrupted: {saved} of {len(found)} saved in {out / '.state'}; run the same "
+                          "command again to finish")
 
-    results = [load_state(state_dir, s) for s in sorted(found)]
+    results = [load_state(state_dir, s, key) for s in sorted(found)]
     results = [r for r in results if r is not None]
     from .report import write_outputs
 
@@ -408,8 +538,13 @@ def grade(assignment_id: str, submissions: Path, out: Path, *, jobs: int | None 
     if done[0] != "ok":
         raise RuntimeError(f"could not write the nbgrader gradebook: {done[1]}")
     log(f"graded {len(todo)} submission(s) of {assignment_id} in {time.monotonic() - started:.1f} s "
-        f"({done_before} already done); results in {out}")
+        f"({done_before} already done; {'each in its own jail' if jail else 'UNSAFE: unjailed, shared process'})"
+        f"; results in {out}")
     return results
+
+
+class Interrupted(Exception):
+    pass
 
 
 def totals_table(results: list[dict]) -> str:
@@ -425,9 +560,14 @@ def grade_main(args) -> int:
         results = grade(args.assignment, Path(args.submissions), Path(args.out), jobs=args.jobs,
                         timeout=args.timeout, cell_timeout=getattr(args, "cell_timeout", None),
                         memory_mb=getattr(args, "memory_mb", 4096),
-                        course_root=Path(getattr(args, "course_root", None) or ROOT))
+                        course_root=Path(getattr(args, "course_root", None) or ROOT),
+                        unsafe_shared_process=getattr(args, "unsafe_shared_process", False),
+                        disk_mb=getattr(args, "disk_mb", 256))
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except (Interrupted, KeyboardInterrupt) as exc:
+        print(str(exc) or "interrupted: run the same command again to finish", file=sys.stderr)
+        return 130
     print(totals_table(results))
     return 0

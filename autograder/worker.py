@@ -288,28 +288,51 @@ def _locate_failure(exc, filename: str) -> int | None:
     return line
 
 
-def child_main(warm: Warm, plan_cells: list, codes: list, skip: set, done: set, wfd: int, secret: str,
-               workdir: str, memory_bytes: int, threads: int, close_fds: list, parent_pid: int = 0) -> None:
-    """Body of a forked child. Never returns: it ends with os._exit."""
+def job_child(warm: Warm, spec_fd: int, wfd: int) -> None:
+    """Body of a child forked by the engine for one submission. Never returns: it ends with os._exit.
+
+    It reads its job (this student's cells, the limits) from `spec_fd`, enters the jail unless the
+    batch runs in the unsafe shared-process mode, compiles the cells there (a cell that makes the
+    compiler recurse or crash takes down only this child), and runs them."""
     try:
-        for fd in close_fds:
+        chunks = []
+        while True:
+            chunk = os.read(spec_fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        os.close(spec_fd)
+        spec = json.loads(b"".join(chunks))
+        workdir = spec["workdir"]
+        if spec.get("jail"):
+            from . import sandbox
+
+            memory_base = _mem_now()
+            sandbox.enter(sandbox.Jail(**spec["jail"]), workdir, close_in_middle=[wfd])
+            workdir = "/tmp"
+        else:
+            memory_base = None
+            os.setpgid(0, 0)
+        codes = []
+        for cell in spec["cells"]:
             try:
-                os.close(fd)
-            except OSError:
-                pass
-        _child(warm, plan_cells, codes, skip, done, wfd, secret, workdir, memory_bytes, threads, parent_pid)
+                codes.append(warm.compile_cell(cell["source"], cell["filename"]))
+            except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+                codes.append(f"{type(exc).__name__}: {exc}"[:MESSAGE_CAP])
+        _child(warm, spec["cells"], codes, set(spec["skip"]), set(spec["done"]), wfd, spec["secret"], workdir,
+               spec["memory_bytes"], spec["threads"], memory_base, spec.get("jail") is None)
         code = 0
-    except BaseException:  # noqa: BLE001 - a child never unwinds into the parent's code
+    except BaseException:  # noqa: BLE001 - a child never unwinds into the engine's code
         code = 70
     os._exit(code)
 
 
-def _child(warm, plan_cells, codes, skip, done, wfd, secret, workdir, memory_bytes, threads, parent_pid):
+def _child(warm, plan_cells, codes, skip, done, wfd, secret, workdir, memory_bytes, threads, memory_base,
+           shared):
     import resource
     import tempfile
 
-    os.setpgid(0, 0)
-    try:  # die with the parent: a batch killed with SIGKILL leaves no orphan running
+    try:  # die with the engine: a batch killed with SIGKILL leaves no orphan running
         import ctypes
 
         libc = ctypes.CDLL(None)
@@ -317,8 +340,6 @@ def _child(warm, plan_cells, codes, skip, done, wfd, secret, workdir, memory_byt
         libc.mallopt(-8, 2)  # M_ARENA_MAX: framework threads must not eat the address-space limit in arenas
     except Exception:  # noqa: BLE001 - not Linux: the broken pipe ends the child instead
         pass
-    if os.getppid() != parent_pid:
-        os._exit(0)
     # quiet and isolated: no terminal, own directory, temp files inside it
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
@@ -334,7 +355,7 @@ def _child(warm, plan_cells, codes, skip, done, wfd, secret, workdir, memory_byt
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 2**20, 256 * 2**20))
     if memory_bytes:
-        limit = _mem_now() + memory_bytes
+        limit = (memory_base or _mem_now()) + memory_bytes
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(threads)
@@ -396,7 +417,7 @@ def _child(warm, plan_cells, codes, skip, done, wfd, secret, workdir, memory_byt
             reset_interpreter()
             import utils.checks  # noqa: F401 - fresh copy from the captured code
 
-            filename = codes[index].co_filename
+            filename = getattr(codes[index], "co_filename", cell["filename"])
             namespace = {k: v for k, v in user_ns.items() if not k.startswith("__")}
             namespace.update({"__name__": "__main__", "__builtins__": real_builtins})
             # frameworks are restored too, but not fingerprinted: their lazy loaders replace attributes on use
@@ -407,6 +428,8 @@ def _child(warm, plan_cells, codes, skip, done, wfd, secret, workdir, memory_byt
             guard["armed"] = True
             started = now()
             try:
+                if isinstance(codes[index], str):  # did not compile
+                    raise SyntaxError(codes[index])
                 real_exec(codes[index], namespace)
             except base_exc as exc:  # noqa: BLE001 - a failing test is the data we want
                 guard["armed"] = False
@@ -465,8 +488,8 @@ def _child(warm, plan_cells, codes, skip, done, wfd, secret, workdir, memory_byt
 class Job:
     """One submission being graded, possibly over several child processes."""
 
-    def __init__(self, key, plan_cells, codes, workdir):
-        self.key, self.cells, self.codes, self.workdir = key, plan_cells, codes, workdir
+    def __init__(self, key, plan_cells, workdir):
+        self.key, self.cells, self.workdir = key, plan_cells, workdir
         self.results: dict = {}  # cell index -> result
         self.skip: set = set()
         self.killers: dict = {}  # cell index -> why it was skipped
@@ -474,6 +497,7 @@ class Job:
         self.attempts = 0
         self.pid = self.rfd = None
         self.buffer = b""
+        self.received = 0
         self.current = None
         self.cell_started = None
         self.attempt_started = None
@@ -481,33 +505,259 @@ class Job:
         self.secret = None
         self.finished = False
         self.out_of_time = False
+        self.flooded = False
         self.restart: set = set()  # student cells after which the child restarted itself (MemoryError)
 
 
-def run_jobs(warm: Warm, jobs_list: list, *, jobs: int, cell_timeout: float, notebook_timeout: float,
-             memory_bytes: int, on_finish, close_in_child=()) -> None:
-    """Grade every Job with at most `jobs` children at once; call on_finish(job) as each ends."""
+# ----------------------------------------------------------------------------
+# the engine: a warm process that holds nothing of any student, and forks one child per submission
+# ----------------------------------------------------------------------------
+
+REPORT_CAP = 4 * 2**20  # bytes a child may send about one attempt; more is a flood and ends it
+STATUS_WORDS = ("ok", "passed", "failed", "error", "tampered")
+
+
+class EngineError(RuntimeError):
+    pass
+
+
+class Engine:
+    """The warm engine process, forked before anything of the batch is read.
+
+    It imports the frameworks once, then on request forks a child for one submission and hands it
+    two descriptors: one to read its job from, one to report on. It never sees a job's content, so
+    no child can find another student's cells, or the batch's state, in the memory it inherits.
+    It reports each child's exit status. It dies with the grading process (PR_SET_PDEATHSIG)."""
+
+    def __init__(self, utils_root: Path | None = None):
+        import socket
+
+        self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.statuses: dict = {}
+        self.ready = False
+        pid = os.fork()
+        if pid == 0:
+            code = 70
+            try:
+                self.sock.close()
+                code = _engine_main(theirs, utils_root)
+            finally:
+                os._exit(code)
+        theirs.close()
+        self.pid = pid
+
+    def warm(self, frameworks) -> None:
+        """Import these frameworks in the engine (it answers `ready` once they are)."""
+        self.sock.send(json.dumps({"op": "warm", "frameworks": list(frameworks)}).encode())
+
+    def _receive(self, block: bool = True):
+        import socket
+
+        self.sock.setblocking(block)
+        try:
+            data = self.sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return None
+        except (ConnectionError, OSError, socket.error):
+            data = b""
+        if not data:
+            raise EngineError("the grading engine process died")
+        msg = json.loads(data)
+        if msg.get("exited") is not None:
+            self.statuses[int(msg["exited"])] = int(msg["status"])
+        return msg
+
+    def wait_ready(self) -> None:
+        while not self.ready:
+            msg = self._receive()
+            if "error" in msg:
+                raise EngineError(msg["error"])
+            self.ready = bool(msg.get("ready"))
+
+    def spawn(self, fds: list) -> int:
+        import socket
+
+        self.wait_ready()
+        self.sock.setblocking(True)
+        socket.send_fds(self.sock, [b'{"op": "spawn"}'], fds)
+        while True:
+            msg = self._receive()
+            if msg.get("spawned") is not None:
+                return int(msg["spawned"])
+            if "error" in msg:
+                raise EngineError(msg["error"])
+
+    def poll(self) -> None:
+        while self._receive(block=False) is not None:
+            pass
+
+    def wait(self, pid: int, timeout: float = 30.0) -> int:
+        """The wait status of child `pid` (as os.waitpid gives it)."""
+        deadline = time.monotonic() + timeout
+        while pid not in self.statuses:
+            if time.monotonic() > deadline:
+                return 9  # killed, as far as anyone can tell
+            self.sock.settimeout(0.5)
+            try:
+                self._receive()
+            except TimeoutError:
+                pass
+            except OSError:
+                pass
+        return self.statuses.pop(pid)
+
+    def close(self) -> None:
+        try:
+            self.sock.setblocking(True)
+            self.sock.send(b'{"op": "quit"}')
+        except OSError:
+            pass
+        self.sock.close()
+        try:
+            os.waitpid(self.pid, 0)
+        except OSError:
+            pass
+
+
+def _engine_main(sock, utils_root) -> int:
+    import ctypes
+    import socket
+
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: ends with the grading process
+    except Exception:  # noqa: BLE001
+        pass
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the grading process's to handle
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    sock.setblocking(True)
+    try:
+        request = json.loads(sock.recv(4096) or b"{}")
+        if request.get("op") != "warm":
+            return 0
+        warm = Warm(tuple(str(f) for f in request.get("frameworks", [])), utils_root)
+    except BaseException as exc:  # noqa: BLE001
+        sock.send(json.dumps({"error": f"could not start the grading engine: {type(exc).__name__}: {exc}"}).encode())
+        return 1
+    sock.send(b'{"ready": true}')
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    signal.set_wakeup_fd(wake_w)
+    children: set = set()
+    while True:
+        readable, _, _ = select.select([sock, wake_r], [], [])
+        if wake_r in readable:
+            os.read(wake_r, 4096)
+        while children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            children.discard(pid)
+            sock.send(json.dumps({"exited": pid, "status": status}).encode())
+        if sock not in readable:
+            continue
+        try:
+            data, fds, _, _ = socket.recv_fds(sock, 4096, 4)
+        except OSError:
+            data, fds = b"", []
+        request = json.loads(data) if data else {"op": "quit"}
+        if request.get("op") != "spawn":
+            for pid in children:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            return 0
+        pid = os.fork()
+        if pid == 0:
+            signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            for fd in (wake_r, wake_w, sock.fileno()):
+                os.close(fd)
+            job_child(warm, fds[0], fds[1])
+        for fd in fds:
+            os.close(fd)
+        children.add(pid)
+        sock.send(json.dumps({"spawned": pid}).encode())
+
+
+def _valid_result(r) -> dict:
+    """A child's report on one cell, reduced to plain fields of known types (it is untrusted data)."""
+    if not isinstance(r, dict):
+        raise ValueError("a result that is not a dict")
+    status = r.get("status")
+    if status not in STATUS_WORDS:
+        raise ValueError(f"an unknown status word {str(status)[:40]!r}")
+    out = {"status": status, "message": str(r.get("message", ""))[:MESSAGE_CAP]}
+    line = r.get("line")
+    if isinstance(line, int) and not isinstance(line, bool):
+        out["line"] = line
+    for key in ("seconds",):
+        if isinstance(r.get(key), (int, float)) and not isinstance(r.get(key), bool):
+            out[key] = float(r[key])
+    size = r.get("output_chars")
+    out["output_chars"] = size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else 0
+    if r.get("truncated") is True:
+        out["truncated"] = True
+    if r.get("restart") is True:
+        out["restart"] = True
+    return out
+
+
+def run_jobs(engine: Engine, jobs_list: list, *, jobs: int, cell_timeout: float, notebook_timeout: float,
+             memory_bytes: int, on_finish, jail: dict | None = None, on_start=None) -> None:
+    """Grade every Job with at most `jobs` children at once; call on_finish(job) as each ends.
+
+    `jail` (the sandbox.Jail settings but the uid) jails every child; None runs them in the unsafe
+    shared-process mode."""
     pending = list(jobs_list)
     running: dict = {}  # rfd -> job
     threads = max(1, (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
                   // max(1, jobs))
+    counter = [0]
 
     def start(job):
         job.attempts += 1
         job.secret = secrets.token_hex(16)
-        job.buffer, job.current, job.done = b"", None, False
+        job.buffer, job.current, job.done, job.received = b"", None, False, 0
         rfd, wfd = os.pipe()
-        others = [fd for fd in running] + [rfd, *close_in_child]
-        parent_pid = os.getpid()
-        pid = os.fork()
-        if pid == 0:  # child
-            tests_done = {i for i in job.results if job.cells[i]["kind"] == "test"}
-            child_main(warm, job.cells, job.codes, set(job.skip), tests_done, wfd, job.secret,
-                       job.workdir, memory_bytes, threads, others, parent_pid)
-        os.close(wfd)
-        job.pid, job.rfd = pid, rfd
+        spec_r, spec_w = os.pipe()
+        spec = {
+            "cells": [{"kind": c["kind"], "source": c["source"], "label": c["label"],
+                       "filename": f"<test {c['grade_id']}>" if c["kind"] == "test" else f"<cell {i}>"}
+                      for i, c in enumerate(job.cells)],
+            "skip": sorted(job.skip),
+            "done": sorted(i for i in job.results if job.cells[i]["kind"] == "test"),
+            "secret": job.secret, "workdir": job.workdir, "memory_bytes": memory_bytes, "threads": threads,
+            "jail": None,
+        }
+        if jail is not None:
+            from .sandbox import FIRST_UID
+
+            counter[0] += 1
+            spec["jail"] = {**jail, "uid": FIRST_UID + counter[0] % 60000}
+            os.makedirs(job.workdir, exist_ok=True)
+        try:
+            job.pid = engine.spawn([spec_r, wfd])
+        finally:
+            os.close(spec_r)
+            os.close(wfd)
+        data = json.dumps(spec).encode()
+        try:
+            while data:
+                data = data[os.write(spec_w, data):]
+        except OSError:
+            pass  # the child died reading it: its exit is handled below
+        os.close(spec_w)
+        job.rfd = rfd
         job.attempt_started = time.monotonic()
         running[rfd] = job
+        if on_start is not None:
+            on_start(job)
 
     def handle(job, line: bytes):
         prefix = job.secret.encode() + b" "
@@ -515,45 +765,59 @@ def run_jobs(warm: Warm, jobs_list: list, *, jobs: int, cell_timeout: float, not
             return  # not from the grader: whatever student code wrote to the pipe is ignored
         try:
             msg = json.loads(line[len(prefix):])
-        except ValueError:
-            return
-        kind = msg.get("t")
-        if kind == "start":
-            job.current, job.cell_started = int(msg["i"]), time.monotonic()
-        elif kind == "end":
-            i = int(msg["i"])
-            job.results.setdefault(i, msg.get("r", {}))
-            if job.results[i].get("restart") and job.cells[i]["kind"] == "student":
-                job.restart.add(i)
-            job.current = None
-        elif kind == "done":
-            job.done = True
+            kind = msg.get("t")
+            if kind == "done":
+                job.done = True
+                return
+            i = msg.get("i")
+            if not isinstance(i, int) or isinstance(i, bool) or not 0 <= i < len(job.cells):
+                return
+            if kind == "start":
+                job.current, job.cell_started = i, time.monotonic()
+            elif kind == "end":
+                job.results.setdefault(i, _valid_result(msg.get("r")))
+                if job.results[i].get("restart") and job.cells[i]["kind"] == "student":
+                    job.restart.add(i)
+                job.current = None
+        except (ValueError, TypeError, AttributeError, RecursionError):
+            return  # a malformed report is ignored, like any other noise on the pipe
 
     def kill(job):
         try:
-            os.killpg(job.pid, signal.SIGKILL)
+            if jail is None:
+                os.killpg(job.pid, signal.SIGKILL)
         except OSError:
             pass
         try:
-            os.kill(job.pid, signal.SIGKILL)
+            os.kill(job.pid, signal.SIGKILL)  # in a jail: its PID 1 and everything under it follow
         except OSError:
             pass
 
     def finish_attempt(job, how: str):
         """The child is gone: read what it said, decide whether to fork again."""
         running.pop(job.rfd, None)
+        os.set_blocking(job.rfd, False)
+        deadline = time.monotonic() + 5
         try:
-            while True:
-                chunk = os.read(job.rfd, 1 << 16)
+            while job.received < REPORT_CAP and time.monotonic() < deadline:
+                try:
+                    chunk = os.read(job.rfd, 1 << 16)
+                except BlockingIOError:
+                    select.select([job.rfd], [], [], 0.05)
+                    continue
                 if not chunk:
                     break
+                job.received += len(chunk)
                 job.buffer += chunk
         except OSError:
             pass
         os.close(job.rfd)
-        _, status = os.waitpid(job.pid, 0)
+        if how != "exited":
+            kill(job)
+        status = engine.wait(job.pid)
         for line in job.buffer.split(b"\n"):
             handle(job, line)
+        job.buffer = b""
         job.elapsed += time.monotonic() - job.attempt_started
         if job.done:
             job.finished = True
@@ -565,10 +829,18 @@ def run_jobs(warm: Warm, jobs_list: list, *, jobs: int, cell_timeout: float, not
         else:
             if how == "cell-timeout":
                 why = "timeout"
+            elif how == "flood":
+                why = "died:it sent more than the grader reads about one notebook"
             else:
                 sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
-                why = (f"died:signal {signal.Signals(sig).name}" if sig else
-                       f"died:exit status {os.WEXITSTATUS(status)}")
+                code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
+                if sig is None and code is not None and code > 128 and jail is not None:
+                    sig = code - 128  # the jail's middle process passes a signal on as 128 + n
+                try:
+                    name = signal.Signals(sig).name if sig else None
+                except ValueError:
+                    name = f"signal {sig}"
+                why = f"died:signal {name}" if sig else f"died:exit status {code}"
             if job.current is None and job.restart - job.skip:
                 job.skip |= job.restart
                 job.finished = job.attempts > len(job.cells) + 1
@@ -601,10 +873,18 @@ def run_jobs(warm: Warm, jobs_list: list, *, jobs: int, cell_timeout: float, not
                 if not chunk:
                     finish_attempt(job, "exited")
                     continue
+                job.received += len(chunk)
+                if job.received > REPORT_CAP:
+                    job.flooded = True
+                    kill(job)
+                    finish_attempt(job, "flood")
+                    continue
                 job.buffer += chunk
                 *lines, job.buffer = job.buffer.split(b"\n")
                 for line in lines:
                     handle(job, line)
+                if len(job.buffer) > 2 * MESSAGE_CAP + CELL_OUTPUT_CAP:
+                    job.buffer = b""  # a line longer than any report: noise
             t = time.monotonic()
             for job in list(running.values()):
                 if job.elapsed + (t - job.attempt_started) > notebook_timeout:
@@ -616,7 +896,3 @@ def run_jobs(warm: Warm, jobs_list: list, *, jobs: int, cell_timeout: float, not
     finally:
         for job in list(running.values()):
             kill(job)
-            try:
-                os.waitpid(job.pid, 0)
-            except OSError:
-                pass
