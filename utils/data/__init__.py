@@ -6,8 +6,11 @@ the same data on every machine and in both framework tracks.
 - order:  05, sequences whose label depends on the order of two tokens
 - text:   06, the small corpus shipped with the course, next-token pairs, a noisy sine
 - clinic: 07, saved predictions of several models, each with a metric pitfall
+- order (again) and memory: 08, the order task with padded messages of 3 to 20 words;
+  a running-sum task whose gradients explode
 """
 
 from .order import *  # noqa: F401,F403
 from .text import *  # noqa: F401,F403
 from .clinic import *  # noqa: F401,F403
+from .memory import *  # noqa: F401,F403

@@ -25,7 +25,9 @@ evaluation with real numbers:
   threshold choice for a precision or recall goal (the graded references,
   defined in `utils.evaluation` and re-exported here);
 - `pitfall_pictures`: metric "pictures" of four classic mistakes, for the
-  graded diagnosis exercise.
+  graded diagnosis exercise. Which picture shows which mistake is not stored
+  anywhere in `utils`: the learner reads it from the numbers, and the answer
+  key lives only in the hidden test of the source notebook.
 
 Nothing here imports torch or tensorflow.
 """
@@ -58,7 +60,6 @@ __all__ = [
     "choose_threshold",
     "PITFALLS",
     "pitfall_pictures",
-    "pitfall_answers",
 ]
 
 #: The words. Id 0 is padding (never generated, kept so that id 0 means "nothing"
@@ -271,16 +272,12 @@ def pitfall_pictures(seed=0) -> dict:
     - "history": per-epoch "loss", "val_loss", "accuracy", "val_accuracy" lists,
     - "test": a `classification_summary` of its test predictions,
     - "positives": the share of positives in its test set,
-    - "overlap": the share of test messages also in training,
+    - "overlap": the share of test messages also in training.
     The pictures are named "A".."E" in a shuffled order so that the name gives
-    nothing away; `pitfall_answers(seed)` holds the diagnoses (one of PITFALLS).
+    nothing away, and no diagnosis is kept with them: naming the pitfall of
+    each picture (one of PITFALLS) is the learner's exercise.
     """
-    return {name: {k: v for k, v in pic.items() if k != "pitfall"} for name, pic in _pictures(seed).items()}
-
-
-def pitfall_answers(seed=0) -> dict:
-    """The diagnosis of each picture of `pitfall_pictures(seed)`: name -> one of PITFALLS."""
-    return {name: pic["pitfall"] for name, pic in _pictures(seed).items()}
+    return _pictures(seed)
 
 
 def _pictures(seed):
@@ -326,7 +323,106 @@ def _pictures(seed):
     cases["fine"] = dict(history=dict(loss=noisy(0.1 + 0.6 * decay), val_loss=noisy(0.13 + 0.6 * decay),
                                       accuracy=noisy(0.96 - 0.45 * decay), val_accuracy=noisy(0.95 - 0.45 * decay)),
                          test=test, positives=pos, overlap=0.0)
-    names = "ABCDE"
-    order = rng.permutation(len(cases))
-    keys = list(cases)
-    return {names[i]: {**cases[keys[j]], "pitfall": keys[j]} for i, j in enumerate(order)}
+    # the shuffled names; the kind of each case is dropped here, so it is stored nowhere
+    pictures = list(cases.values())
+    return {name: pictures[j] for name, j in zip("ABCDE", rng.permutation(len(pictures)))}
+
+
+# ----------------------------------------------------------------------------
+# topic 08: the same task with messages of different lengths, padded
+# ----------------------------------------------------------------------------
+
+_PADDING = ("post", "pre")
+
+
+def _padding(padding) -> str:
+    if padding not in _PADDING:
+        raise ValueError(f"`padding` should be 'post' (pad at the end) or 'pre' (pad at the front), got {padding!r}")
+    return padding
+
+
+def _lengths(lengths, X: np.ndarray) -> np.ndarray:
+    arr = np.asarray(lengths)
+    if arr.dtype.kind not in "iu" or arr.shape != (X.shape[0],):
+        raise ValueError(f"`lengths` should be {X.shape[0]} integers, one per message, got {arr.dtype} {arr.shape}")
+    if arr.size and (arr.min() < 1 or arr.max() > X.shape[1]):
+        raise ValueError(f"`lengths` should lie in 1..{X.shape[1]}, got {arr.min()}..{arr.max()}")
+    return arr.astype(np.int64)
+
+
+def move_padding(X, lengths, padding="pre") -> np.ndarray:
+    """Move the padding of messages padded at the end to the front (`padding="pre"`), or back ("post").
+
+    `X` is (num_messages, max_len) with the real words of row i in its first
+    `lengths[i]` positions (for "pre") or its last `lengths[i]` (for "post").
+    Returns a new array; the words keep their order.
+    """
+    arr = _tokens(X)
+    lens = _lengths(lengths, arr)
+    T = arr.shape[1]
+    shift = lens if _padding(padding) == "pre" else T - lens
+    # a row rotated by its length (or by its padding) brings the real words to the other end
+    idx = (np.arange(T)[None, :] + shift[:, None]) % T
+    return np.take_along_axis(arr, idx, axis=1)
+
+
+def make_variable_order_dataset(num_samples, min_len=3, max_len=20, *, seed=0, padding="post"):
+    """The order task with messages of `min_len` to `max_len` words, padded to `max_len` with id 0.
+
+    Returns `(X, y, lengths)`: X int64 (num_samples, max_len), y int64
+    (num_samples,) with 1 = spam ("send" before "money"), lengths int64
+    (num_samples,), uniform in min_len..max_len. With `padding="post"` the
+    words of row i are X[i, :lengths[i]] and zeros follow; with "pre" the zeros
+    come first (Keras' `pad_sequences` default). Labels are balanced in
+    expectation and true to the rule.
+    """
+    n = _int_arg(num_samples, "num_samples", 1)
+    min_len = _int_arg(min_len, "min_len", 2)
+    max_len = _int_arg(max_len, "max_len", min_len)
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(min_len, max_len + 1, size=n)
+    X = rng.choice(_FILLERS, size=(n, max_len)).astype(np.int64)
+    a = (rng.random(n) * lengths).astype(np.int64)
+    b = (a + 1 + (rng.random(n) * (lengths - 1)).astype(np.int64)) % lengths
+    early, late = np.minimum(a, b), np.maximum(a, b)
+    y = (rng.random(n) < 0.5).astype(np.int64)
+    rows = np.arange(n)
+    X[rows, early] = np.where(y == 1, ORDER_FIRST, ORDER_SECOND)
+    X[rows, late] = np.where(y == 1, ORDER_SECOND, ORDER_FIRST)
+    X[np.arange(max_len)[None, :] >= lengths[:, None]] = ORDER_PAD
+    if _padding(padding) == "pre":
+        X = move_padding(X, lengths, "pre")
+    return X, y, lengths.astype(np.int64)
+
+
+def load_variable_order_task(seed=0, *, num_train=3000, num_val=500, num_test=1000, min_len=3, max_len=20,
+                             padding="post"):
+    """The standard padded task of topic 08: a dict of (X, y, lengths) for "train", "val", "test".
+
+    As in `load_order_task`, a validation or test message that also occurs in
+    training (or, for test, in validation) is replaced by a fresh one.
+    """
+    _padding(padding)
+    parts = {}
+    sizes = {"train": num_train, "val": num_val, "test": num_test}
+    for k, (name, size) in enumerate(sizes.items()):
+        _int_arg(size, f"num_{name}", 1)
+        parts[name] = make_variable_order_dataset(size, min_len, max_len, seed=seed * 1000 + 800 + k)
+    seen = parts["train"][0]
+    for k, name in enumerate(("val", "test"), start=1):
+        X, y, lengths = parts[name]
+        extra = 0
+        while True:  # regenerate the messages already seen (short ones repeat often)
+            dup = seen_in(seen, X)
+            if not dup.any():
+                break
+            extra += 1
+            Xn, yn, ln = make_variable_order_dataset(int(dup.sum()), min_len, max_len,
+                                                     seed=seed * 1000 + 900 + 50 * k + extra)
+            X, y, lengths = X.copy(), y.copy(), lengths.copy()
+            X[dup], y[dup], lengths[dup] = Xn, yn, ln
+        parts[name] = (X, y, lengths)
+        seen = np.concatenate([seen, X])
+    if padding == "pre":
+        parts = {name: (move_padding(X, lengths, "pre"), y, lengths) for name, (X, y, lengths) in parts.items()}
+    return parts
