@@ -33,13 +33,24 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value):
+    """A text cell that a spreadsheet would run as a formula (= + - @, tab, CR first) gets a leading
+    apostrophe: it then shows as the text it is (OWASP's advice on CSV injection)."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _csv(path: Path, columns: list, rows: list) -> None:
     tmp = path.with_suffix(".tmp")
     with open(tmp, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=columns)
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: row[k] for k in columns})
+            writer.writerow({k: csv_safe(row[k]) for k in columns})
     tmp.replace(path)
 
 
