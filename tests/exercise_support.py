@@ -58,7 +58,8 @@ def _case_id(key) -> str:
 
 
 def exercise_tests(stem: str, exercises: list[str], wrong: dict, right: dict, *, min_wrong: int = 3,
-                   min_right: int = 2, stub_error_in_message: bool = False, requires: str | None = None) -> dict:
+                   min_right: int = 2, stub_error_in_message: bool = False, requires: str | None = None,
+                   hidden_only: dict | None = None) -> dict:
     """The `nb` fixture and the tests every assignment shares, by name.
 
     - test_source_notebook_runs_and_every_test_cell_passes: the whole source
@@ -75,9 +76,27 @@ def exercise_tests(stem: str, exercises: list[str], wrong: dict, right: dict, *,
       at least `min_wrong` WRONG and `min_right` RIGHT variants per exercise,
       and no variant of an unknown exercise.
 
+    - test_wrong_answers_never_pass_visibly[exercise-label]: run as a learner
+      runs it (the release's visible checks only), every WRONG variant fails
+      at least one visible test cell, so a full visible PASS never promises
+      more than the grade keeps; a multiple-choice answer prints FORM OK,
+      never PASS, whatever it is;
+    - test_release_hides_the_answers[exercise]: a form-only (multiple-choice)
+      test cell of the release prints the same for the right answer as for a
+      wrong one, so no answer can be read from it.
+
+    `hidden_only` maps a WRONG key to the reason a visible case cannot catch
+    it (a hard-coded answer, say); every other WRONG variant must fail the
+    visible checks too (issue 11: every stated requirement has a visible case).
+    An assignment whose visible cases have been audited passes `hidden_only`
+    (`{}` when there is nothing to excuse); the visible-case tests are added
+    for it.
+
     `requires` (say "torch"): the module the notebook needs; every test that
     uses the notebook is skipped when it cannot be imported.
     """
+    audited = hidden_only is not None
+    hidden_only = dict(hidden_only or {})
 
     @pytest.fixture(scope="module")
     def nb():
@@ -113,6 +132,35 @@ def exercise_tests(stem: str, exercises: list[str], wrong: dict, right: dict, *,
     def test_other_correct_answers_pass(nb, key):
         nb.assert_passes(key[0], right[key])
 
+    @pytest.mark.parametrize("key", list(wrong), ids=_case_id)
+    def test_wrong_answers_never_pass_visibly(nb, key):
+        source, _ = wrong[key]
+        results = nb.check_release(key[0], source)
+        printed = "".join(r.stdout for r in results.values())
+        if "[FORM OK]" in printed or key in hidden_only:
+            return  # a form-only cell prints FORM OK, never PASS; hidden_only says why no visible case can catch it
+        assert any(not r.passed for r in results.values()), (
+            f"{stem}/{key}: every visible test cell prints PASS for this wrong answer:\n{printed}\n"
+            "give the requirement a visible case, or list it in hidden_only with the reason")
+
+    @pytest.mark.parametrize("name", exercises)
+    def test_release_hides_the_answers(nb, name):
+        solution = nb.check_release(name, nb.solutions[name])
+        printed = "".join(r.stdout for r in solution.values())
+        if "[FORM OK]" not in printed:
+            assert "[PASS]" in printed, printed  # a computed answer: the visible checks pass the solution
+            return
+        for key in wrong:
+            if key[0] == name:
+                other = nb.check_release(name, wrong[key][0])
+                if all(r.passed for r in other.values()):
+                    assert "".join(r.stdout for r in other.values()) == printed, (
+                        f"{stem}/{key}: the release tells this wrong answer from the right one")
+
+    def test_hidden_only_names_real_variants():
+        assert set(hidden_only) <= set(wrong), sorted(set(hidden_only) - set(wrong))
+        assert all(isinstance(reason, str) and reason for reason in hidden_only.values())
+
     def test_every_exercise_has_enough_wrong_answers():
         assert {name for name, _ in wrong} <= set(exercises)
         for name in exercises:
@@ -123,7 +171,13 @@ def exercise_tests(stem: str, exercises: list[str], wrong: dict, right: dict, *,
         for name in exercises:
             assert sum(key[0] == name for key in right) >= min_right, name
 
+    visible = {
+        "test_wrong_answers_never_pass_visibly": test_wrong_answers_never_pass_visibly,
+        "test_release_hides_the_answers": test_release_hides_the_answers,
+        "test_hidden_only_names_real_variants": test_hidden_only_names_real_variants,
+    } if audited else {}
     return {
+        **visible,
         "nb": nb,
         "test_source_notebook_runs_and_every_test_cell_passes": test_source_notebook_runs_and_every_test_cell_passes,
         "test_solution_passes": test_solution_passes,

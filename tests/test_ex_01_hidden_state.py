@@ -33,6 +33,15 @@ STEP_WRONG = {
                            "    return np.tanh(x_t @ W_xh + h_prev @ W_hh + b_h - 1e-3)\n", ["in place"]),
     "returns None": ("def rnn_step(x_t, h_prev, W_xh, W_hh, b_h):\n"
                      "    h = np.tanh(x_t @ W_xh + h_prev @ W_hh + b_h)\n", ["return"]),
+    # issue 11: the reference is not an answer
+    "the reference does it": ("from utils.rnn import rnn_step as _reference\n"
+                              "def rnn_step(x_t, h_prev, W_xh, W_hh, b_h):\n"
+                              "    return _reference(x_t, h_prev, W_xh, W_hh, b_h)\n",
+                              ["write it yourself", "utils.rnn.rnn_step", "np.tanh(x_t @ W_xh"]),
+    "the reference module does it": ("import utils.rnn\n"
+                                     "def rnn_step(x_t, h_prev, W_xh, W_hh, b_h):\n"
+                                     "    return utils.rnn.rnn_step(x_t, h_prev, W_xh, W_hh, b_h)\n",
+                                     ["utils.rnn.rnn_step"]),
 }
 
 STEP_RIGHT = {
@@ -107,6 +116,10 @@ FORWARD_WRONG = {
                              "        h = rnn_step(x_t, h, W_xh, W_hh, b_h)\n"
                              "        states.append(h)\n"
                              "    return np.stack(states)\n", ["return both"]),
+    # issue 11: `from utils.rnn import rnn_step, rnn_forward` scored 6/6
+    "the reference does it": ("def rnn_forward(x, h0, W_xh, W_hh, b_h):\n"
+                              "    from utils.rnn import rnn_forward as ref\n"
+                              "    return ref(x, h0, W_xh, W_hh, b_h)\n", ["write it yourself", "utils.rnn"]),
 }
 
 FORWARD_RIGHT = {
@@ -151,7 +164,7 @@ WRONG = {**table("rnn_step", STEP_WRONG), **table("rnn_forward", FORWARD_WRONG),
 RIGHT = {**table("rnn_step", STEP_RIGHT), **table("rnn_forward", FORWARD_RIGHT), **ANSWER_RIGHT}
 
 # the nb fixture and the shared tests (tests/exercise_support.py)
-globals().update(exercise_tests(STEM, EXERCISES, WRONG, RIGHT))
+globals().update(exercise_tests(STEM, EXERCISES, WRONG, RIGHT, hidden_only={}))
 
 
 def test_rnn_forward_batch_major_mixup_is_named_when_shapes_agree(nb):
@@ -161,7 +174,10 @@ def test_rnn_forward_batch_major_mixup_is_named_when_shapes_agree(nb):
         "def rnn_forward(x, h0, W_xh, W_hh, b_h):\n"
         "    if np.shape(x)[0] == np.shape(x)[1]:\n"
         "        return _mixed(x, h0, W_xh, W_hh, b_h)\n"
-        "    from utils.rnn import rnn_forward as ok\n"
-        "    return ok(x, h0, W_xh, W_hh, b_h)\n")
+        "    h, states = h0, []\n"
+        "    for x_t in x:\n"
+        "        h = rnn_step(x_t, h, W_xh, W_hh, b_h)\n"
+        "        states.append(h)\n"
+        "    return np.stack(states), h\n")
     results = nb.assert_fails("rnn_forward", square_only, message_contains=["time-major and batch-major are mixed up"])
     assert not any("Traceback" in r.message for r in results.values())

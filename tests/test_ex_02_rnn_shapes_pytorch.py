@@ -57,20 +57,28 @@ SHAPES_RIGHT = {
         "    first_two = [batch, seq_len] if batch_first else [seq_len, batch]\n"
         "    directions = {False: 1, True: 2}[bool(bidirectional)]\n"
         "    return first_two + [directions * hidden_size], [directions * num_layers, batch, hidden_size]\n"),
-    "torch.Size and numpy ints": (
-        "    import numpy as np, torch\n"
+    "numpy ints": (
+        "    import numpy as np\n"
         "    D = np.int64(1 + int(bidirectional))\n"
-        "    out = torch.Size([seq_len, batch, int(D * hidden_size)])\n"
+        "    out = (seq_len, batch, int(D * hidden_size))\n"
         "    if batch_first:\n"
-        "        out = torch.Size([out[1], out[0], out[2]])\n"
+        "        out = (out[1], out[0], out[2])\n"
         "    return (out, (D * num_layers, np.int64(batch), hidden_size))\n"),
+}
+
+# issue 11: "without building a layer" is checked
+SHAPES_WRONG.update({
     "running a real layer": (
         "    import torch\n"
         "    layer = torch.nn.RNN(input_size, hidden_size, num_layers, batch_first=batch_first, bidirectional=bidirectional)\n"
         "    x = torch.zeros((batch, seq_len, input_size) if batch_first else (seq_len, batch, input_size))\n"
         "    out, h = layer(x)\n"
-        "    return tuple(out.shape), tuple(h.shape)\n"),
-}
+        "    return tuple(out.shape), tuple(h.shape)\n", ["write it yourself", "torch.nn.RNN", "D * hidden_size"]),
+    "the course adapter": (
+        "    from utils.torch_utils import rnn_output_shapes\n"
+        "    return rnn_output_shapes(seq_len, batch, input_size, hidden_size, num_layers, bidirectional, batch_first)\n",
+        ["utils.torch_utils"]),
+})
 
 
 # --------------------------------------------------------------------------- make_rnn
@@ -100,6 +108,11 @@ MAKE_WRONG = {
                          "    return torch.nn.RNN(10, 20, num_layers=2, batch_first=True)\n",
                          ["input_size"]),
 }
+
+# issue 11: a relu layer passed before
+MAKE_WRONG["relu instead of tanh"] = ("def make_rnn(input_size, hidden_size):\n"
+                                      "    return torch.nn.RNN(input_size, hidden_size, num_layers=2, batch_first=True,"
+                                      " nonlinearity='relu')\n", ["relu", "default tanh"])
 
 MAKE_RIGHT = {
     "keywords": ("from torch import nn\n"
@@ -140,6 +153,16 @@ CHECK_WRONG = {
                                    "    assert x.shape[-1] == layer.input_size, (layer.input_size, x.shape[-1])\n",
                                    ["should raise ValueError", "AssertionError"]),
 }
+
+# issue 11: the forms the instructions name (numpy, unbatched) have a visible case
+CHECK_WRONG["tensors only (size(-1))"] = ("def check_input(layer, x):\n"
+                                          "    if x.size(-1) != layer.input_size:\n"
+                                          "        raise ValueError(f'expected {layer.input_size}, got {x.size(-1)}')\n",
+                                          ["numpy x", "x.shape[-1]"])
+CHECK_WRONG["batched only (x.shape[2])"] = ("def check_input(layer, x):\n"
+                                            "    if x.shape[2] != layer.input_size:\n"
+                                            "        raise ValueError(f'expected {layer.input_size}, got {x.shape[2]}')\n",
+                                            ["unbatched"])
 
 CHECK_RIGHT = {
     "numpy shape, returns True": (
@@ -216,6 +239,13 @@ LOAD_WRONG = {
         ["the biases were left as they were"]),
 }
 
+# issue 11: copying outside torch.no_grad() got a hint about transposes
+LOAD_WRONG["copied outside torch.no_grad()"] = (
+    "    layer.weight_ih_l0.copy_(f32(W_xh).T)\n"
+    "    layer.weight_hh_l0.copy_(f32(W_hh).T)\n"
+    "    layer.bias_ih_l0.copy_(f32(b_h))\n"
+    "    layer.bias_hh_l0.zero_()\n", ["torch.no_grad()"])
+
 LOAD_RIGHT = {
     "split bias, state_dict": (
         "    state = layer.state_dict()\n"
@@ -254,4 +284,7 @@ RIGHT = {**table("expected_rnn_shapes", SHAPES_RIGHT, head=SHAPES_HEAD), **table
 
 # the nb fixture and the shared tests (tests/exercise_support.py); check_input's and
 # load_numpy_weights' cells catch the stub's NotImplementedError and report it
-globals().update(exercise_tests(STEM, EXERCISES, WRONG, RIGHT, stub_error_in_message=True))
+# the WRONG variants that no visible case can catch, and why
+HIDDEN_ONLY = {("make_rnn", "hard-coded sizes"): "an answer fitted to the visible sizes; the hidden tests try other sizes"}
+
+globals().update(exercise_tests(STEM, EXERCISES, WRONG, RIGHT, stub_error_in_message=True, hidden_only=HIDDEN_ONLY))

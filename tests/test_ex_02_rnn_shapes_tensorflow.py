@@ -53,12 +53,6 @@ SHAPES_RIGHT = {
         "    if not return_state:\n"
         "        return output_shape\n"
         "    return [output_shape, [batch, units]]\n"),
-    "calling a real layer (TensorShapes)": (
-        "    layer = keras.layers.SimpleRNN(units, return_sequences=return_sequences, return_state=return_state)\n"
-        "    result = layer(np.zeros((batch, time, features), 'float32'))\n"
-        "    if return_state:\n"
-        "        return result[0].shape, result[1].shape\n"
-        "    return result.shape\n"),
     "numpy ints": (
         "    b, t, u = np.int64(batch), np.int64(time), np.int64(units)\n"
         "    out = (b, t, u) if return_sequences else (b, u)\n"
@@ -67,6 +61,20 @@ SHAPES_RIGHT = {
 
 
 # --------------------------------------------------------------------------- make_rnn
+
+# issue 11: "without building a layer" is checked
+SHAPES_WRONG_BUILDS = {
+    "calling a real layer": (
+        "    layer = keras.layers.SimpleRNN(units, return_sequences=return_sequences, return_state=return_state)\n"
+        "    result = layer(np.zeros((batch, time, features), 'float32'))\n"
+        "    if return_state:\n"
+        "        return result[0].shape, result[1].shape\n"
+        "    return result.shape\n", ["write it yourself", "keras.layers.SimpleRNN"]),
+    "the course adapter": (
+        "    from utils.tf_utils import rnn_output_shapes\n"
+        "    return rnn_output_shapes(batch, time, features, units, return_sequences, return_state)\n",
+        ["utils.tf_utils"]),
+}
 
 MAKE_WRONG = {
     "no return_state": ("def make_rnn(units):\n    return keras.layers.SimpleRNN(units, return_sequences=True)\n",
@@ -83,6 +91,11 @@ MAKE_WRONG = {
         "def make_rnn(units):\n    return keras.layers.SimpleRNN(20, return_sequences=True, return_state=True)\n",
         ["units"]),
 }
+
+# issue 11: a relu layer passed before
+MAKE_WRONG["relu instead of tanh"] = ("def make_rnn(units):\n"
+                                      "    return keras.layers.SimpleRNN(units, activation='relu', return_sequences=True,"
+                                      " return_state=True)\n", ["relu", "default tanh"])
 
 MAKE_RIGHT = {
     "keywords": ("def make_rnn(units):\n"
@@ -196,7 +209,7 @@ ANSWER_WRONG, ANSWER_RIGHT = answer_tables(
     ["'B'", "'b '"])
 
 
-WRONG = {**table("expected_simple_rnn_shapes", SHAPES_WRONG, head=SHAPES_HEAD), **table("make_rnn", MAKE_WRONG),
+WRONG = {**table("expected_simple_rnn_shapes", {**SHAPES_WRONG, **SHAPES_WRONG_BUILDS}, head=SHAPES_HEAD), **table("make_rnn", MAKE_WRONG),
          **table("check_input", CHECK_WRONG), **table("load_numpy_weights", LOAD_WRONG, head=LOAD_HEAD),
          **ANSWER_WRONG}
 RIGHT = {**table("expected_simple_rnn_shapes", SHAPES_RIGHT, head=SHAPES_HEAD), **table("make_rnn", MAKE_RIGHT),
@@ -205,4 +218,7 @@ RIGHT = {**table("expected_simple_rnn_shapes", SHAPES_RIGHT, head=SHAPES_HEAD), 
 
 # the nb fixture and the shared tests (tests/exercise_support.py); check_input's and
 # load_numpy_weights' cells catch the stub's NotImplementedError and report it
-globals().update(exercise_tests(STEM, EXERCISES, WRONG, RIGHT, stub_error_in_message=True))
+# the WRONG variants that no visible case can catch, and why
+HIDDEN_ONLY = {("make_rnn", "hard-coded units"): "an answer fitted to the visible sizes; the hidden tests try other sizes"}
+
+globals().update(exercise_tests(STEM, EXERCISES, WRONG, RIGHT, stub_error_in_message=True, hidden_only=HIDDEN_ONLY))

@@ -119,6 +119,35 @@ WRONG = {
     ("judgement", "right verdict, wrong claim"): ('fit_for_production = False\nreason = "d"\n', ["can always be computed"]),
     ("judgement", "a string verdict"): ('fit_for_production = "False"\nreason = "b"\n', ["without quotes"]),
     ("judgement", "not an option"): ('fit_for_production = False\nreason = "e"\n', ["not one of the options"]),
+    # ------------------------------------------------------------ issue 11: delegation is caught and named
+    ("confusion_matrix", "scikit-learn does it"): (_def(
+        CM_SIG, "from sklearn.metrics import confusion_matrix as sk_cm",
+        "return sk_cm(y_true, y_pred, labels=list(range(num_classes)))"), ["write it yourself", "sklearn.metrics"]),
+    ("precision", "utils.metrics does it"): (
+        "from utils import metrics\n" + _def(
+            "precision(cm, positive=1)", "cm = np.asarray(cm)",
+            "rows, cols = np.divmod(np.arange(cm.size), cm.shape[0])",
+            "t, p = np.repeat(rows, cm.ravel()), np.repeat(cols, cm.ravel())",
+            "return metrics.precision_score(t == positive, p == positive, zero_division=0)"),
+        ["metrics.precision_score", "TP / (TP + FP)"]),
+    ("f1", "scikit-learn inside a helper"): (
+        "def _expand(cm):\n    from sklearn.metrics import f1_score\n    return f1_score\n" + _def(
+            "f1(cm, positive=1)", "cm = np.asarray(cm)", "rows, cols = np.divmod(np.arange(cm.size), cm.shape[0])",
+            "t, p = np.repeat(rows, cm.ravel()), np.repeat(cols, cm.ravel())",
+            "return _expand(cm)(t == positive, p == positive, zero_division=0)"), ["`_expand` uses sklearn.metrics"]),
+    ("accuracy", "utils.metrics does it"): (
+        "import utils.metrics\n" + _def(
+            "accuracy(cm)", "cm = np.asarray(cm)", "rows, cols = np.divmod(np.arange(cm.size), cm.shape[0])",
+            "return utils.metrics.accuracy_score(np.repeat(rows, cm.ravel()), np.repeat(cols, cm.ravel()))"),
+        ["utils.metrics.accuracy_score", "np.trace"]),
+    ("threshold_for_recall", "utils.evaluation does it"): (
+        "from utils.evaluation import choose_threshold\n" + _def(
+            "threshold_for_recall(y_true, scores, min_recall)",
+            "return choose_threshold(y_true, scores, 'recall', min_recall)"), ["utils.evaluation.choose_threshold"]),
+    # ------------------------------------------------------------ issue 11: a list of lists is named
+    ("recall", "a list of lists indexed like an array"): (_def(
+        "recall(cm, positive=1)", "row = sum(cm[positive])",
+        "return cm[positive, positive] / row if row else 0.0"), ["list of lists", "np.asarray"]),
 }
 
 RIGHT = {
@@ -177,4 +206,4 @@ RIGHT = {
 
 
 # the nb fixture and the shared tests (tests/exercise_support.py)
-globals().update(exercise_tests(STEM, EXERCISES, WRONG, RIGHT))
+globals().update(exercise_tests(STEM, EXERCISES, WRONG, RIGHT, stub_error_in_message=True, hidden_only={}))

@@ -158,20 +158,24 @@ def _pitfalls_cell(answers: dict) -> str:
     return "answer_pitfalls = " + repr(answers)
 
 
+def _truth() -> dict:
+    """The diagnosis of each picture, read from its numbers by the tests (utils keeps no answer key)."""
+    from tests.test_order_data import pitfall_from_numbers
+    from utils.data.order import pitfall_pictures
+
+    return {name: pitfall_from_numbers(pic) for name, pic in pitfall_pictures(seed=0).items()}
+
+
 def _swapped(a: str, b: str) -> str:
     """The true answers with the pictures of diagnoses `a` and `b` exchanged."""
-    from utils.data.order import pitfall_answers
-
-    truth = pitfall_answers(seed=0)
+    truth = _truth()
     ka = next(k for k, v in truth.items() if v == a)
     kb = next(k for k, v in truth.items() if v == b)
     return _pitfalls_cell({**truth, ka: b, kb: a})
 
 
 def _pitfalls_right() -> dict:
-    from utils.data.order import pitfall_answers
-
-    truth = pitfall_answers(seed=0)
+    truth = _truth()
     return {
         "upper case, spaces": _pitfalls_cell({k.lower(): v.upper().replace("_", " ") for k, v in truth.items()}),
         "dashes, padded keys": _pitfalls_cell({f" {k} ": f"{v.replace('_', '-')} " for k, v in truth.items()}),
@@ -186,6 +190,11 @@ PITFALLS_WRONG = {
                       ["not one of"]),
     "a list": ("answer_pitfalls = ['leakage', 'overfitting', 'imbalance', 'order_blind', 'fine']",
                ["should be a dict"]),
+    # issue 11: the visible test used to accept any five words from the list
+    "one word for everything": ("answer_pitfalls = {'A': 'fine', 'B': 'fine', 'C': 'fine', 'D': 'fine', 'E': 'fine'}",
+                                ["each word names exactly one picture"]),
+    "every name wrong": (_pitfalls_cell(dict(zip("ABCDE", ["leakage", "overfitting", "imbalance", "fine", "order_blind"]))),
+                         ["look again at picture"]),
 }
 
 FRAMEWORK_FREE_WRONG = {**table("evaluate", EVALUATE_WRONG), **table("choose_threshold", CHOOSE_WRONG),

@@ -61,11 +61,14 @@ class CheckFailure(AssertionError):
 # name -> (points earned, points possible). Re-running a test cell replaces its
 # entry, so the total never counts one exercise twice.
 _SCORES: "OrderedDict[str, tuple[float, float]]" = OrderedDict()
+# name -> points of the answers whose visible test checks only the form
+_FORM_ONLY: "OrderedDict[str, float]" = OrderedDict()
 
 
 def reset_score() -> None:
     """Forget every recorded result (a fresh start for the notebook)."""
     _SCORES.clear()
+    _FORM_ONLY.clear()
 
 
 def score(verbose: bool = True) -> tuple[float, float]:
@@ -80,6 +83,8 @@ def score(verbose: bool = True) -> tuple[float, float]:
         for name, (e, p) in _SCORES.items():
             mark = "PASS" if e == p else "FAIL"
             print(f"  [{mark}] {name}: {_fmt_points(e)}/{_fmt_points(p)}")
+        for name, p in _FORM_ONLY.items():
+            print(f"  [FORM OK] {name}: {_fmt_points(p)} point(s) decided by the graded run")
         print(f"Score so far (visible tests): {_fmt_points(earned)}/{_fmt_points(possible)}")
     return earned, possible
 
@@ -89,14 +94,21 @@ def _fmt_points(x: float) -> str:
 
 
 @contextlib.contextmanager
-def exercise(name: str, points: float = 1):
+def exercise(name: str, points: float = 1, *, form_only: bool = False):
     """Wrap the checks of one test cell; print PASS/FAIL and the score so far.
 
     A failure is re-raised so that nbgrader (and the learner) see it.
+
+    `form_only=True` is for a multiple-choice or structured answer whose
+    visible test checks only the form (one of the options, the right keys):
+    the answer itself is graded by hidden tests. Such a cell never prints PASS,
+    since it has not checked the answer; it prints FORM OK and keeps its
+    points out of the visible score.
     """
     try:
         yield
     except BaseException as exc:
+        _FORM_ONLY.pop(name, None)
         _SCORES[name] = (0, points)
         earned, possible = score(verbose=False)
         kind = "" if isinstance(exc, AssertionError) else f" ({type(exc).__name__})"
@@ -110,6 +122,16 @@ def exercise(name: str, points: float = 1):
             print(f"  hint: {hint}")
         raise
     else:
+        if form_only:
+            _SCORES.pop(name, None)
+            _FORM_ONLY[name] = points
+            print(
+                f"[FORM OK] {name}: your answer has the right form. This cell checks only the form, not whether "
+                f"the answer is right: the {_fmt_points(points)} point(s) are decided by the graded run. "
+                "The lesson's self-check explains the answer."
+            )
+            return
+        _FORM_ONLY.pop(name, None)
         _SCORES[name] = (points, points)
         earned, possible = score(verbose=False)
         print(
@@ -640,3 +662,193 @@ def metric_mistakes(cm, metric: str, positive: int = 1) -> dict:
     if metric == "accuracy":
         out["you divided the true positives alone by the total; accuracy counts every correct cell, trace / total"] = ratio(m[positive, positive], m.sum())
     return {d: v for d, v in out.items() if not math.isclose(v, right[metric], rel_tol=1e-9, abs_tol=1e-12)}
+
+
+# ----------------------------------------------------------------------------
+# "write it yourself": catching plain delegation (spec §3, §5)
+# ----------------------------------------------------------------------------
+
+__all__ += ["check_own_work", "HELPER_GROUPS"]
+
+#: Named groups of helpers an exercise may forbid. Each entry is a dotted name
+#: (a module, or a function inside one) or an fnmatch pattern; a call or an
+#: import is caught when its written form (`metrics.f1_score`) or the object it
+#: resolves to (`utils.metrics.f1_score`) falls under one of them.
+HELPER_GROUPS = {
+    "metric libraries": (
+        "utils.metrics", "utils.evaluation", "utils.data.order.classification_summary",
+        "utils.data.order.choose_threshold", "sklearn", "torchmetrics", "torcheval",
+        "keras.metrics", "keras.src.metrics", "tensorflow.keras.metrics", "tf.keras.metrics", "tf.metrics",
+        "tensorflow.python.keras.metrics", "tf_keras.metrics",
+    ),
+    "framework losses": (
+        "torch.nn.functional.*entropy*", "torch.nn.functional.*loss*", "torch.nn.modules.loss",
+        "torch.nn.*Loss", "nn.*Loss", "nn.functional.*entropy*", "nn.functional.*loss*", "F.*entropy*", "F.*loss*",
+        "keras.losses", "keras.src.losses", "tensorflow.keras.losses", "tf.keras.losses", "tf.losses",
+        "tf.nn.*entropy*", "tensorflow.python.ops.nn_ops.*entropy*", "tf_keras.losses",
+    ),
+    "the course's RNN reference": ("utils.rnn",),
+    "the course's framework adapters": ("utils.torch_utils", "utils.tf_utils", "utils._shapes_common"),
+    "framework layers": (
+        "torch.nn.modules", "torch.nn.RNN", "nn.RNN", "torch.nn.RNNBase", "keras.layers", "keras.src.layers",
+        "tensorflow.keras.layers", "tf.keras.layers", "keras.Input", "keras.Sequential",
+    ),
+}
+
+_LOADS = {"LOAD_GLOBAL", "LOAD_NAME"}
+_ATTRS = {"LOAD_ATTR", "LOAD_METHOD"}
+
+
+def _dotted(obj) -> str | None:
+    """The dotted name of a module, function or class (None for anything else)."""
+    import types
+
+    if isinstance(obj, types.ModuleType):
+        return obj.__name__
+    if isinstance(obj, (type, types.FunctionType, types.BuiltinFunctionType, types.MethodType)) or callable(obj):
+        module = getattr(obj, "__module__", None)
+        name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
+        if isinstance(module, str) and isinstance(name, str):
+            return f"{module}.{name}"
+    return None
+
+
+def _codes_of(obj) -> list:
+    """The code objects of a function, or of every method of a class."""
+    import types
+
+    if isinstance(obj, types.MethodType):
+        obj = obj.__func__
+    if isinstance(obj, types.FunctionType):
+        return [(obj.__qualname__, obj.__code__, obj.__globals__)]
+    if isinstance(obj, type):
+        found = []
+        for value in vars(obj).values():
+            if isinstance(value, (staticmethod, classmethod)):
+                value = value.__func__
+            if isinstance(value, property):
+                value = value.fget
+            if isinstance(value, types.FunctionType):
+                found.append((value.__qualname__, value.__code__, value.__globals__))
+        return found
+    return []
+
+
+def _seen_names(answer) -> list[tuple[str, str, str]]:
+    """(written form, resolved dotted name, where) for every global, attribute chain and import in `answer`.
+
+    Helpers the learner wrote (functions and classes of the same module) are
+    followed, so a call through one's own helper is seen too.
+    """
+    import builtins as _builtins
+    import dis
+    import sys
+    import types
+
+    home = getattr(answer, "__module__", None)
+    seen, visited = [], set()
+    todo = list(_codes_of(answer))
+    while todo:
+        where, code, glob = todo.pop()
+        if id(code) in visited:
+            continue
+        visited.add(id(code))
+        instructions = list(dis.get_instructions(code))
+        module_imported = None
+        pending = None  # the dotted name an import just produced, until it is stored
+        local_imports = {}  # local name -> dotted name it was imported as (import inside the function)
+        for i, ins in enumerate(instructions):
+            if ins.opname == "IMPORT_NAME":
+                module_imported = str(ins.argval)
+                pending = module_imported
+                seen.append((module_imported, module_imported, where))
+            elif ins.opname == "IMPORT_FROM" and module_imported:
+                if instructions[i - 1].opname == "IMPORT_NAME" and module_imported.endswith(f".{ins.argval}"):
+                    pending = module_imported  # `import a.b as c`
+                else:
+                    pending = f"{module_imported}.{ins.argval}"
+                seen.append((pending, pending, where))
+            elif ins.opname in ("STORE_FAST", "STORE_DEREF", "STORE_NAME", "STORE_GLOBAL") and pending:
+                name = str(ins.argval)
+                top = pending.split(".")[0]
+                local_imports[name] = top if name == top and "." in pending and \
+                    instructions[i - 1].opname == "IMPORT_NAME" else pending
+                pending = None
+            elif ins.opname in ("SWAP", "POP_TOP", "COPY"):
+                continue
+            else:
+                pending = None if ins.opname not in ("IMPORT_FROM",) else pending
+            if ins.opname in _LOADS or (ins.opname in ("LOAD_FAST", "LOAD_DEREF", "LOAD_CLOSURE")
+                                        and str(ins.argval) in local_imports):
+                written = str(ins.argval)
+                if written in local_imports and ins.opname not in _LOADS:
+                    dotted = local_imports[written]
+                    head, _, rest = dotted.partition(".")
+                    obj = sys.modules.get(head)
+                    for part in rest.split(".") if rest else []:
+                        obj = getattr(obj, part, None)
+                    if obj is None:
+                        obj = sys.modules.get(dotted)
+                    seen.append((dotted, dotted, where))
+                else:
+                    obj = glob.get(written, getattr(_builtins, written, None))
+                chain = [(written, obj)]
+                j = i + 1
+                while j < len(instructions) and instructions[j].opname in _ATTRS:
+                    written = f"{written}.{instructions[j].argval}"
+                    try:
+                        obj = getattr(obj, str(instructions[j].argval)) if obj is not None else None
+                    except Exception:  # noqa: BLE001 - a lazy attribute may fail; the written name still counts
+                        obj = None
+                    chain.append((written, obj))
+                    j += 1
+                for text, value in reversed(chain):  # the longest chain first: it names the call
+                    seen.append((text, _dotted(value) or "", where))
+                if isinstance(obj, (types.FunctionType, type)) and getattr(obj, "__module__", None) == home \
+                        and obj is not answer:
+                    todo.extend(_codes_of(obj))
+        for const in code.co_consts:
+            if isinstance(const, types.CodeType):
+                todo.append((where, const, glob))
+    return seen
+
+
+def _matches(name: str, pattern: str) -> bool:
+    import fnmatch
+
+    if not name:
+        return False
+    return name == pattern or name.startswith(pattern + ".") or fnmatch.fnmatchcase(name, pattern)
+
+
+def check_own_work(answer, what: str, *, forbids, instead: str, allows=()) -> None:
+    """Fail when `answer` (a function or a class) hands its work to a forbidden helper.
+
+    `forbids` lists group names of HELPER_GROUPS and/or dotted names and
+    patterns; `allows` lists dotted names that stay allowed inside them. Only
+    plain delegation is caught (an import, a call, an attribute chain written
+    in the code), which is what an honest learner would write; the message
+    names the call it saw and says what to write instead.
+    """
+    if isinstance(forbids, str):
+        forbids = (forbids,)
+    patterns = []
+    for item in forbids:
+        patterns.extend(HELPER_GROUPS.get(item, (item,)))
+    if not _codes_of(answer):
+        return  # not a function or class (nothing to read)
+    caught = []
+    for written, resolved, where in _seen_names(answer):
+        if any(_matches(written, a) or _matches(resolved, a) for a in allows):
+            continue
+        if any(_matches(written, p) or _matches(resolved, p) for p in patterns):
+            caught.append((len(written), written, resolved, where))
+    if caught:
+        # name the most specific thing seen (`torch.nn.RNN` rather than `torch`)
+        _, written, resolved, where = max(caught, key=lambda c: c[0])
+        shown = written if not resolved or resolved == written else f"{written} (that is {resolved})"
+        raise CheckFailure(
+            f"{what}: this exercise asks you to write it yourself, but `{where}` uses {shown}.\n"
+            f"  not allowed here: {', '.join(str(f) for f in forbids)}\n"
+            f"  write instead: {instead}"
+        )
