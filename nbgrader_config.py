@@ -18,8 +18,13 @@ c.CourseDirectory.submitted_directory = "submitted"
 c.CourseDirectory.autograded_directory = "autograded"
 c.CourseDirectory.feedback_directory = "feedback"
 c.CourseDirectory.db_url = f"sqlite:///{os.path.join(HERE, 'gradebook.db')}"
-# Only notebooks are released; nothing else in source/<assignment>/ is copied.
-c.CourseDirectory.include = ["*.ipynb"]
+# nbgrader's exchange (release_assignment, fetch, submit, collect) needs a course id: course.toml names it.
+# The "only notebooks" filter of the release lives in autograder/release.py, not here: here it would also
+# make `nbgrader collect` drop the timestamp.txt that due dates and late penalties rely on.
+with open(os.path.join(HERE, "course.toml"), "rb") as _fh:
+    import tomllib
+
+    c.CourseDirectory.course_id = tomllib.load(_fh)["course"]["id"]
 
 # The student version replaces a solution with this stub.
 c.ClearSolutions.code_stub = {

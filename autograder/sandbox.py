@@ -97,11 +97,20 @@ def _write(path: str, text: str) -> None:
 
 
 def default_read_only(utils_dir: str | None = None) -> list:
-    """The host paths a jailed interpreter needs: system libraries, Python, the venv, `utils`."""
+    """The host paths a jailed interpreter needs: system libraries, Python, the venv (under the
+    names the interpreter knows them by, a link's too), `utils`. Never the course folder itself,
+    nor any folder that holds it (that would show source/)."""
     paths = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc"]
-    paths += [os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)]
+    paths += [os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix), sys.prefix]
+    paths += [p for p in sys.path if p and os.path.isabs(p) and os.path.isdir(p)]
     if utils_dir:
         paths.append(os.path.realpath(utils_dir))
+        course = os.path.dirname(os.path.realpath(utils_dir))
+        holders = {course}
+        while os.path.dirname(course) != course:
+            course = os.path.dirname(course)
+            holders.add(course)
+        paths = [p for p in paths if os.path.realpath(p) not in holders and os.path.abspath(p) not in holders]
     return [p for p in dict.fromkeys(paths) if os.path.lexists(p)]
 
 
@@ -138,7 +147,11 @@ def _build_root(jail: Jail, root: str) -> None:
     """In the new mount namespace (as PID 1 of the new PID namespace): build the new / and enter it."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE, None, "make / private")
     _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=8m,mode=0755", "tmpfs for the new root")
-    for path in jail.read_only:
+    # the private /tmp first: a course kept under /tmp (a fresh clone in mktemp -d) is bound inside it
+    os.makedirs(root + "/tmp")
+    _mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={int(jail.disk_mb)}m,mode=1777",
+           "the private /tmp")
+    for path in sorted(jail.read_only, key=lambda p: p.count("/")):
         _bind(path, root)
     os.makedirs(root + "/dev", exist_ok=True)
     for name in DEVICES:
@@ -151,9 +164,6 @@ def _build_root(jail: Jail, root: str) -> None:
     _mount("tmpfs", root + "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777", "tmpfs /dev/shm")
     os.makedirs(root + "/proc")
     _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None, "proc of the new PID namespace")
-    os.makedirs(root + "/tmp")
-    _mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={int(jail.disk_mb)}m,mode=1777",
-           "the private /tmp")
     os.chdir(root)
     os.makedirs(".old-root")
     _check(_syscall("pivot_root", b".", b".old-root"), "pivot_root")
