@@ -121,3 +121,35 @@ def test_deployment_choices(seed):
 def test_bad_seed_is_refused(bad):
     with pytest.raises(TypeError, match="seed"):
         load_clinic(bad)
+
+
+# ----------------------------------------------------------------------------- issue 11: the references and the protocol
+
+def test_reference_diagnosis_names_each_pitfall_once():
+    from utils.data.clinic import diagnose_clinic
+
+    for seed in (0, 3, 8):
+        found = diagnose_clinic(load_clinic(seed))
+        assert sorted(v for v in found.values() if v != "none") == sorted(p for p in CLINIC_PITFALLS if p != "none")
+
+
+def test_sealed_test_split_refuses_every_read_and_choices_read_validation_only():
+    import pytest
+    from utils.data.clinic import SplitSealedError, deployments_on_validation, diagnose_clinic, seal_split
+
+    clinic = load_clinic(0)
+    sealed = seal_split(clinic, "test")
+    reads = [lambda: sealed.labels["test"], lambda: sealed.labels.get("test"),
+             lambda: np.asarray(dict.__getitem__(sealed.labels, "test")),
+             lambda: sealed.models["wren"].predictions["test"], lambda: sealed.order_matters["test"],
+             lambda: dict.__getitem__(sealed.labels, "test") == 1]
+    for read in reads:
+        with pytest.raises(SplitSealedError, match="made on validation data"):
+            read()
+    np.testing.assert_array_equal(sealed.labels["val"], clinic.labels["val"])
+    assert "test=sealed" in repr(sealed)
+    diagnosis = diagnose_clinic(clinic)
+    chosen = deployments_on_validation(sealed, diagnosis)    # reads no test data
+    assert chosen == deployments_on_validation(clinic, diagnosis)
+    leaky = [m for m, d in diagnosis.items() if d == "leakage"]
+    assert leaky and not set(leaky) & set(chosen.values())

@@ -21,6 +21,14 @@ _REPORT_BODY = '''
 
 WRONG = by_exercise({
     "model_report": [
+        ("utils.metrics does it (issue 11)", '''
+from utils import metrics
+def model_report(y_true, y_pred):
+    return {"accuracy": metrics.accuracy_score(y_true, y_pred),
+            "precision": metrics.precision_score(y_true, y_pred, zero_division=0),
+            "recall": metrics.recall_score(y_true, y_pred, zero_division=0),
+            "f1": metrics.f1_score(y_true, y_pred, zero_division=0)}
+''', ["write it yourself", "utils.metrics", "np.sum((y_true == 1) & (y_pred == 1))"]),
         ("precision and recall swapped", "def model_report(y_true, y_pred):" + _REPORT_BODY + '''
     p, r = tp / (tp + fn), tp / (tp + fp)
     return {"accuracy": np.mean(y_true == y_pred), "precision": p, "recall": r, "f1": 2 * p * r / (p + r)}
@@ -55,6 +63,11 @@ def accuracy_on(y_true, y_pred, where):
 ''', ["divided by the number of all examples"]),
     ],
     "best_epoch": [
+        ("the course's reference does it (issue 11)", '''
+def best_epoch(history):
+    from utils.evaluation import best_epoch as ref
+    return ref(history)
+''', ["write it yourself", "utils.evaluation"]),
         ("counted from 0", '''
 def best_epoch(history):
     return int(np.argmin(history["val_loss"]))
@@ -96,6 +109,11 @@ def choose_model(reports, must, at_least, then_max):
 ''', ["use >="]),
     ],
     "diagnose": [
+        ("the course's reference does it (issue 11)", '''
+import utils.data.clinic as reference
+def diagnose(clinic):
+    return reference.diagnose_clinic(clinic)
+''', ["write it yourself", "reference.diagnose_clinic"]),
         ("typed-in answer (right on the visible clinic)", '''
 def diagnose(clinic):
     return {"kestrel": "accuracy_paradox", "heron": "leakage", "osprey": "overfitting", "plover": "ignores_order",
@@ -146,28 +164,41 @@ def diagnose(clinic):
 ''', ["is not one of the options"]),
     ],
     "choose_deployments": [
-        ("chosen on validation numbers", '''
-def choose_deployments(clinic):
+        ("chosen on the test split (issue 11: the protocol)", '''
+def choose_deployments(clinic, diagnosis):
+    reports = {m: model_report(clinic.labels["test"], x.predictions["test"]) for m, x in clinic.models.items()}
+    return {"spam_filter": choose_model(reports, "precision", 0.95, "recall"),
+            "screening": choose_model(reports, "recall", 0.95, "precision")}
+''', ["read the test split", "choices (models, thresholds, epochs) are made on validation data"]),
+        ("leaky model kept", '''
+def choose_deployments(clinic, diagnosis):
     reports = {m: model_report(clinic.labels["val"], x.predictions["val"]) for m, x in clinic.models.items()}
     return {"spam_filter": choose_model(reports, "precision", 0.95, "recall"),
             "screening": choose_model(reports, "recall", 0.95, "precision")}
-''', ["'heron' is not the best answer", "judge on the test split"]),
+''', ["'heron' is not the best answer", "diagnosed 'leakage'", "Leave the leaky models out"]),
         ("highest precision / highest recall alone", '''
-def choose_deployments(clinic):
-    reports = {m: model_report(clinic.labels["test"], x.predictions["test"]) for m, x in clinic.models.items()}
+def choose_deployments(clinic, diagnosis):
+    reports = {m: model_report(clinic.labels["val"], x.predictions["val"]) for m, x in clinic.models.items()
+               if diagnosis[m] != "leakage"}
     return {"spam_filter": max(reports, key=lambda m: reports[m]["precision"]),
             "screening": max(reports, key=lambda m: reports[m]["recall"])}
 ''', ["'kestrel' is not the best answer", "then the highest recall"]),
         ("requirements swapped between the uses", '''
-def choose_deployments(clinic):
-    reports = {m: model_report(clinic.labels["test"], x.predictions["test"]) for m, x in clinic.models.items()}
+def choose_deployments(clinic, diagnosis):
+    reports = {m: model_report(clinic.labels["val"], x.predictions["val"]) for m, x in clinic.models.items()
+               if diagnosis[m] != "leakage"}
     return {"spam_filter": choose_model(reports, "recall", 0.95, "precision"),
             "screening": choose_model(reports, "precision", 0.95, "recall")}
-''', ["'finch' is not the best answer", "needs precision >= 0.95"]),
+''', ["'finch' is not the best answer", "precision >= 0.95"]),
         ("typed-in answer (right on the visible clinic)", '''
-def choose_deployments(clinic):
+def choose_deployments(clinic, diagnosis):
     return {"spam_filter": "wren", "screening": "finch"}
-''', ["renamed models", "do not type the names in"]),
+''', ["renamed"]),
+        ("the course's reference does it", '''
+from utils.data.clinic import deployments_on_validation
+def choose_deployments(clinic, diagnosis):
+    return deployments_on_validation(clinic, diagnosis)
+''', ["write it yourself", "deployments_on_validation"]),
     ],
 })
 
@@ -294,21 +325,24 @@ def diagnose(clinic):
     ],
     "choose_deployments": [
         ("utils.metrics and a loop", '''
-def choose_deployments(clinic):
+def choose_deployments(clinic, diagnosis):
     from utils.metrics import precision_score, recall_score
-    y = clinic.labels["test"]
-    p = {m: precision_score(y, clinic.models[m].predictions["test"], zero_division=0) for m in clinic.model_ids}
-    r = {m: recall_score(y, clinic.models[m].predictions["test"], zero_division=0) for m in clinic.model_ids}
+    y = clinic.labels["val"]
+    trusted = [m for m in clinic.model_ids if diagnosis[m] != "leakage"]
+    p = {m: precision_score(y, clinic.models[m].predictions["val"], zero_division=0) for m in trusted}
+    r = {m: recall_score(y, clinic.models[m].predictions["val"], zero_division=0) for m in trusted}
     spam = max((m for m in p if p[m] >= 0.95), key=r.get)
     screen = max((m for m in r if r[m] >= 0.95), key=p.get)
     return dict(spam_filter=spam, screening=screen)
 '''),
-        ("reuses choose_model with arrays of metrics", '''
-def choose_deployments(clinic):
-    y = clinic.labels["test"]
+        ("reuses choose_model with numpy floats", '''
+def choose_deployments(clinic, diagnosis):
+    y = clinic.labels["val"]
     reports = {}
     for m in clinic.model_ids:
-        rep = model_report(y, clinic.models[m].predictions["test"])
+        if diagnosis.get(m) == "leakage":
+            continue
+        rep = model_report(y, clinic.models[m].predictions["val"])
         reports[m] = {k: np.float64(v) for k, v in rep.items()}
     answer = {}
     answer["screening"] = choose_model(reports, "recall", 0.95, "precision")
@@ -319,4 +353,12 @@ def choose_deployments(clinic):
 })
 
 # the nb fixture and the shared tests (tests/exercise_support.py)
-globals().update(exercise_tests(STEM, EXERCISES, WRONG, RIGHT))
+# the WRONG variants that no visible case can catch, and why
+HIDDEN_ONLY = {
+    ("diagnose", "typed-in answer (right on the visible clinic)"):
+        "right on the visible clinic by construction; the hidden clinics rename and reorder the models",
+    ("choose_deployments", "typed-in answer (right on the visible clinic)"):
+        "right on the visible clinic by construction; the hidden clinics rename and reorder the models",
+}
+
+globals().update(exercise_tests(STEM, EXERCISES, WRONG, RIGHT, stub_error_in_message=True, hidden_only=HIDDEN_ONLY))

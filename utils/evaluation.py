@@ -43,6 +43,7 @@ __all__ = [
     "generation_prompt",
     "choose_token",
     "pick_cell",
+    "best_epoch",
 ]
 
 
@@ -229,3 +230,17 @@ def pick_cell(cells: dict, cell: str):
     if cell not in cells:
         raise ValueError(f"`cell` must be one of {sorted(cells)}, got {cell!r}")
     return cells[cell]
+
+
+def best_epoch(history, key: str = "val_loss") -> int:
+    """The 1-based epoch with the lowest `history[key]` (validation loss), the earliest on a tie.
+
+    The weights early stopping keeps. Reads validation numbers only: epochs
+    are chosen on validation data, never on the test split.
+    """
+    if key not in history:
+        raise KeyError(f"`history` has no {key!r}; it has {sorted(history)}")
+    values = np.asarray(history[key], dtype=np.float64)
+    if values.ndim != 1 or values.size == 0 or not np.isfinite(values).all():
+        raise ValueError(f"`history[{key!r}]` should be a non-empty list of finite numbers, one per epoch")
+    return int(np.argmin(values)) + 1

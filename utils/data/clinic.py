@@ -108,7 +108,7 @@ class ClinicModel:
     history: dict  # "train_loss", "val_loss" -> (epochs,)
 
     def __repr__(self) -> str:
-        sizes = ", ".join(f"{s}={len(p)}" for s, p in self.predictions.items())
+        sizes = ", ".join(f"{s}={_size(p)}" for s, p in dict.items(self.predictions))
         return f"ClinicModel({self.model_id!r}: {self.description}; predictions {sizes}; {len(self.history['val_loss'])} epochs)"
 
 
@@ -126,8 +126,12 @@ class Clinic:
         return tuple(self.models)
 
     def __repr__(self) -> str:
-        sizes = ", ".join(f"{s}={len(y)}" for s, y in self.labels.items())
+        sizes = ", ".join(f"{s}={_size(y)}" for s, y in dict.items(self.labels))
         return f"Clinic(seed={self.seed}, splits {sizes}, models {list(self.models)})"
+
+
+def _size(arr) -> str:
+    return "sealed" if isinstance(arr, _Sealed) else str(len(arr))
 
 
 def _frozen(arr: np.ndarray) -> np.ndarray:
@@ -215,3 +219,158 @@ def load_clinic(seed: int = 0) -> Clinic:
         order_matters=order,
         models=models,
     )
+
+
+# ----------------------------------------------------------------------------
+# the course's references for topic 07 (what the graded tests compare with)
+# ----------------------------------------------------------------------------
+
+__all__ += ["clinic_scores", "diagnose_clinic", "clinic_evidence", "deployments_on_validation", "seal_split",
+            "SplitSealedError", "DEPLOYMENT_REQUIREMENTS"]
+
+#: use -> (metric that must reach the floor, floor, metric to maximise then)
+DEPLOYMENT_REQUIREMENTS = {"spam_filter": ("precision", 0.95, "recall"), "screening": ("recall", 0.95, "precision")}
+
+
+def clinic_scores(clinic: Clinic, split: str) -> dict:
+    """model id -> accuracy, precision, recall and F1 of class 1 on `split` (utils.metrics, zero_division=0)."""
+    from .. import metrics
+
+    y = clinic.labels[split]
+    out = {}
+    for model_id, model in clinic.models.items():
+        pred = model.predictions[split]
+        out[model_id] = {
+            "accuracy": float(metrics.accuracy_score(y, pred)),
+            "precision": float(metrics.precision_score(y, pred, zero_division=0)),
+            "recall": float(metrics.recall_score(y, pred, zero_division=0)),
+            "f1": float(metrics.f1_score(y, pred, zero_division=0)),
+        }
+    return out
+
+
+def _signs(clinic: Clinic) -> dict:
+    from .. import metrics
+
+    scores = {split: clinic_scores(clinic, split) for split in CLINIC_SPLITS}
+    y, order = clinic.labels["test"], clinic.order_matters["test"]
+    baseline = float(np.mean(y == 0))  # accuracy of always answering 0
+    out = {}
+    for m, model in clinic.models.items():
+        pred = model.predictions["test"]
+        acc = {s: scores[s][m]["accuracy"] for s in CLINIC_SPLITS}
+        on_order = float(metrics.accuracy_score(y[order], pred[order]))
+        elsewhere = float(metrics.accuracy_score(y[~order], pred[~order]))
+        out[m] = {"accuracy": acc, "recall": scores["test"][m]["recall"], "baseline": baseline,
+                  "order": on_order, "elsewhere": elsewhere}
+    return out
+
+
+def diagnose_clinic(clinic: Clinic) -> dict:
+    """The reference diagnosis of topic 07: model id -> one of CLINIC_PITFALLS, by the signs of the exercise."""
+    found = {}
+    for m, s in _signs(clinic).items():
+        acc = s["accuracy"]
+        if acc["test"] >= s["baseline"] and s["recall"] < 0.5:
+            found[m] = "accuracy_paradox"
+        elif acc["val"] - acc["test"] > 0.05:
+            found[m] = "leakage"
+        elif acc["train"] - acc["val"] > 0.05 and abs(acc["val"] - acc["test"]) <= 0.05:
+            found[m] = "overfitting"
+        elif abs(s["order"] - 0.5) <= 0.05 and s["elsewhere"] > 0.9:
+            found[m] = "ignores_order"
+        else:
+            found[m] = "none"
+    return found
+
+
+def clinic_evidence(clinic: Clinic) -> dict:
+    """model id -> one line of the numbers behind its diagnosis (for feedback messages)."""
+    return {m: (f"train/val/test accuracy {s['accuracy']['train']:.3f}/{s['accuracy']['val']:.3f}/"
+                f"{s['accuracy']['test']:.3f} (always-0 baseline {s['baseline']:.3f}), test recall {s['recall']:.3f}, "
+                f"test accuracy where order matters {s['order']:.3f} vs {s['elsewhere']:.3f} elsewhere")
+            for m, s in _signs(clinic).items()}
+
+
+def deployments_on_validation(clinic: Clinic, diagnosis: dict, requirements: dict | None = None) -> dict:
+    """The reference choice of topic 07: use -> model id, chosen on VALIDATION data only.
+
+    Models whose validation data is compromised (diagnosed "leakage") are left
+    out; among the others, the one that meets the floor and maximises the
+    other metric on validation wins (the first on a tie). A use that no model
+    can serve raises ValueError.
+    """
+    requirements = DEPLOYMENT_REQUIREMENTS if requirements is None else requirements
+    val = clinic_scores(seal_split(clinic, "test"), "val")
+    trusted = [m for m in clinic.models if diagnosis.get(m) != "leakage"]
+    out = {}
+    for use, (must, floor, then) in requirements.items():
+        eligible = [m for m in trusted if val[m][must] >= floor]
+        if not eligible:
+            raise ValueError(f"no trusted model reaches {must} >= {floor} on validation for {use}")
+        out[use] = max(eligible, key=lambda m: val[m][then])
+    return out
+
+
+class SplitSealedError(RuntimeError):
+    """Raised when code reads a split that was sealed (the test split, while choices are being made)."""
+
+
+class _Sealed:
+    """Stands in for a sealed split's array: any use of it raises SplitSealedError."""
+
+    def __init__(self, message: str):
+        self._message = message
+
+    def _refuse(self, *args, **kwargs):
+        raise SplitSealedError(self._message)
+
+    __array__ = __len__ = __iter__ = __getitem__ = __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _refuse
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __and__ = __rand__ = _refuse
+    __invert__ = __bool__ = __float__ = __int__ = __index__ = _refuse
+    __hash__ = None
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        self._refuse()
+
+    def __repr__(self) -> str:
+        return "<sealed split>"
+
+
+class _SealedSplits(dict):
+    """A split -> array dict whose sealed split raises on every read."""
+
+    def __init__(self, data: dict, split: str, message: str):
+        super().__init__({k: (_Sealed(message) if k == split else v) for k, v in data.items()})
+        self._split, self._message = split, message
+
+    def __getitem__(self, key):
+        if key == self._split:
+            raise SplitSealedError(self._message)
+        return super().__getitem__(key)
+
+    def get(self, key, default=None):
+        if key == self._split:
+            raise SplitSealedError(self._message)
+        return super().get(key, default)
+
+
+def seal_split(clinic: Clinic, split: str = "test") -> Clinic:
+    """A copy of `clinic` in which reading `split` (labels, order flags or any model's predictions) raises.
+
+    The tests of topic 07 hand this to a choice: a choice that reads the test
+    split fails, since choices are made on validation data and the test split
+    is read once, at the end, to report.
+    """
+    from dataclasses import replace
+
+    if split not in CLINIC_SPLITS:
+        raise ValueError(f"`split` should be one of {CLINIC_SPLITS}, got {split!r}")
+    message = (f"the {split!r} split was read while choosing: choices (models, thresholds, epochs) are made on "
+               f"validation data; the {split} split is read once, at the end, to report the chosen models")
+    models = {m: replace(model, predictions=_SealedSplits(model.predictions, split, message))
+              for m, model in clinic.models.items()}
+    return replace(clinic, labels=_SealedSplits(clinic.labels, split, message),
+                   order_matters=_SealedSplits(clinic.order_matters, split, message), models=models)
