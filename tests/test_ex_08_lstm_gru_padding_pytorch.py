@@ -80,6 +80,8 @@ MASK_WRONG = {
         "        rows.append([True] * int(n) + [False] * (max_len - int(n)) if n > 0 else [True] * max_len)\n"
         "    return np.array(rows)\n",
         ["lengths_to_mask(a tensor of lengths with an all-padding row, 3)"]),
+    "the course's adapter": ("    from utils.torch_utils import padding_mask\n"
+                             "    return padding_mask(lengths[:, 0], max_len)\n", ["write it yourself"]),
 }
 MASK_RIGHT = {
     "torch tensor": (
@@ -114,6 +116,8 @@ LAST_WRONG = {
         "    out = outputs if batch_first else outputs.transpose(0, 1)\n"
         "    return out[:, lengths - 1][0]\n",
         ["values are not what was expected"]),
+    "the course's adapter": ("    from utils.torch_utils import gather_last\n"
+                             "    return gather_last(outputs, lengths, batch_first)\n", ["write it yourself"]),
 }
 LAST_RIGHT = {
     "a loop over the batch": (
@@ -156,6 +160,8 @@ STEP_WRONG = {
                         "    c = sig(f) * c_prev + sig(i) * np.tanh(g)\n"
                         "    return sig(o) * np.tanh(c)\n",
                         ["return the pair (h_t, c_t)"]),
+    "utils.rnn's reference": ("    from utils import rnn\n"
+                              "    return rnn.lstm_step(x_t, h_prev, c_prev, W, U, b)\n", ["write it yourself"]),
 }
 STEP_RIGHT = {
     "slices and a stable sigmoid": (
@@ -194,6 +200,14 @@ CLIP_WRONG = {
                                   "    scale = min(1.0, max_norm / norm)\n"
                                   "    return [g * scale for g in grads], norm\n",
                                   ["not the sum of the tensors' own norms"]),
+    "torch's clip_grad_norm_": (
+        "    import torch\n"
+        "    ps = [torch.zeros(g.shape, dtype=torch.float64, requires_grad=True) for g in grads]\n"
+        "    for p, g in zip(ps, grads):\n"
+        "        p.grad = torch.tensor(g)\n"
+        "    norm = torch.nn.utils.clip_grad_norm_(ps, max_norm)\n"
+        "    return [p.grad.numpy() for p in ps], float(norm)\n",
+        ["write it yourself"]),
 }
 CLIP_RIGHT = {
     "one long vector": (
@@ -232,7 +246,8 @@ RIGHT = {**table("expected_lstm_shapes", SHAPES_RIGHT, head=SHAPES_HEAD),
          **table("clip_by_global_norm", CLIP_RIGHT, head=CLIP_HEAD),
          **ANSWER_RIGHT}
 
-globals().update(exercise_tests(STEM, EXERCISES, WRONG, RIGHT, requires="torch"))
+# every WRONG variant fails a visible case too (none is caught by the hidden tests alone)
+globals().update(exercise_tests(STEM, EXERCISES, WRONG, RIGHT, requires="torch", hidden_only={}))
 
 
 # --------------------------------------------------------------------------- the padded-classifier bar
