@@ -297,3 +297,52 @@ def test_per_step_num_classes_and_binary_pos_label():
             np.testing.assert_allclose(p0[t], exp, equal_nan=True)
     with pytest.raises(ValueError, match="num_classes"):
         M.per_step_confusion_matrix(yt + 3, yp, mask=mask, num_classes=4)
+
+
+def test_per_step_confusion_names_the_classes_any_way_with_the_same_counts():
+    """labels= (any order, subsets, absent or negative labels), num_classes= or neither: sklearn at every step."""
+    rng = np.random.default_rng(17)
+    for i in range(150):
+        yt, yp, mask = _random_batch(rng, k=int(rng.integers(1, 6)))
+        if not mask.any():
+            continue
+        if i % 4 == 0:  # padding values that are not labels, at masked positions only
+            yt = np.where(mask, yt, -100)
+        if i % 5 == 1:
+            yt, yp = yt.astype(np.uint8) if yt.min() >= 0 else yt, yp.astype(np.int16)
+        pool = np.unique(np.concatenate([yt[mask], yp[mask]]))
+        cand = np.concatenate([pool, [7, -3, 2**40]])
+        labels = list(rng.permutation(cand)[: int(rng.integers(1, cand.size + 1))])
+        got = M.per_step_confusion_matrix(yt, yp, mask=mask, labels=labels)
+        assert got.shape == (yt.shape[1], len(labels), len(labels))
+        for t in range(yt.shape[1]):
+            real = mask[:, t]
+            exp = skm.confusion_matrix(yt[real, t], yp[real, t], labels=labels) if real.any() and np.isin(
+                labels, yt[real, t]).any() else None
+            if exp is not None:
+                np.testing.assert_array_equal(got[t], exp, err_msg=f"step {t}, labels {labels}")
+            elif not real.any():
+                assert not got[t].any()
+        k = int(max(yt[mask].max(), yp[mask].max())) + 1
+        by_range = M.per_step_confusion_matrix(yt, yp, mask=mask, num_classes=k)
+        np.testing.assert_array_equal(M.per_step_confusion_matrix(yt, yp, mask=mask, labels=list(range(k))),
+                                      by_range)
+
+
+def test_labels_take_the_fast_counting_path(monkeypatch):
+    """Speed does not depend on how the classes are named: labels= never falls back to the generic path here."""
+    rng = np.random.default_rng(18)
+    yt, yp = rng.integers(0, 3, (64, 20)), rng.integers(0, 3, (64, 20))
+    mask = rng.random((64, 20)) < 0.8
+    expected = M.per_step_confusion_matrix(yt, yp, mask=mask, num_classes=3)
+
+    def generic(*args, **kwargs):
+        raise AssertionError("the generic counting path was taken")
+
+    monkeypatch.setattr(M, "_count_codes", generic)
+    np.testing.assert_array_equal(M.per_step_confusion_matrix(yt, yp, mask=mask, labels=[0, 1, 2]), expected)
+    np.testing.assert_array_equal(M.per_step_confusion_matrix(yt, yp, mask=mask, labels=[2, 0]),
+                                  expected[:, [2, 0]][:, :, [2, 0]])
+    np.testing.assert_array_equal(M.per_step_confusion_matrix(yt, yp, mask=mask), expected)
+    np.testing.assert_array_equal(M.confusion_matrix(yt, yp, mask=mask, labels=[1, 0, 2]),
+                                  expected.sum(0)[[1, 0, 2]][:, [1, 0, 2]])

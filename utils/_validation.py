@@ -198,6 +198,8 @@ def as_sample_weight(sample_weight, shape) -> np.ndarray | None:
         w = _object_weights(w)
     if w.dtype.kind not in "biuf":
         raise MetricInputError(f"`sample_weight` must be numeric; got dtype {w.dtype}")
+    if w.dtype.kind == "b":
+        w = w.astype(np.int64)  # True/False weigh 1/0 (a sum of booleans would be a logical or)
     if w.shape != tuple(shape):
         raise ValueError(
             f"`sample_weight` has shape {tuple(w.shape)}; expected {tuple(shape)}, one weight per label in `y_true`"

@@ -65,7 +65,12 @@ because they are almost always a mistake in a course exercise:
 * strings and numbers mixed in one list of labels (scikit-learn turns the
   numbers into strings), and ``labels`` of another type than the data;
 * ``labels`` that contain a label twice, or that are not 1-D;
-* sample weights written as strings;
+* sample weights written as strings, and boolean weights in
+  ``accuracy_score(..., normalize=False)`` (scikit-learn returns 1.0 there
+  for any count); weights of object dtype holding numbers are accepted where
+  scikit-learn accepts them (``confusion_matrix``, ``accuracy_score``,
+  ``mean_squared_error``) and refused where it refuses them (the
+  precision/recall family and ``classification_report``);
 * in :func:`cross_entropy` with ``from_logits=False``, probability rows that
   do not sum to 1.
 
@@ -91,6 +96,7 @@ import warnings
 
 import numpy as np
 
+from . import _arrays
 from ._validation import (
     MetricInputError,
     as_labels,
@@ -248,6 +254,23 @@ def _pair(y_true, y_pred, *, mask=None, ignore_index=None, sample_weight=None, s
         yt, yp = yt.ravel(), yp.ravel()
         w = None if w is None else w.ravel()
     return yt, yp, w
+
+
+def _weight_dtype(sample_weight):
+    """The dtype of `sample_weight` as given (before any conversion); None without weights."""
+    if sample_weight is None or isinstance(sample_weight, (str, bytes)):
+        return None
+    return getattr(sample_weight, "dtype", None) or np.asarray(sample_weight).dtype
+
+
+def _refuse_object_weights(sample_weight, where):
+    """scikit-learn's precision/recall family refuses weights of object dtype: so do these."""
+    dtype = _weight_dtype(sample_weight)
+    if dtype is not None and np.dtype(dtype).kind == "O":
+        raise MetricInputError(
+            f"`sample_weight` has object dtype; {where}, like scikit-learn's, needs a numeric array: "
+            "pass `np.asarray(sample_weight, dtype=float)`"
+        )
 
 
 def _two_d_message(shape, where):
@@ -604,9 +627,16 @@ def accuracy_score(y_true, y_pred, *, mask=None, ignore_index=None, sample_weigh
     labels need ``mask``, ``ignore_index`` or ``sequences=True`` and then
     count tokens (like :func:`token_accuracy`): scikit-learn would read a 2-D
     array as multilabel input and count whole rows. For whole sequences use
-    :func:`sequence_accuracy`.
+    :func:`sequence_accuracy`. Boolean weights with ``normalize=False`` are
+    refused (scikit-learn's count is wrong there): use integer weights.
     """
     normalize = _check_bool(normalize, "normalize")
+    dtype = _weight_dtype(sample_weight)
+    if not normalize and dtype is not None and np.dtype(dtype).kind == "b":
+        raise MetricInputError(
+            "boolean `sample_weight` with normalize=False is refused: scikit-learn returns 1.0 for any count "
+            "there (numpy's dot of booleans is a logical or); pass integer weights, e.g. `w.astype(int)`"
+        )
     yt, yp, w = _pair(y_true, y_pred, mask=mask, ignore_index=ignore_index, sample_weight=sample_weight,
                       sequences=sequences, where="accuracy_score")
     right = yt == yp
@@ -672,6 +702,8 @@ def _select_labels(present, like, labels, average, pos_label):
                 f"average='binary' needs at most two classes, but the data hold {present.size} "
                 f"({present[:10].tolist()!r}); choose average=None, 'micro', 'macro' or 'weighted'"
             )
+        if pos_label is None:  # scikit-learn fails on it even with a single label present
+            raise MetricInputError(f"`pos_label`=None is not a valid label; expected one of {present.tolist()!r}")
         if not (_kind_ok(pos_label, like) and _contains(present, pos_label)):
             if present.size >= 2:
                 raise ValueError(f"`pos_label`={pos_label!r} is not a valid label; expected one of {present.tolist()!r}")
@@ -727,6 +759,7 @@ def _prf(y_true, y_pred, *, beta, labels, pos_label, average, zero_division, mas
     zero_value = _check_zero_division(zero_division)
     beta = _check_beta(beta)
     warn_for = _check_warn_for(warn_for)
+    _refuse_object_weights(sample_weight, where)
     yt, yp, w = _pair(y_true, y_pred, mask=mask, ignore_index=ignore_index, sample_weight=sample_weight,
                       sequences=sequences, where=where)
     if labels is not None:
@@ -868,6 +901,18 @@ for _f in (precision_recall_fscore_support, precision_score, recall_score, fbeta
     _f.__doc__ += _PRF_DOC
 
 
+def _label_names(labels, labels_arr, y_true, y_pred):
+    """Class names as scikit-learn prints them: booleans as True/False, float labels as 1.0."""
+    if labels is not None:
+        return [f"{lab}" for lab in _arrays.as_numpy(labels).tolist()]
+    kinds = {_arrays.as_numpy(y).dtype.kind for y in (y_true, y_pred)}
+    if kinds == {"b"}:
+        return [f"{bool(lab)}" for lab in labels_arr.tolist()]
+    if "f" in kinds and kinds <= set("biuf"):
+        return [f"{float(lab)}" for lab in labels_arr.tolist()]
+    return [f"{lab}" for lab in labels_arr.tolist()]
+
+
 def classification_report(y_true, y_pred, *, labels=None, target_names=None, sample_weight=None, digits=2,
                           output_dict=False, zero_division="warn", mask=None, ignore_index=None, sequences=False):
     """scikit-learn's text report: precision, recall, F1 and support per class, then averages.
@@ -880,6 +925,7 @@ def classification_report(y_true, y_pred, *, labels=None, target_names=None, sam
     output_dict = _check_bool(output_dict, "output_dict")
     digits = _check_int_arg(digits, "digits", minimum=0)
     _check_zero_division(zero_division)
+    _refuse_object_weights(sample_weight, "classification_report")
     yt, yp, w = _pair(y_true, y_pred, mask=mask, ignore_index=ignore_index, sample_weight=sample_weight,
                       sequences=sequences, where="classification_report")
     present = np.unique(np.concatenate([yt, yp]))
@@ -897,7 +943,7 @@ def classification_report(y_true, y_pred, *, labels=None, target_names=None, sam
                 "expected one name per class (or pass `labels`)"
             )
     if target_names is None:
-        target_names = [f"{lab}" for lab in labels_arr.tolist()]
+        target_names = _label_names(labels, labels_arr, y_true, y_pred)
     kw = dict(labels=labels_arr, sample_weight=w, zero_division=zero_division)
     p, r, f, s = precision_recall_fscore_support(yt, yp, average=None, **kw)
     headers = ["precision", "recall", "f1-score", "support"]
