@@ -117,3 +117,41 @@ def test_exercise_cells_follow_the_contract(path):
         assert any(t[len("test_"):].split("__", 1)[0] == name for t in tests), \
             f"{stem}/{name}: a solution with no test cell"
     assert len(set(tests)) == len(tests), f"{stem}: duplicate grade_ids"
+
+
+# ----------------------------------------------------------------------------- issue 11: one evaluation protocol
+
+def _validation_arguments(source: str) -> list[str]:
+    """The text of every `validation=...` argument (or validation_data=) in a code cell."""
+    found = []
+    for keyword in ("validation=", "validation_data="):
+        start = source.find(keyword)
+        while start != -1:
+            depth, end = 0, start + len(keyword)
+            while end < len(source):
+                ch = source[end]
+                if ch in "([{":
+                    depth += 1
+                elif ch in ")]}":
+                    if depth == 0:
+                        break
+                    depth -= 1
+                elif ch == "," and depth == 0:
+                    break
+                end += 1
+            found.append(source[start:end])
+            start = source.find(keyword, end)
+    return found
+
+
+@pytest.mark.parametrize("path", LESSONS + SOURCES, ids=ids)
+def test_no_choice_reads_the_test_split(path):
+    """Epochs and early stopping are chosen on validation data: no training call watches the test split."""
+    nb = nbformat.read(path, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        for argument in _validation_arguments(cell.source):
+            assert "test" not in argument, (
+                f"{path.name} cell {i}: `{argument}` watches the test split while training; "
+                "choose on validation data and read the test split once, at the end")

@@ -18,7 +18,7 @@ the opposite sense).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 
 import numpy as np
@@ -180,10 +180,13 @@ def shift_for_next_token(tokens, mask=None):
 
 @dataclass
 class NextTokenData:
-    """The corpus as padded next-token pairs, split into train and test sentences.
+    """The corpus as padded next-token pairs, split into train, validation and test sentences.
 
     `*_tokens` are whole sentences `<bos> w1 ... wn <eos> <pad> ...`; `*_inputs`
     and `*_targets` are those shifted by one; `*_mask` marks the real targets.
+    The validation part (`val_*`, empty when `val_fraction=0`) is what every
+    choice (epochs, early stopping, settings) is made on; the test part is read
+    once, at the end, to report.
     """
 
     vocab: Vocabulary
@@ -197,16 +200,26 @@ class NextTokenData:
     test_inputs: np.ndarray
     test_targets: np.ndarray
     test_mask: np.ndarray
+    val_sentences: list = field(default_factory=list)
+    val_tokens: np.ndarray | None = None
+    val_inputs: np.ndarray | None = None
+    val_targets: np.ndarray | None = None
+    val_mask: np.ndarray | None = None
 
 
-def next_token_data(seed: int = 0, test_fraction: float = 0.2, text: str | None = None) -> NextTokenData:
+def next_token_data(seed: int = 0, test_fraction: float = 0.2, text: str | None = None, *,
+                    val_fraction: float = 0.0) -> NextTokenData:
     """Tokenise the corpus, build the vocabulary, shuffle the sentences with `seed`, split and pad.
 
     The vocabulary comes from every sentence (the corpus is tiny, and unknown
-    words are not this lesson's subject); train and test share no sentence.
+    words are not this lesson's subject); train, validation and test share no
+    sentence. `val_fraction` (of all sentences) is taken from what is left
+    after the test part; the lessons use 0.15.
     """
     if not 0.0 < float(test_fraction) < 1.0:
         raise ValueError(f"`test_fraction` must lie strictly between 0 and 1, got {test_fraction}")
+    if not 0.0 <= float(val_fraction) < 1.0 - float(test_fraction):
+        raise ValueError(f"`val_fraction` must lie in [0, 1 - test_fraction), got {val_fraction}")
     sentences = corpus_sentences(text)
     # Duplicated lines would put the same sentence in train and test (leakage).
     unique = list(dict.fromkeys(tuple(s) for s in sentences))
@@ -215,8 +228,12 @@ def next_token_data(seed: int = 0, test_fraction: float = 0.2, text: str | None 
     n_test = max(1, int(round(len(unique) * test_fraction)))
     if n_test >= len(unique):
         raise ValueError("the corpus is too small to split into train and test")
+    n_val = int(round(len(unique) * float(val_fraction)))
+    if n_test + n_val >= len(unique):
+        raise ValueError("the corpus is too small to split into train, validation and test")
     test = [list(unique[i]) for i in order[:n_test]]
-    train = [list(unique[i]) for i in order[n_test:]]
+    val = [list(unique[i]) for i in order[n_test:n_test + n_val]]
+    train = [list(unique[i]) for i in order[n_test + n_val:]]
     length = max(len(s) for s in unique) + 2
 
     def pack(sents):
@@ -226,7 +243,8 @@ def next_token_data(seed: int = 0, test_fraction: float = 0.2, text: str | None 
         return tokens, inputs, targets, target_mask
 
     tr, te = pack(train), pack(test)
-    return NextTokenData(vocab, train, test, *tr, *te)
+    va = pack(val) if val else (None,) * 4
+    return NextTokenData(vocab, train, test, *tr, *te, val, *va)
 
 
 def _check_wave(period, noise) -> None:
