@@ -351,5 +351,50 @@ def masked_mse(y_true, y_pred, mask):
     ],
 })
 
+# issue 11: "write it yourself" is checked; the message names the call and what to write instead
+WRONG.update(by_exercise({
+    "token_accuracy": [("utils.metrics does it", '''
+from utils import metrics
+def token_accuracy(y_true, y_pred, mask):
+    return metrics.token_accuracy(y_true, y_pred, mask=mask)
+''', ["write it yourself", "metrics.token_accuracy", "mean of (y_true == y_pred)"])],
+    "per_step_confusion": [("utils.metrics does it", '''
+def per_step_confusion(y_true, y_pred, mask):
+    from utils.metrics import per_step_confusion_matrix
+    return per_step_confusion_matrix(y_true, y_pred, mask=mask, num_classes=2)
+''', ["utils.metrics.per_step_confusion_matrix"])],
+    "masked_cross_entropy": [("a framework loss does it", '''
+import torch
+def masked_cross_entropy(logits, targets, mask):
+    m = torch.as_tensor(np.asarray(mask, dtype=bool))
+    losses = torch.nn.functional.cross_entropy(torch.as_tensor(np.asarray(logits, dtype=float)).transpose(1, 2),
+                                               torch.as_tensor(np.asarray(targets)), reduction="none")
+    return float(losses[m].mean())
+''', ["torch.nn.functional.cross_entropy", "np.take_along_axis"])],
+    "perplexity": [("scikit-learn's log_loss", '''
+def perplexity(logits, targets, mask):
+    from sklearn.metrics import log_loss
+    z = np.asarray(logits, dtype=float)
+    p = np.exp(z - z.max(-1, keepdims=True)); p /= p.sum(-1, keepdims=True)
+    m = np.asarray(mask, dtype=bool)
+    return float(np.exp(log_loss(np.asarray(targets)[m], p[m], labels=list(range(z.shape[-1])))))
+''', ["sklearn.metrics"])],
+    "per_step_loss": [("no log-sum-exp (issue 11: huge logits had no visible case)", '''
+def per_step_loss(logits, targets, mask):
+    z = np.asarray(logits, dtype=float)
+    with np.errstate(all="ignore"):
+        logp = np.log(np.exp(z) / np.exp(z).sum(-1, keepdims=True))
+    m = np.asarray(mask, dtype=bool)
+    tok = -np.take_along_axis(logp, np.where(m, targets, 0)[..., None], -1)[..., 0]
+    real = m.sum(0)
+    return np.where(real > 0, np.where(m, tok, 0).sum(0) / np.maximum(real, 1), np.nan)
+''', ["logits around 1000", "log-sum-exp"])],
+    "masked_mse": [("utils.metrics does it", '''
+import utils.metrics as um
+def masked_mse(y_true, y_pred, mask):
+    return um.mean_squared_error(y_true, y_pred, mask=mask)
+''', ["um.mean_squared_error"])],
+}))
+
 # the nb fixture and the shared tests (tests/exercise_support.py)
-globals().update(exercise_tests(STEM, EXERCISES, WRONG, RIGHT))
+globals().update(exercise_tests(STEM, EXERCISES, WRONG, RIGHT, hidden_only={}))
