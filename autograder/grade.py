@@ -51,12 +51,28 @@ class SymlinkSubmission(type(Path())):
     """A submission that is a symbolic link: never followed (it could point at the instructor's files)."""
 
 
-def find_submissions(folder: Path, assignment_id: str) -> tuple[dict, list]:
+LMS_NAME = re.compile(r"^(?P<who>.+?)_assignsubmission_(?:file|onlinetext)_(?P<file>.*)$")
+
+
+def lms_student_id(filename: str) -> str | None:
+    """`Ada Lovelace_1234_assignsubmission_file_01_hidden_state.ipynb` (Moodle's download of an
+    assignment) -> `Ada_Lovelace_1234`; None for any other name."""
+    m = LMS_NAME.match(filename)
+    if not m:
+        return None
+    sid = re.sub(r"[^A-Za-z0-9_.@+-]+", "_", m.group("who")).strip("_.")
+    return sid if STUDENT_ID.match(sid or "") else None
+
+
+def find_submissions(folder: Path, assignment_id: str, notes: dict | None = None) -> tuple[dict, list]:
     """student id -> notebook path (None when the student has no notebook for this assignment).
 
-    Accepted layouts: <student>/<id>.ipynb, <student>.ipynb, and nbgrader's
-    submitted/<student>/<id>/<id>.ipynb (with or without the submitted/ level).
-    Returns (found, warnings).
+    Accepted layouts: <student>/<id>.ipynb, <student>.ipynb, nbgrader's
+    submitted/<student>/<id>/<id>.ipynb (with or without the submitted/ level), and an LMS's
+    download (`<name>_<number>_assignsubmission_file_<file>.ipynb`, the student id is `<name>_<number>`).
+    A student folder whose only notebook has another name (`<id>-Copy1.ipynb`) is graded, and
+    `notes[student]` says so. A student folder that holds only other assignments' folders is not
+    part of this assignment's class. Returns (found, warnings).
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -64,11 +80,16 @@ def find_submissions(folder: Path, assignment_id: str) -> tuple[dict, list]:
     base = folder / "submitted" if (folder / "submitted").is_dir() else folder
     found: dict = {}
     warnings = []
+    notes = {} if notes is None else notes
     name = f"{assignment_id}.ipynb"
+    other_assignments = 0
     for entry in sorted(base.iterdir()):
         if entry.name.startswith("."):
             continue
         sid = entry.name if entry.is_dir() else entry.stem
+        if entry.suffix == ".ipynb" and not entry.is_dir() and lms_student_id(entry.name):
+            sid = lms_student_id(entry.name)
+            notes[sid] = f"the file {entry.name!r} was graded as student {sid!r}'s {name}"
         if entry.is_dir() or entry.suffix == ".ipynb":
             if not STUDENT_ID.match(sid):
                 warnings.append(f"skipped {entry.name!r}: not a valid student id (letters, digits, _.@+-)")
@@ -86,9 +107,31 @@ def find_submissions(folder: Path, assignment_id: str) -> tuple[dict, list]:
                     found[sid] = candidate
                     break
             else:
-                found[sid] = None
+                inner = entry / assignment_id if (entry / assignment_id).is_dir() else entry
+                others = sorted(p for p in inner.glob("*.ipynb") if not p.name.startswith("."))
+                if len(others) == 1 and not others[0].is_symlink():
+                    found[sid] = others[0]
+                    notes[sid] = (f"no {name} was found; the folder's only notebook, {others[0].name!r}, "
+                                  "was graded in its place")
+                    warnings.append(f"{sid}: graded {others[0].name!r} as {name} (the only notebook there)")
+                elif others:
+                    found[sid] = None
+                    notes[sid] = (f"no {name} was found, and the folder has several other notebooks "
+                                  f"({', '.join(p.name for p in others[:5])}): none was graded")
+                    warnings.append(f"{sid}: no {name}, and several other notebooks: graded as missing")
+                elif inner is entry and any(p.is_dir() and not p.name.startswith(".") for p in entry.iterdir()):
+                    other_assignments += 1  # nbgrader's submitted/<student>/<another assignment>/
+                else:
+                    found[sid] = None
         elif entry.suffix == ".ipynb" and sid not in found:
             found[sid] = entry
+    if other_assignments:
+        warnings.append(f"{other_assignments} student folder(s) hold only other assignments: not part of this batch")
+    if not found:
+        warnings.append(
+            f"no submission of {assignment_id} was found in {base}. The layouts accepted are "
+            f"<student>/{name}, <student>.ipynb, nbgrader's submitted/<student>/{assignment_id}/{name}, and an "
+            "LMS download (<name>_<number>_assignsubmission_file_<file>.ipynb).")
     return found, warnings
 
 
@@ -414,7 +457,8 @@ def grade(assignment_id: str, submissions: Path, out: Path, *, jobs: int | None 
 def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell_timeout, memory_mb, course_root,
            progress, log, jail, Job, run_jobs) -> list[dict]:
     nb_path = source_notebook(assignment_id, course_root)  # a ValueError naming the known ones
-    found, warnings = find_submissions(submissions, assignment_id)
+    found_notes: dict = {}
+    found, warnings = find_submissions(submissions, assignment_id, found_notes)
     out.mkdir(parents=True, exist_ok=True)
     state_dir, work = out / ".state", out / ".work"
     state_dir.mkdir(exist_ok=True)
@@ -467,6 +511,8 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
                                 if names else "", refresh=True)
 
     def save(result: dict) -> None:
+        if result["student_id"] in found_notes:
+            result["notes"].insert(0, found_notes[result["student_id"]])
         save_state(state_dir, key, result)
         if bar is not None:
             bar.update(1)
@@ -526,7 +572,12 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
 
     results = [load_state(state_dir, s, key) for s in sorted(found)]
     results = [r for r in results if r is not None]
-    from .report import write_outputs
+    for r in results:  # nbgrader's exchange writes the submission time beside the notebook
+        path = found.get(r["student_id"])
+        stamp = path.parent / "timestamp.txt" if path is not None else None
+        if stamp is not None and stamp.is_file() and not stamp.is_symlink():
+            r["submitted_at"] = stamp.read_text(encoding="utf-8", errors="replace").strip()[:64]
+    from .report import write_nbgrader_feedback, write_outputs
 
     receive.send({"out": out, "results": results})
     write_outputs(out, assignment, results, work, gradebook=False)
@@ -537,6 +588,9 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
     helper.join()
     if done[0] != "ok":
         raise RuntimeError(f"could not write the nbgrader gradebook: {done[1]}")
+    handed = write_nbgrader_feedback(out, assignment_id, found, results)
+    if handed:
+        log(f"feedback for nbgrader's release_feedback: {handed}")
     log(f"graded {len(todo)} submission(s) of {assignment_id} in {time.monotonic() - started:.1f} s "
         f"({done_before} already done; {'each in its own jail' if jail else 'UNSAFE: unjailed, shared process'})"
         f"; results in {out}")

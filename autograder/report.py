@@ -145,12 +145,44 @@ def write_gradebook(out: Path, assignment, results: list, work: Path) -> None:
         warnings.simplefilter("ignore")  # SQLAlchemy's autoflush notices inside nbgrader
         for r in results:
             gb.update_or_create_student(r["student_id"])
-            gb.add_submission(assignment.id, r["student_id"])
+            extra = {}
+            if r.get("submitted_at"):
+                from nbgrader.utils import parse_utc
+
+                try:
+                    extra["timestamp"] = parse_utc(r["submitted_at"])
+                except Exception:  # noqa: BLE001 - an unreadable timestamp.txt is left out, not fatal
+                    pass
+            gb.add_submission(assignment.id, r["student_id"], **extra)
             for c in r["cells"]:
                 grade = gb.find_grade(c["grade_id"], assignment.notebook, assignment.id, r["student_id"])
                 grade.auto_score = c["points"]
         gb.db.commit()
     tmp.replace(target)
+
+
+def write_nbgrader_feedback(out: Path, assignment_id: str, found: dict, results: list) -> Path | None:
+    """For submissions collected by nbgrader (submitted/<student>/<id>/ with its timestamp.txt and
+    submission_secret.txt): the layout `nbgrader release_feedback` reads, in the course folder that
+    holds submitted/ -- feedback/<student>/<id>/<id>.html plus those two files. Returns that
+    feedback folder, or None when no submission came from nbgrader's exchange."""
+    written = None
+    for r in results:
+        path = found.get(r["student_id"])
+        if path is None or path.parent.name != assignment_id or path.parent.parent.parent.name != "submitted":
+            continue
+        src = path.parent
+        if not all((src / f).is_file() and not (src / f).is_symlink()
+                   for f in ("timestamp.txt", "submission_secret.txt")):
+            continue
+        course = src.parent.parent.parent
+        dest = course / "feedback" / r["student_id"] / assignment_id
+        dest.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(out / "feedback" / r["student_id"] / f"{assignment_id}.html", dest / f"{assignment_id}.html")
+        for f in ("timestamp.txt", "submission_secret.txt"):
+            shutil.copyfile(src / f, dest / f)
+        written = course / "feedback"
+    return written
 
 
 def write_outputs(out: Path, assignment, results: list, work: Path, gradebook: bool = True) -> None:

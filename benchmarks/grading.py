@@ -1,17 +1,21 @@
-"""Grading speed: `python -m autograder grade` vs `nbgrader autograde` run serially (spec section 8, first row).
+"""Grading speed: `python -m autograder grade` (jailed) vs `nbgrader autograde` run serially (spec section 8).
 
-Both grade the same N submissions of an assignment whose notebook imports
-torch and tensorflow (the autograder's fixture `ag_frameworks`: two graded
-functions, one per framework), on this machine, one after the other:
+Both grade the same submissions of the course's `02_rnn_shapes_tensorflow`
+(its notebook imports tensorflow; torch is warmed too when it does), on this
+machine, one after the other:
 
 - nbgrader: a fresh course directory, `nbgrader generate_assignment`, then
   `nbgrader autograde` over submitted/<student>/ -- one fresh kernel per
-  notebook, as nbgrader does; only the autograde command is timed;
+  notebook, as nbgrader does; only the autograde command is timed, on 12
+  submissions; its time at 100 is extrapolated from its time per notebook
+  (it grades one notebook after another, so its time grows linearly);
 - ours: `python -m autograder grade` on the same files, timed as a whole
-  (its own nbgrader generate_assignment included), every core.
+  (its own nbgrader generate_assignment included), every core, each
+  submission in its own OS jail; at 12 and at 100 submissions;
+- the jail's cost: the same 12 graded with `--unsafe-shared-process`.
 
-    python -m benchmarks grading            # 16 submissions
-    python -m benchmarks.grading --n 16
+    python -m benchmarks grading
+    python -m benchmarks.grading --n 12 --large 100
 """
 
 from __future__ import annotations
@@ -27,8 +31,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = ROOT / "autograder" / "tests" / "fixtures"
-AID = "ag_frameworks"
+AID = "02_rnn_shapes_tensorflow"
+SOURCE = ROOT / "source"
 
 
 def _env() -> dict:
@@ -45,71 +49,83 @@ def _nbgrader(course: Path, *args: str) -> None:
         raise RuntimeError(f"{' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
 
 
-def _submissions(release_nb: Path, n: int, folder: Path) -> list[str]:
-    """n students: most answer correctly, every third gets one answer wrong."""
+def _submissions(release_nb: Path, n: int, folder: Path, prefix: str = "student") -> list[str]:
+    """n students: most answer correctly; every third leaves its last answer as released."""
     import nbformat
 
-    source = nbformat.read(FIXTURES / "source" / AID / f"{AID}.ipynb", as_version=4)
+    source = nbformat.read(SOURCE / AID / f"{AID}.ipynb", as_version=4)
     answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in source.cells
                if c.metadata.get("nbgrader", {}).get("solution")}
-    students = [f"student{i:02d}" for i in range(n)]
+    last = list(answers)[-1]
+    students = [f"{prefix}{i:03d}" for i in range(n)]
     for i, student in enumerate(students):
         nb = nbformat.read(release_nb, as_version=4)
         for cell in nb.cells:
             gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-            if gid in answers:
+            if gid in answers and not (i % 3 == 2 and gid == last):
                 cell.source = answers[gid]
-                if i % 3 == 2 and gid == "torch_row_means":
-                    cell.source = "def torch_row_means(x):\n    return x.sum(dim=1)"
         path = folder / student / AID / f"{AID}.ipynb"
         path.parent.mkdir(parents=True)
         nbformat.write(nb, path)
     return students
 
 
+def _ours(subs: Path, out: Path, *flags: str) -> tuple[float, dict]:
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", AID, str(subs), "--out", str(out), *flags],
+                          cwd=ROOT, env=_env(), capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stdout + proc.stderr)
+    with open(out / "totals.csv", newline="") as fh:
+        return seconds, {r["student_id"]: float(r["points"]) for r in csv.DictReader(fh)}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.grading")
-    parser.add_argument("--n", type=int, default=16, help="number of submissions (default 16)")
+    parser.add_argument("--n", type=int, default=12, help="submissions graded by both (default 12)")
+    parser.add_argument("--large", type=int, default=100, help="submissions graded by ours (default 100)")
     args = parser.parse_args(argv or [])
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
         tmp = Path(tmp)
         course = tmp / "course"
-        shutil.copytree(FIXTURES / "source" / AID, course / "source" / AID)
+        shutil.copytree(SOURCE / AID, course / "source" / AID)
         _nbgrader(course, "generate_assignment", AID, "--force")
-        students = _submissions(course / "release" / AID / f"{AID}.ipynb", args.n, course / "submitted")
+        release_nb = course / "release" / AID / f"{AID}.ipynb"
+        students = _submissions(release_nb, args.n, course / "submitted")
         ours_subs = tmp / "submissions"
         shutil.copytree(course / "submitted", ours_subs)
 
-        print(f"grading {args.n} submissions of {AID} (imports torch and tensorflow) on "
-              f"{len(os.sched_getaffinity(0))} cores", flush=True)
+        print(f"grading submissions of {AID} on {len(os.sched_getaffinity(0))} cores", flush=True)
         start = time.perf_counter()
         _nbgrader(course, "autograde", AID, "--force")
         t_nbgrader = time.perf_counter() - start
-        print(f"  nbgrader autograde (serial):   {t_nbgrader:7.1f} s  ({t_nbgrader / args.n:.2f} s per notebook)",
+        per_nb = t_nbgrader / args.n
+        print(f"  nbgrader autograde (serial), {args.n}:  {t_nbgrader:7.1f} s  ({per_nb:.2f} s per notebook)",
               flush=True)
+        t_ours, ours = _ours(ours_subs, tmp / "out")
+        print(f"  python -m autograder grade, {args.n}:    {t_ours:7.1f} s  ({t_ours / args.n:.2f} s per notebook, "
+              "jailed)", flush=True)
+        t_unsafe, unsafe = _ours(ours_subs, tmp / "out-unsafe", "--unsafe-shared-process")
+        print(f"  the same, --unsafe-shared-process: {t_unsafe:7.1f} s  -> the jail costs "
+              f"{(t_ours - t_unsafe) / args.n * 1000:+.0f} ms per submission", flush=True)
 
-        out = tmp / "out"
-        start = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "autograder", "grade", AID, str(ours_subs), "--out", str(out),
-                               "--course-root", str(FIXTURES)], cwd=ROOT, env=_env(), capture_output=True, text=True)
-        t_ours = time.perf_counter() - start
-        if proc.returncode != 0:
-            print(proc.stdout, proc.stderr)
-            return 1
-        print(f"  python -m autograder grade:    {t_ours:7.1f} s  ({t_ours / args.n:.2f} s per notebook)")
-
-        # the two must agree on every score
         from nbgrader.api import Gradebook
 
         with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
             theirs = {s: gb.find_submission(AID, s).score for s in students}
-        with open(out / "totals.csv", newline="") as fh:
-            ours = {r["student_id"]: float(r["points"]) for r in csv.DictReader(fh)}
-        agree = all(abs(theirs[s] - ours[s]) < 1e-9 for s in students)
-        print(f"  scores agree with nbgrader:    {agree}  (total {sum(ours.values()):g} of "
-              f"{2 * args.n} points)")
+        agree = all(abs(theirs[s] - ours[s]) < 1e-9 for s in students) and ours == unsafe
+        print(f"  scores agree with nbgrader:    {agree}  (total {sum(ours.values()):g} points)")
         ratio = t_nbgrader / t_ours
-        print(f"  speed-up: {ratio:.1f}x  (target >= 10x)")
+        print(f"  speed-up at {args.n}: {ratio:.1f}x  (target >= 10x)", flush=True)
+
+        large = tmp / "large"
+        _submissions(release_nb, args.large, large)
+        t_large, _ = _ours(large, tmp / "out-large")
+        projected = per_nb * args.large
+        print(f"  python -m autograder grade, {args.large}:   {t_large:7.1f} s  ({t_large / args.large:.2f} s per "
+              f"notebook, jailed); nbgrader extrapolated: {projected:.0f} s")
+        print(f"  speed-up at {args.large}: {projected / t_large:.1f}x  (target >= 20x)")
         return 0 if agree else 1
 
 

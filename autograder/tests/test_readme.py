@@ -31,6 +31,7 @@ def readme_commands() -> list[str]:
     commands = []
     for section in SECTIONS:
         body = text.split(f"<!-- {section}:start -->")[1].split(f"<!-- {section}:end -->")[0]
+        body = re.sub(r"<!-- exchange:start -->.*?<!-- exchange:end -->", "", body, flags=re.S)  # test_exchange.py
         for block in re.findall(r"```bash\n(.*?)```", body, flags=re.S):
             joined = re.sub(r"\\\n\s*", " ", block)
             commands += [line.strip() for line in joined.splitlines() if line.strip() and not line.strip().startswith("#")]
