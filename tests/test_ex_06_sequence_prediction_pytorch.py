@@ -81,14 +81,19 @@ SHIFT_RIGHT = {"loop-lists": SHIFT_LOOP_LISTS, "np-delete": SHIFT_DELETE}
 
 EVAL = '''
 def evaluate_per_step(model, inputs, targets, mask):
-    logits = predict(model, inputs){before}
+    logits = np.asarray(predict(model, inputs), dtype=np.float64)
+    z = logits - logits.max(-1, keepdims=True)
+    m = np.asarray(mask, dtype=bool)
+    nll = -np.take_along_axis(z - np.log(np.exp(z).sum(-1, keepdims=True)),
+                              np.where(m, targets, 0)[..., None], -1)[..., 0]{before}
     return {{
         "loss": {loss},
         "accuracy": {accuracy},
         "perplexity": {perplexity},
     }}
 '''
-PER_STEP_LOSS = 'metrics.cross_entropy(targets, logits, mask=mask, reduction="per_step")'
+# the loss is the learner's own (numpy); accuracy and perplexity may come from utils.metrics
+PER_STEP_LOSS = "np.where(m.any(0), np.where(m, nll, 0).sum(0) / np.maximum(m.sum(0), 1), np.nan)"
 EGOOD = dict(before="", loss=PER_STEP_LOSS,
              accuracy='metrics.per_step_scores(targets, logits.argmax(-1), metric="accuracy", mask=mask)',
              perplexity="metrics.perplexity(targets, logits, mask=mask)")
@@ -103,14 +108,18 @@ def _eval_from_loss(perplexity):
     return _eval(before="\n    loss = " + PER_STEP_LOSS, loss="loss", perplexity=perplexity)
 
 
-EVAL_NO_MASK = _eval(loss='metrics.cross_entropy(targets, logits, reduction="per_step")',
+EVAL_NO_MASK = _eval(loss="nll.mean(0)",
                      accuracy='metrics.per_step_scores(targets, logits.argmax(-1), metric="accuracy")',
                      perplexity="metrics.perplexity(targets, logits)")
-EVAL_SUM_OVER_BATCH = _eval(loss='metrics.cross_entropy(targets, logits, mask=mask, reduction="none").sum(axis=0)')
+EVAL_SUM_OVER_BATCH = _eval(loss="np.where(m, nll, 0).sum(0)")
 EVAL_PPL_SUMMED_OVER_TIME = _eval_from_loss("float(np.exp(np.nansum(loss)))")
 EVAL_PPL_STEP_MEAN = _eval_from_loss("float(np.exp(np.nanmean(loss)))")
 EVAL_ACC_PADDED = _eval(accuracy="(logits.argmax(-1) == targets).mean(axis=0)")
-EVAL_SCALAR_LOSS = _eval(loss="metrics.cross_entropy(targets, logits, mask=mask)")
+EVAL_SCALAR_LOSS = _eval(loss="nll[m].mean()")
+# issue 11: with batch == time, averaging over the wrong axis passed the shape check
+EVAL_WRONG_AXIS = _eval(loss="np.where(m, nll, 0).sum(1) / np.maximum(m.sum(1), 1)")
+# issue 11: the loss of evaluate_per_step is the learner's own
+EVAL_UTILS_LOSS = _eval(loss='metrics.cross_entropy(targets, logits, mask=mask, reduction="per_step")')
 
 EVAL_NAIVE_SOFTMAX = '''
 def evaluate_per_step(model, inputs, targets, mask):
@@ -154,6 +163,8 @@ EVAL_WRONG = {
     "accuracy-padded": (EVAL_ACC_PADDED, ["a pad is not a token"]),
     "scalar-loss": (EVAL_SCALAR_LOSS, ["one loss per time step"]),
     "naive-softmax-overflows": (EVAL_NAIVE_SOFTMAX, ["subtract"]),
+    "mean over time, not over the batch": (EVAL_WRONG_AXIS, ["not over time"]),
+    "utils.metrics computes the loss": (EVAL_UTILS_LOSS, ["write it yourself", "metrics.cross_entropy", "np.take_along_axis"]),
 }
 
 # -- predict_next (both tracks: the mistakes, and one variant through `predict`) ----
@@ -256,9 +267,22 @@ def evaluate_per_step(model, inputs, targets, mask):
     }
 '''
 
+EVAL_FRAMEWORK_ACCURACY = '''
+def evaluate_per_step(model, inputs, targets, mask):
+    logits = np.asarray(predict(model, inputs), dtype=np.float64)
+    z = logits - logits.max(-1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(-1, keepdims=True))
+    y, m = torch.as_tensor(np.asarray(targets)).long(), torch.as_tensor(np.asarray(mask)).double()
+    nll = -torch.as_tensor(logp).gather(-1, y.clamp(min=0)[..., None])[..., 0] * m
+    hits = (torch.as_tensor(logits).argmax(-1) == y).double() * m
+    return {"loss": (nll.sum(0) / m.sum(0)).numpy(), "accuracy": hits.sum(0) / m.sum(0),
+            "perplexity": torch.exp(nll.sum() / m.sum())}
+'''
 
-WRONG = {**table("predict_next", PREDICT_WRONG), **FRAMEWORK_FREE_WRONG}
-RIGHT = {**table("predict_next", PREDICT_RIGHT), **table("evaluate_per_step", {"framework-ops": EVAL_FRAMEWORK}),
-         **FRAMEWORK_FREE_RIGHT}
 
-globals().update(exercise_tests(STEM, EXERCISES, WRONG, RIGHT))
+WRONG = {**table("predict_next", PREDICT_WRONG), **FRAMEWORK_FREE_WRONG,
+         **table("evaluate_per_step", {"a framework loss (issue 11)": (EVAL_FRAMEWORK, ["F.cross_entropy"])})}
+RIGHT = {**table("predict_next", PREDICT_RIGHT), **FRAMEWORK_FREE_RIGHT,
+         **table("evaluate_per_step", {"framework ops for the accuracy": EVAL_FRAMEWORK_ACCURACY})}
+
+globals().update(exercise_tests(STEM, EXERCISES, WRONG, RIGHT, hidden_only={}))

@@ -81,8 +81,24 @@ def evaluate_per_step(model, inputs, targets, mask):
 '''
 
 
-WRONG = {**table("predict_next", PREDICT_WRONG), **FRAMEWORK_FREE_WRONG}
-RIGHT = {**table("predict_next", PREDICT_RIGHT), **table("evaluate_per_step", {"framework-ops": EVAL_FRAMEWORK}),
+EVAL_FRAMEWORK_ACCURACY = '''
+def evaluate_per_step(model, inputs, targets, mask):
+    logits = tf.cast(model(inputs), tf.float64)
+    logp = tf.nn.log_softmax(logits, axis=-1)
+    m = tf.cast(mask, tf.float64)
+    y = tf.cast(np.where(np.asarray(mask), targets, 0), tf.int64)
+    nll = -tf.gather(logp, y, axis=-1, batch_dims=2) * m
+    hits = tf.cast(tf.equal(tf.argmax(logits, -1), tf.cast(targets, tf.int64)), tf.float64) * m
+    return {
+        "loss": tf.reduce_sum(nll, 0) / tf.reduce_sum(m, 0),
+        "accuracy": tf.reduce_sum(hits, 0) / tf.reduce_sum(m, 0),
+        "perplexity": tf.exp(tf.reduce_sum(nll) / tf.reduce_sum(m)),
+    }
+'''
+
+WRONG = {**table("predict_next", PREDICT_WRONG), **FRAMEWORK_FREE_WRONG,
+         **table("evaluate_per_step", {"a Keras loss (issue 11)": (EVAL_FRAMEWORK, ["sparse_categorical_crossentropy"])})}
+RIGHT = {**table("predict_next", PREDICT_RIGHT), **table("evaluate_per_step", {"framework ops, own loss": EVAL_FRAMEWORK_ACCURACY}),
          **FRAMEWORK_FREE_RIGHT}
 
-globals().update(exercise_tests(STEM, EXERCISES, WRONG, RIGHT))
+globals().update(exercise_tests(STEM, EXERCISES, WRONG, RIGHT, hidden_only={}))
