@@ -373,15 +373,28 @@ def sanitise(path: Path | None, assignment: Assignment, other_assignments: dict 
     if [g for g in order if g in seen] != seen:
         plan.notes.append("the graded cells were out of order; they were run in the assignment's order")
 
+    # a cell is named as the student sees it: its exercise, or its place in the notebook as handed in
+    position = {id(c): i + 1 for i, c in enumerate(nb.cells)}
+    after: dict = {}
+    last = None
+    for c in nb.cells:
+        after[id(c)] = last
+        last = _meta(c).get("grade_id") or last
+
     def add(cell, gid=None):
         if cell.cell_type != "code":
             return
         if gid in assignment.tests:
             plan.cells.append({"kind": "test", "grade_id": gid, "source": assignment.tests[gid].source,
                                "label": gid})
+        elif gid:
+            plan.cells.append({"kind": "student", "grade_id": gid, "source": cell.source,
+                               "label": f"your answer cell {gid}"})
         else:
-            label = gid or f"your cell {len(plan.cells) + 1}"
-            plan.cells.append({"kind": "student", "grade_id": gid, "source": cell.source, "label": label})
+            where = f"cell {position[id(cell)]} of your notebook"
+            if after.get(id(cell)):
+                where += f" (after {after[id(cell)]})"
+            plan.cells.append({"kind": "student", "grade_id": gid, "source": cell.source, "label": where})
 
     for cell in anchored[None]:
         add(cell)

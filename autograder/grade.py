@@ -231,6 +231,20 @@ def _first_line(text: str, limit: int = 300) -> str:
     return (lines[-1] if lines else "")[:limit]
 
 
+_GPU = re.compile(r"not compiled with CUDA|no CUDA GPUs|CUDA driver|Found no NVIDIA driver|cuda.*is not available", re.I)
+
+
+def _reword(status: str, message: str) -> tuple[str, str]:
+    """Two failures that are not wrong answers, said as what they are."""
+    if status in ("failed", "error") and "NotImplementedError" in message:
+        return "error", ("not answered: the exercise still raises NotImplementedError (replace "
+                         "`raise NotImplementedError()` with your code)")
+    if status in ("failed", "error") and _GPU.search(message):
+        return "error", (message.splitlines()[0][:300] + "\n  grading runs on a machine without a GPU: ask for "
+                         "`utils.torch_utils.get_device()` (it falls back to the CPU) instead of 'cuda'")
+    return status, message
+
+
 def result_from_plan(student: str, assignment: Assignment, plan, job=None, key: str = "",
                      cell_timeout: float = 0, notebook_timeout: float = 0) -> dict:
     """Combine what sanitising decided and what the child reported into one student's result."""
@@ -273,6 +287,7 @@ def result_from_plan(student: str, assignment: Assignment, plan, job=None, key: 
         else:
             status = r.get("status", "error")
             message = r.get("message", "")
+            status, message = _reword(status, message)
             hidden = bool(test.hidden_lines) and status in ("failed", "error") and (
                 r.get("line") is None or test.hidden_lines[0] <= r["line"] <= test.hidden_lines[1])
             feedback = message

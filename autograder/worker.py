@@ -278,6 +278,24 @@ def _changed(before: dict) -> list:
 _MISSING = object()
 
 
+class _NotCompiled(Exception):
+    """A cell Python could not compile: its message reads like the compiler's own ("SyntaxError: ...")."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+
+
+def _describe(exc) -> str:
+    """One line for a failure, as a student reads it: the check's own message for a failed check
+    (no internal class name in front), `Kind: message` otherwise."""
+    if isinstance(exc, _NotCompiled):
+        return f"{exc.kind}: {exc}"
+    if isinstance(exc, AssertionError) and str(exc):
+        return str(exc)
+    return "".join(traceback.format_exception_only(type(exc), exc)).strip()
+
+
 def _locate_failure(exc, filename: str) -> int | None:
     """The line of the test cell where `exc` passed through (None if not found)."""
     tb, line = exc.__traceback__, None
@@ -318,7 +336,7 @@ def job_child(warm: Warm, spec_fd: int, wfd: int) -> None:
             try:
                 codes.append(warm.compile_cell(cell["source"], cell["filename"]))
             except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-                codes.append(f"{type(exc).__name__}: {exc}"[:MESSAGE_CAP])
+                codes.append((type(exc).__name__, str(exc)[:MESSAGE_CAP]))
         _child(warm, spec["cells"], codes, set(spec["skip"]), set(spec["done"]), wfd, spec["secret"], workdir,
                spec["memory_bytes"], spec["threads"], memory_base, spec.get("jail") is None)
         code = 0
@@ -370,6 +388,7 @@ def _child(warm, plan_cells, codes, skip, done, wfd, secret, workdir, memory_byt
     # references the grading decisions rely on, taken before any student code runs
     write, dumps, now = os.write, json.dumps, time.monotonic
     restore_modules, fingerprint, changed_since, locate = _restore_modules, _fingerprint, _changed, _locate_failure
+    describe = _describe
     is_instance, join = isinstance, "".join
     real_exec, base_exc, assertion, memory_error = exec, BaseException, AssertionError, MemoryError
     real_builtins = builtins
@@ -428,14 +447,14 @@ def _child(warm, plan_cells, codes, skip, done, wfd, secret, workdir, memory_byt
             guard["armed"] = True
             started = now()
             try:
-                if isinstance(codes[index], str):  # did not compile
-                    raise SyntaxError(codes[index])
+                if isinstance(codes[index], tuple):  # did not compile
+                    raise _NotCompiled(*codes[index])
                 real_exec(codes[index], namespace)
             except base_exc as exc:  # noqa: BLE001 - a failing test is the data we want
                 guard["armed"] = False
                 sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
                 line = locate(exc, filename)
-                text = join(fmt_exc(type(exc), exc)).strip()
+                text = describe(exc)
                 result = {"status": "failed" if is_instance(exc, assertion) else "error", "line": line,
                           "message": text[:MESSAGE_CAP]}
             else:
@@ -452,14 +471,14 @@ def _child(warm, plan_cells, codes, skip, done, wfd, secret, workdir, memory_byt
             started = now()
             guard["armed"] = True
             try:
-                if isinstance(codes[index], str):  # did not compile
-                    raise SyntaxError(codes[index])
+                if isinstance(codes[index], tuple):  # did not compile
+                    raise _NotCompiled(*codes[index])
                 real_exec(codes[index], user_ns)
                 result = {"status": "ok"}
             except base_exc as exc:  # noqa: BLE001 - the student's error is reported, grading goes on
                 guard["armed"] = False
                 restore_modules(snap)  # whatever the cell patched, the grader's own code needs the real ones
-                result = {"status": "error", "message": join(fmt_exc(type(exc), exc)).strip()[:MESSAGE_CAP]}
+                result = {"status": "error", "message": describe(exc)[:MESSAGE_CAP]}
                 if is_instance(exc, memory_error):
                     # what it allocated stays referenced: start afresh without this cell
                     result["restart"] = True
@@ -728,7 +747,7 @@ def run_jobs(engine: Engine, jobs_list: list, *, jobs: int, cell_timeout: float,
         spec_r, spec_w = os.pipe()
         spec = {
             "cells": [{"kind": c["kind"], "source": c["source"], "label": c["label"],
-                       "filename": f"<test {c['grade_id']}>" if c["kind"] == "test" else f"<cell {i}>"}
+                       "filename": f"<test {c['grade_id']}>" if c["kind"] == "test" else f"<{c['label']}>"}
                       for i, c in enumerate(job.cells)],
             "skip": sorted(job.skip),
             "done": sorted(i for i in job.results if job.cells[i]["kind"] == "test"),
