@@ -46,6 +46,18 @@ EVALUATE_WRONG = {
     "strict > at the threshold": (_eval(cmp="np.asarray(proba) > threshold"), ["tie"]),
     "threshold ignored": (_eval(cmp="np.asarray(proba) >= 0.5"), ["threshold argument was ignored"]),
     "confusion matrix without labels": (_eval(cm="metrics.confusion_matrix(y_true, y_pred)"), ["wrong shape"]),
+    "F1 as the arithmetic mean (issue 11: named)": (_eval().replace(
+        'metrics.f1_score(y_true, y_pred, zero_division=0)',
+        '(metrics.precision_score(y_true, y_pred, zero_division=0) + metrics.recall_score(y_true, y_pred, zero_division=0)) / 2'),
+        ["arithmetic mean", "HARMONIC"]),
+    "plain lists compared with the threshold (issue 11)": ('''
+def evaluate(y_true, proba, threshold=0.5):
+    y_pred = [int(p >= threshold) for p in proba]
+    tp = sum(1 for t, p in zip(y_true, y_pred) if t == p == 1)
+    return {"accuracy": metrics.accuracy_score(y_true, y_pred), "precision": metrics.precision_score(y_true, y_pred, zero_division=0),
+            "recall": metrics.recall_score(y_true, y_pred, zero_division=0), "f1": metrics.f1_score(y_true, y_pred, zero_division=0),
+            "confusion_matrix": metrics.confusion_matrix(y_true, y_pred, labels=[0, 1]), "hits": y_pred[np.asarray(y_true) == 1]}
+''', ["may be plain lists", "np.asarray"]),
     "NaN for undefined precision": ('''
 def evaluate(y_true, proba, threshold=0.5):
     y = np.asarray(y_true); p = (np.asarray(proba) >= threshold).astype(int)
@@ -285,12 +297,23 @@ def train_step(model, optimizer, x, y):
     loss.backward()
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
-    return loss.detach().cpu().numpy()
+    return float(loss.detach().cpu().numpy())
 ''',
 }
+
+# issue 11: honest mistakes that passed, or met a raw framework error
+STEP_WRONG.update({
+    "the tensor returned": (_step(ret="loss"), ["Python float", "loss.item()"]),
+    "integer labels to the BCE": (_step(loss="nn.functional.binary_cross_entropy_with_logits(logits, y)"),
+                                  ["integers", "y.float()"]),
+})
 
 
 WRONG = {**table("SpamRNN", MODEL_WRONG), **table("train_step", STEP_WRONG), **FRAMEWORK_FREE_WRONG}
 RIGHT = {**table("SpamRNN", MODEL_RIGHT), **table("train_step", STEP_RIGHT), **FRAMEWORK_FREE_RIGHT}
 
-globals().update(exercise_tests(STEM, EXERCISES, WRONG, RIGHT, requires="torch"))
+# the WRONG variants that no visible case can catch, and why
+HIDDEN_ONLY = {}
+
+globals().update(exercise_tests(STEM, EXERCISES, WRONG, RIGHT, requires="torch", stub_error_in_message=True,
+                                hidden_only=HIDDEN_ONLY))

@@ -109,13 +109,17 @@ def train_step(model, optimizer, x, y):
     grads = tape.gradient(loss, model.trainable_variables)
     optimizer.apply_gradients(zip(grads, model.trainable_variables))
     return float(loss)
-''', []),
+''', ["outside `with tf.GradientTape() as tape:`"]),
+    # issue 11: the tensor returned where a Python float is asked
+    "the tensor returned": (_step(ret="loss"), ["Python float", "float(loss)"]),
+    "integer labels to the BCE": (_step(loss="tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=logits))"),
+                                  ["integers", "tf.cast(y, tf.float32)"]),
 }
 
 STEP_RIGHT = {
     "tf.nn loss, optimizer.apply": _step(
         loss="tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.cast(y, logits.dtype), logits=logits))",
-        apply="optimizer.apply(grads, model.trainable_variables)", ret="loss.numpy()"),
+        apply="optimizer.apply(grads, model.trainable_variables)", ret="float(loss.numpy())"),
     # keras.ops and an explicit mean, the optimizer fed a list of pairs
     "keras.ops": '''
 def train_step(model, optimizer, x, y):
@@ -133,4 +137,5 @@ def train_step(model, optimizer, x, y):
 WRONG = {**table("build_spam_rnn", MODEL_WRONG), **table("train_step", STEP_WRONG), **FRAMEWORK_FREE_WRONG}
 RIGHT = {**table("build_spam_rnn", MODEL_RIGHT), **table("train_step", STEP_RIGHT), **FRAMEWORK_FREE_RIGHT}
 
-globals().update(exercise_tests(STEM, EXERCISES, WRONG, RIGHT, requires="tensorflow"))
+globals().update(exercise_tests(STEM, EXERCISES, WRONG, RIGHT, requires="tensorflow", stub_error_in_message=True,
+                                hidden_only={}))
