@@ -157,6 +157,12 @@ def exercise_tests(stem: str, exercises: list[str], wrong: dict, right: dict, *,
                     assert "".join(r.stdout for r in other.values()) == printed, (
                         f"{stem}/{key}: the release tells this wrong answer from the right one")
 
+    def test_delegation_is_caught_for_every_exercise_that_forbids_it(nb):
+        """An exercise whose test cells declare check_own_work has a delegating wrong answer in the table."""
+        declared = {name for name, cells in nb.tests.items() if any("check_own_work(" in c.source for c in cells)}
+        covered = {key[0] for key, (_, phrases) in wrong.items() if "write it yourself" in phrases}
+        assert declared <= covered, f"{stem}: no delegating wrong answer for {sorted(declared - covered)}"
+
     def test_hidden_only_names_real_variants():
         assert set(hidden_only) <= set(wrong), sorted(set(hidden_only) - set(wrong))
         assert all(isinstance(reason, str) and reason for reason in hidden_only.values())
@@ -175,6 +181,8 @@ def exercise_tests(stem: str, exercises: list[str], wrong: dict, right: dict, *,
         "test_wrong_answers_never_pass_visibly": test_wrong_answers_never_pass_visibly,
         "test_release_hides_the_answers": test_release_hides_the_answers,
         "test_hidden_only_names_real_variants": test_hidden_only_names_real_variants,
+        "test_delegation_is_caught_for_every_exercise_that_forbids_it":
+            test_delegation_is_caught_for_every_exercise_that_forbids_it,
     } if audited else {}
     return {
         **visible,

@@ -129,21 +129,26 @@ WRONG = {
             "rows, cols = np.divmod(np.arange(cm.size), cm.shape[0])",
             "t, p = np.repeat(rows, cm.ravel()), np.repeat(cols, cm.ravel())",
             "return metrics.precision_score(t == positive, p == positive, zero_division=0)"),
-        ["metrics.precision_score", "TP / (TP + FP)"]),
+        ["write it yourself", "metrics.precision_score", "TP / (TP + FP)"]),
     ("f1", "scikit-learn inside a helper"): (
         "def _expand(cm):\n    from sklearn.metrics import f1_score\n    return f1_score\n" + _def(
             "f1(cm, positive=1)", "cm = np.asarray(cm)", "rows, cols = np.divmod(np.arange(cm.size), cm.shape[0])",
             "t, p = np.repeat(rows, cm.ravel()), np.repeat(cols, cm.ravel())",
-            "return _expand(cm)(t == positive, p == positive, zero_division=0)"), ["`_expand` uses sklearn.metrics"]),
+            "return _expand(cm)(t == positive, p == positive, zero_division=0)"), ["write it yourself", "`_expand` uses sklearn.metrics"]),
     ("accuracy", "utils.metrics does it"): (
         "import utils.metrics\n" + _def(
             "accuracy(cm)", "cm = np.asarray(cm)", "rows, cols = np.divmod(np.arange(cm.size), cm.shape[0])",
             "return utils.metrics.accuracy_score(np.repeat(rows, cm.ravel()), np.repeat(cols, cm.ravel()))"),
-        ["utils.metrics.accuracy_score", "np.trace"]),
+        ["write it yourself", "utils.metrics.accuracy_score", "np.trace"]),
     ("threshold_for_recall", "utils.evaluation does it"): (
         "from utils.evaluation import choose_threshold\n" + _def(
             "threshold_for_recall(y_true, scores, min_recall)",
-            "return choose_threshold(y_true, scores, 'recall', min_recall)"), ["utils.evaluation.choose_threshold"]),
+            "return choose_threshold(y_true, scores, 'recall', min_recall)"), ["write it yourself", "utils.evaluation.choose_threshold"]),
+    ("recall", "torchmetrics-style import"): (_def(
+        "recall(cm, positive=1)", "import sklearn.metrics as skm", "cm = np.asarray(cm)",
+        "rows, cols = np.divmod(np.arange(cm.size), cm.shape[0])",
+        "return skm.recall_score(np.repeat(rows, cm.ravel()) == positive, np.repeat(cols, cm.ravel()) == positive)"),
+        ["write it yourself", "skm.recall_score"]),
     # ------------------------------------------------------------ issue 11: a list of lists is named
     ("recall", "a list of lists indexed like an array"): (_def(
         "recall(cm, positive=1)", "row = sum(cm[positive])",

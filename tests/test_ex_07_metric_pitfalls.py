@@ -47,6 +47,12 @@ def model_report(y_true, y_pred):
 ''', ["should have the keys", "f1"]),
     ],
     "accuracy_on": [
+        ("utils.metrics does it (issue 11)", '''
+def accuracy_on(y_true, y_pred, where):
+    from utils.metrics import accuracy_score
+    w = np.asarray(where, dtype=bool)
+    return accuracy_score(np.asarray(y_true)[w], np.asarray(y_pred)[w])
+''', ["write it yourself", "utils.metrics.accuracy_score"]),
         ("ignores where", '''
 def accuracy_on(y_true, y_pred, where):
     return float(np.mean(np.asarray(y_true) == np.asarray(y_pred)))
@@ -87,6 +93,14 @@ def best_epoch(history):
 ''', ["earliest epoch"]),
     ],
     "choose_model": [
+        ("the course's reference does it (issue 11)", '''
+from utils.data.clinic import deployments_on_validation
+def choose_model(reports, must, at_least, then_max):
+    ok = [m for m in reports if reports[m][must] >= at_least]
+    if not ok:
+        raise ValueError("no model meets the requirement")
+    return max(ok, key=lambda m: reports[m][then_max]) if deployments_on_validation else None
+''', ["write it yourself", "deployments_on_validation"]),
         ("ignores the requirement", '''
 def choose_model(reports, must, at_least, then_max):
     return max(reports, key=lambda m: reports[m][then_max])
