@@ -33,7 +33,10 @@ def main(argv=None) -> int:
     p_grade.add_argument("--jobs", type=int, default=None, help="parallel workers (default: every core)")
     p_grade.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="per-notebook time limit (default 600)")
     p_grade.add_argument("--cell-timeout", type=float, default=None, metavar="SECONDS",
-                         help="per-cell time limit (default 120, at most the notebook limit)")
+                         help="per-cell time limit (default: 20 x the solution's slowest cell + 10 s, "
+                              "within 10..120 s, measured once per assignment)")
+    p_grade.add_argument("--regrade", nargs="*", default=None, metavar="STUDENT",
+                         help="grade these students again even if their results are kept (no name: everyone)")
     p_grade.add_argument("--memory-mb", type=int, default=4096,
                          help="memory (MiB) one submission may allocate on top of the warm grader's own "
                               "size (default 4096)")

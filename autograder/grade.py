@@ -432,10 +432,14 @@ def _die_with_parent() -> None:
 def grade(assignment_id: str, submissions: Path, out: Path, *, jobs: int | None = None,
           timeout: float | None = None, cell_timeout: float | None = None, memory_mb: int = 4096,
           course_root: Path = ROOT, progress: bool = True, log=print, unsafe_shared_process: bool = False,
-          disk_mb: int = 256) -> list[dict]:
+          disk_mb: int = 256, regrade: list | None = None) -> list[dict]:
     """Grade every submission; return one result dict per student (sorted by id).
 
-    Each submission runs in its own OS jail (autograder.sandbox) unless `unsafe_shared_process`."""
+    Each submission runs in its own OS jail (autograder.sandbox) unless `unsafe_shared_process`.
+    Without `cell_timeout`, the per-cell limit is derived from the assignment: its solution is run
+    once (jailed, like a student) and every cell may take 20 times its slowest cell plus 10 s, within
+    10 to 120 s. `regrade`: None keeps finished students; [] grades everyone again; a list of ids
+    grades those again."""
     from .worker import Engine, Job, run_jobs
 
     # every path is made absolute before anything runs: nbgrader changes the working directory
@@ -443,7 +447,7 @@ def grade(assignment_id: str, submissions: Path, out: Path, *, jobs: int | None 
     out, submissions, course_root = (Path(p).expanduser().resolve() for p in (out, submissions, course_root))
     jobs = max(1, jobs or default_jobs())
     notebook_timeout = float(timeout or 600.0)
-    cell_timeout = float(cell_timeout or min(120.0, notebook_timeout))
+    cell_timeout = float(cell_timeout) if cell_timeout else None
     utils_dir = course_root / "utils" if (course_root / "utils").is_dir() else ROOT / "utils"
     jail = None
     if not unsafe_shared_process:
@@ -464,13 +468,27 @@ def grade(assignment_id: str, submissions: Path, out: Path, *, jobs: int | None 
     engine = Engine(utils_root=utils_dir)
     try:
         return _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell_timeout, memory_mb,
-                      course_root, progress, log, jail, Job, run_jobs)
+                      course_root, progress, log, jail, Job, run_jobs, regrade)
     finally:
         engine.close()
 
 
+def _limits(notebook_timeout, cell_timeout, memory_mb, jail) -> dict:
+    return {"timeout": float(notebook_timeout), "cell_timeout": float(cell_timeout), "memory_mb": int(memory_mb),
+            "jailed": jail is not None}
+
+
+SOLUTION = "<solution>"  # the job that measures the solution's run time (never a student id)
+
+
+def derived_cell_timeout(seconds: dict, notebook_timeout: float) -> float:
+    """20 x the solution's slowest cell + 10 s, within 10..120 s and the notebook's limit."""
+    slowest = max([v for v in seconds.values() if isinstance(v, (int, float))] or [0.0])
+    return float(min(notebook_timeout, max(10.0, min(120.0, round(20 * slowest + 10)))))
+
+
 def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell_timeout, memory_mb, course_root,
-           progress, log, jail, Job, run_jobs) -> list[dict]:
+           progress, log, jail, Job, run_jobs, regrade=None) -> list[dict]:
     nb_path = source_notebook(assignment_id, course_root)  # a ValueError naming the known ones
     found_notes: dict = {}
     found, warnings = find_submissions(submissions, assignment_id, found_notes)
@@ -482,12 +500,34 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
     fingerprint = source_fingerprint(nb_path)
     for w in warnings:
         log(f"warning: {w}")
-    todo, keys = [], {}
+    timing_file = work / "solution-timing.json"
+    measured = None
+    if cell_timeout is None:
+        try:
+            cached = json.loads(timing_file.read_text(encoding="utf-8"))
+            if cached.get("fingerprint") == fingerprint:
+                measured = cached["seconds"]
+        except (OSError, ValueError, KeyError, AttributeError):
+            pass
+        if measured is not None:
+            cell_timeout = derived_cell_timeout(measured, notebook_timeout)
+    todo, keys, other_limits = [], {}, []
+    wanted = set(found) if regrade == [] else set(regrade or [])
+    unknown = sorted(wanted - set(found))
+    if unknown:
+        raise ValueError(f"--regrade names students who have no submission here: {', '.join(unknown[:10])}")
     for student, path in found.items():
         keys[student] = submission_key(path, fingerprint)
         state = load_state(state_dir, student, key)
-        if state is None or state.get("key") != keys[student] or state.get("assignment") != assignment_id:
+        if (state is None or state.get("key") != keys[student] or state.get("assignment") != assignment_id
+                or student in wanted):
             todo.append(student)
+        elif cell_timeout is not None and state.get("limits") != _limits(notebook_timeout, cell_timeout, memory_mb, jail):
+            other_limits.append(student)
+    if other_limits:
+        log(f"warning: {len(other_limits)} student(s) were graded earlier with other limits and are kept as they "
+            f"were ({', '.join(other_limits[:5])}{' ...' if len(other_limits) > 5 else ''}); add --regrade to grade "
+            "everyone again under the limits of this run, or --regrade STUDENT ... for some")
     done_before = len(found) - len(todo)
 
     # nbgrader (generate_assignment, then sanitising every submission) runs in a forked helper
@@ -496,8 +536,10 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
 
     ctx = multiprocessing.get_context("fork")
     receive, send = ctx.Pipe()
-    helper = ctx.Process(target=_helper_main,
-                         args=(assignment_id, work, course_root, {s: found[s] for s in todo}, send), daemon=True)
+    to_read = {s: found[s] for s in todo}
+    if cell_timeout is None and todo:
+        to_read[SOLUTION] = nb_path
+    helper = ctx.Process(target=_helper_main, args=(assignment_id, work, course_root, to_read, send), daemon=True)
     helper.start()
     send.close()
     if todo:
@@ -511,6 +553,27 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
         raise RuntimeError(outcome[1])
     _, assignment, plans = outcome
 
+    solution_plan = plans.pop(SOLUTION, None)
+    if solution_plan is not None and solution_plan.invalid is None:
+        workdir = work / "solution-run"
+        shutil.rmtree(workdir, ignore_errors=True)
+        workdir.mkdir()
+        ran: list = []
+        run_jobs(engine, [Job(SOLUTION, solution_plan.cells, str(workdir))], jobs=1, cell_timeout=120.0,
+                 notebook_timeout=notebook_timeout, memory_bytes=int(memory_mb) * 2**20, on_finish=ran.append,
+                 jail=jail)
+        shutil.rmtree(workdir, ignore_errors=True)
+        measured = {solution_plan.cells[i]["label"]: r.get("seconds") for i, r in ran[0].results.items()} if ran else {}
+        if ran and ran[0].killers:
+            measured["(stopped)"] = 6.0  # the solution itself hit a limit: take the largest default
+        atomic_write(timing_file, json.dumps({"fingerprint": fingerprint, "seconds": measured}, indent=1))
+    if cell_timeout is None:
+        cell_timeout = derived_cell_timeout(measured or {}, notebook_timeout)
+        slowest = max([v for v in (measured or {}).values() if isinstance(v, (int, float))] or [0.0])
+        log(f"per-cell time limit: {cell_timeout:g} s (derived: the solution's slowest cell took {slowest:.2f} s; "
+            "--cell-timeout sets it)")
+    limits = _limits(notebook_timeout, cell_timeout, memory_mb, jail)
+
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -523,11 +586,12 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
         if bar is not None:
             names = sorted(running_now)
             bar.set_postfix_str(("running: " + ", ".join(names[:3]) + (" ..." if len(names) > 3 else ""))
-                                if names else "", refresh=True)
+                                if names else "", refresh=False)
 
     def save(result: dict) -> None:
         if result["student_id"] in found_notes:
             result["notes"].insert(0, found_notes[result["student_id"]])
+        result["limits"] = limits
         save_state(state_dir, key, result)
         if bar is not None:
             bar.update(1)
@@ -631,7 +695,7 @@ def grade_main(args) -> int:
                         memory_mb=getattr(args, "memory_mb", 4096),
                         course_root=Path(getattr(args, "course_root", None) or ROOT),
                         unsafe_shared_process=getattr(args, "unsafe_shared_process", False),
-                        disk_mb=getattr(args, "disk_mb", 256))
+                        disk_mb=getattr(args, "disk_mb", 256), regrade=getattr(args, "regrade", None))
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -17,6 +17,7 @@ import base64
 import csv
 import html
 import io
+import re
 import shutil
 from pathlib import Path
 
@@ -83,52 +84,152 @@ def _png(fig) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
+# incident kinds, in the order the report lists them, with how each is recognised in a result
+INCIDENTS = [
+    ("syntax error", re.compile(r"\b(SyntaxError|IndentationError|TabError)\b")),
+    ("missing module", re.compile(r"\bModuleNotFoundError\b|No module named")),
+    ("timeout", re.compile(r"time limit|stopped after")),
+    ("flood", re.compile(r"printed [\d,]+ characters|more than the grader reads")),
+    ("refused", re.compile(r"does not allow|Read-only file system|Permission denied|No space left|"
+                           r"Operation not permitted|name resolution")),
+    ("process died", re.compile(r"process died|died while")),
+    ("tampering", re.compile(r"tampered|was edited|was emptied|metadata was changed|patched|changed while")),
+    ("notebook", re.compile(r"in its place|was graded as student|several other notebooks|another assignment|"
+                            r"appears \d+ times|symbolic link|not a notebook|not valid JSON|is empty|"
+                            r"none of the cells")),
+]
+_CELL_OF_NOTE = re.compile(r"^((?:cell \d+ of your notebook|your answer cell \S+)(?: \(after [^)]*\))?) "
+                           r"(?:raised|was stopped|printed)")
+MISTAKE = re.compile(r"likely mistake: ([^\n]+)")
+_STATUS_COLOURS = {"passed": "#1a7f37", "failed": "#d1242f", "error": "#bc4c00", "timeout": "#8250df",
+                   "missing": "#6e7781", "invalid": "#6e7781", "tampered": "#000000"}
+
+
+def _incidents(results: list) -> list:
+    """(student, kind, cell, what happened) for everything in the notes and test rows worth a look."""
+    rows = []
+    for r in results:
+        texts = []
+        for n in r.get("notes", []):
+            m = _CELL_OF_NOTE.match(n)
+            texts.append((m.group(1) if m else "", n))
+        texts += [("" if c["status"] == "invalid" else c["grade_id"], c.get("message", "")) for c in r["cells"]
+                  if c["status"] in ("timeout", "tampered", "invalid")]
+        seen = set()
+        for cell, text in texts:
+            for kind, pattern in INCIDENTS:
+                if pattern.search(text or "") and (kind, cell, text[:80]) not in seen:
+                    seen.add((kind, cell, text[:80]))
+                    rows.append((r["student_id"], kind, cell, text))
+                    break
+    order = [k for k, _ in INCIDENTS]
+    return sorted(rows, key=lambda row: (order.index(row[1]), row[0]))
+
+
+def _mistakes(results: list, test_ids: list) -> dict:
+    """test -> [(named mistake, how many students made it)], most common first."""
+    out = {}
+    for gid in test_ids:
+        counts: dict = {}
+        for r in results:
+            for c in r["cells"]:
+                if c["grade_id"] == gid and c["status"] != "passed":
+                    for m in set(MISTAKE.findall(c.get("message", ""))):
+                        counts[m.strip()] = counts.get(m.strip(), 0) + 1
+        if counts:
+            out[gid] = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return out
+
+
 def class_report_html(assignment, results: list) -> str:
+    """The class report: what to teach again, who needs a look, and the numbers behind them."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
+    from matplotlib.ticker import MaxNLocator
 
     esc = html.escape
+    ids = list(assignment.tests)
     max_total = sum(t.points for t in assignment.tests.values()) or 1.0
-    shares = np.array([100.0 * r["points"] / max_total for r in results]) if results else np.zeros(0)
+    submitted = [r for r in results if r["status"] not in ("missing", "invalid")]
+    missing = [r for r in results if r["status"] == "missing"]
+    invalid = [r for r in results if r["status"] == "invalid"]
+
+    shares = np.array([100.0 * r["points"] / max_total for r in submitted]) if submitted else np.zeros(0)
     fig, ax = plt.subplots(figsize=(6, 3))
     ax.hist(shares, bins=np.linspace(0, 100, 11), color="#4c72b0", edgecolor="white")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("score (% of the points)")
     ax.set_ylabel("students")
-    ax.set_title(f"{assignment.id}: grade distribution ({len(results)} students)")
+    ax.set_title(f"{assignment.id}: grade distribution ({len(submitted)} notebooks submitted)")
     hist = _png(fig)
     plt.close(fig)
 
-    ids = list(assignment.tests)
-    rates = [100.0 * sum(1 for r in results for c in r["cells"] if c["grade_id"] == g and c["status"] == "passed")
-             / max(1, len(results)) for g in ids]
+    passed = {g: sum(1 for r in submitted for c in r["cells"] if c["grade_id"] == g and c["status"] == "passed")
+              for g in ids}
+    rates = [100.0 * passed[g] / max(1, len(submitted)) for g in ids]
     fig, ax = plt.subplots(figsize=(6, 0.45 * len(ids) + 1.2))
     ax.barh(ids[::-1], rates[::-1], color="#55a868")
     ax.set_xlim(0, 100)
-    ax.set_xlabel("students who passed (%)")
+    ax.set_xlabel(f"submitted notebooks that passed (%, of {len(submitted)})")
     ax.set_title("pass rate per test")
     bars = _png(fig)
     plt.close(fig)
 
-    counts: dict = {}
-    for r in results:
-        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    limits = next((r.get("limits") for r in results if r.get("limits")), None)
+    limit_text = (f"Limits used: {_fmt(limits['cell_timeout'])} s per cell, {_fmt(limits['timeout'])} s per notebook, "
+                  f"{limits['memory_mb']} MiB of memory; "
+                  + ("each submission in its own jail." if limits.get("jailed") else
+                     "UNSAFE: submissions were not jailed.")) if limits else ""
     mean = float(shares.mean()) if len(shares) else 0.0
-    rows = "".join(f"<tr><td>{esc(r['student_id'])}</td><td>{_fmt(r['points'])} / {_fmt(r['max_points'])}</td>"
-                   f"<td class='{esc(r['status'])}'>{esc(r['status'])}</td></tr>" for r in results)
+
+    head = "".join(f"<th><code>{esc(g)}</code></th>" for g in ids)
+    grid = []
+    for r in results:
+        link = f"feedback/{r['student_id']}/{r['assignment']}.html"
+        cells = {c["grade_id"]: c for c in r["cells"]}
+        tds = "".join(
+            f"<td class='{esc(cells[g]['status'])}' title='{esc(cells[g]['status'])}'>"
+            f"{_fmt(cells[g]['points'])}/{_fmt(cells[g]['max_points'])} {esc(cells[g]['status'])}</td>"
+            if g in cells else "<td></td>" for g in ids)
+        grid.append(f"<tr><td><a href='{esc(link)}'>{esc(r['student_id'])}</a></td><td>{_fmt(r['points'])}</td>"
+                    f"<td class='{esc(r['status'])}'>{esc(r['status'])}</td>{tds}</tr>")
+
+    mistakes = _mistakes(submitted, ids)
+    mistake_rows = "".join(
+        f"<tr><td><code>{esc(g)}</code></td><td><ul>"
+        + "".join(f"<li><b>{n}</b> student{'s' if n != 1 else ''}: {esc(m)}</li>" for m, n in found[:5])
+        + "</ul></td></tr>" for g, found in mistakes.items())
+    incidents = _incidents(results)
+    incident_rows = "".join(
+        f"<tr><td><a href='feedback/{esc(s)}/{esc(assignment.id)}.html'>{esc(s)}</a></td><td>{esc(k)}</td>"
+        f"<td>{esc(c)}</td><td>{esc(t[:300])}</td></tr>" for s, k, c, t in incidents)
     return (
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{esc(assignment.id)}: class report</title>"
-        f"<style>{_CSS}</style></head><body><h1>{esc(assignment.id)}: class report</h1>"
-        f"<p>{len(results)} students; mean score {mean:.1f} % of {_fmt(max_total)} points. Status counts: "
-        + ", ".join(f"{esc(k)} {v}" for k, v in sorted(counts.items())) + ".</p>"
-        f"<h2>Grade distribution</h2><img alt='grade distribution' src='data:image/png;base64,{hist}'>"
-        f"<h2>Pass rate per test</h2><img alt='pass rate per test' src='data:image/png;base64,{bars}'>"
+        f"<style>{_CSS}td.passed{{background:#dafbe1}}td.failed,td.error{{background:#ffebe9}}"
+        "td.timeout{background:#fbefff}td.tampered{background:#eee}</style></head><body>"
+        f"<h1>{esc(assignment.id)}: class report</h1>"
+        f"<p>{len(results)} students: {len(submitted)} submitted a notebook that was graded; {len(missing)} "
+        f"missing; {len(invalid)} invalid (counted apart: the rates below are over the {len(submitted)} graded "
+        f"notebooks). Mean score {mean:.1f} % of {_fmt(max_total)} points. {esc(limit_text)}</p>"
+        "<h2>The class's mistakes</h2><p>The likely mistakes the checks named in failed tests, most common "
+        "first: what to teach again.</p>"
+        + (f"<table><tr><th>test</th><th>named mistakes (students)</th></tr>{mistake_rows}</table>" if mistake_rows
+           else "<p>No check named a mistake.</p>")
+        + f"<h2>Pass rate per test</h2><img alt='pass rate per test' src='data:image/png;base64,{bars}'>"
         "<table><tr><th>test</th><th>passed</th></tr>"
-        + "".join(f"<tr><td><code>{esc(g)}</code></td><td>{rate:.0f} %</td></tr>" for g, rate in zip(ids, rates))
-        + "</table><h2>Students</h2><table><tr><th>student</th><th>points</th><th>status</th></tr>"
-        + rows + "</table></body></html>\n"
+        + "".join(f"<tr><td><code>{esc(g)}</code></td><td>{passed[g]} of {len(submitted)} ({rate:.0f} %)</td></tr>"
+                  for g, rate in zip(ids, rates))
+        + "</table>"
+        f"<h2>Grade distribution</h2><img alt='grade distribution' src='data:image/png;base64,{hist}'>"
+        "<h2>Incidents</h2><p>Everything that is not a plain wrong answer, by student and cell.</p>"
+        + (f"<table><tr><th>student</th><th>what</th><th>cell</th><th>details</th></tr>{incident_rows}</table>"
+           if incident_rows else "<p>None.</p>")
+        + "<h2>Students and tests</h2><p>Each name links to the student's feedback page.</p>"
+        f"<table><tr><th>student</th><th>points</th><th>status</th>{head}</tr>" + "".join(grid) + "</table>"
+        "</body></html>\n"
     )
 
 
