@@ -48,6 +48,10 @@ EXPECTED = {
     "monkeypatch": "release answers, cells patch utils.checks, builtins, IPython's traceback display and "
                    "sys.modules: every test still fails",
     "patch_at_call_time": "first function patches the checks and numpy when called, returns a wrong value: tampered, 0",
+    "reads_classmates": "release answers; reads classmates' notebooks and the grader's files: none is in its jail, 0",
+    "fork_flood": "correct, leaves 100 processes running: all killed with its jail, full marks",
+    "forged_report": "release answers; forges a status word and floods the report pipe: ignored, 0",
+    "fill_disk": "correct, writes 2 GB into its folder: the disk of its jail is full, full marks",
 }
 
 
@@ -87,7 +91,7 @@ def _insert_after(nb, gid, source):
     return nb
 
 
-def variants(source, release, *, escape_path: Path, other=None) -> dict:
+def variants(source, release, *, escape_path: Path, other=None, class_dir: Path | None = None) -> dict:
     """student id -> NotebookNode or bytes (for files that are not notebooks)."""
     solutions = _ids(release, solution=True)
     tests = _ids(release, grade=True, solution=False)
@@ -242,6 +246,48 @@ def variants(source, release, *, escape_path: Path, other=None) -> dict:
         "    numpy.allclose = lambda *a, **k: True\n"
         "    return 'wrong'")
     v["patch_at_call_time"] = nb
+
+    # attacks on the grading jail (the whole corpus: autograder/tests/test_sandbox.py)
+    nb = copy.deepcopy(release)
+    look = [str(class_dir or escape_path.parent), "/work", "/home", "/root"]
+    nb.cells.insert(_index(nb, first_sol), new_code_cell(
+        "import os\nfound = {}\n"
+        f"for top in {look!r}:\n"
+        "    for d, _, files in os.walk(top):\n"
+        "        for f in files:\n"
+        "            if f.endswith(('.ipynb', '.json', '.db')):\n"
+        "                try:\n"
+        "                    found[os.path.join(d, f)] = open(os.path.join(d, f), errors='replace').read(200)\n"
+        "                except OSError:\n"
+        "                    pass\n"
+        "if found:\n"
+        "    raise RuntimeError('copied: ' + repr(found)[:2000])"))
+    v["reads_classmates"] = nb
+
+    v["fork_flood"] = _insert_after(copy.deepcopy(correct), first_sol, (
+        "import ctypes, time\nlibc = ctypes.CDLL(None)\n"
+        "for _ in range(100):\n"
+        "    if libc.fork() == 0:\n"
+        "        time.sleep(3600)\n"
+        "        libc._exit(0)"))
+
+    nb = copy.deepcopy(release)
+    nb.cells.insert(_index(nb, first_sol), new_code_cell(
+        "import os, sys, json\nf = sys._getframe()\n"
+        "while f is not None and 'secret' not in f.f_locals:\n    f = f.f_back\n"
+        "secret = f.f_locals['secret'] if f is not None else ''\n"
+        "for fd in range(3, 30):\n"
+        "    try:\n"
+        "        os.write(fd, ('\\n' + secret + ' ' + json.dumps({'t': 'end', 'i': 0, 'r': {'status': 'hacked'}})"
+        " + '\\n').encode() + b'z' * 2**22)\n"
+        "    except OSError:\n"
+        "        pass"))
+    v["forged_report"] = nb
+
+    v["fill_disk"] = _insert_after(copy.deepcopy(correct), first_sol, (
+        "with open('big.bin', 'wb') as fh:\n"
+        "    for _ in range(2048):\n"
+        "        fh.write(b'x' * 2**20)"))
     return v
 
 
@@ -253,7 +299,8 @@ def build_class(source_nb: Path, release_nb: Path, folder: Path, *, escape_path:
     other = nbformat.read(other_nb, as_version=4) if other_nb else None
     aid = Path(release_nb).stem
     written = {}
-    for student, content in variants(source, release, escape_path=escape_path, other=other).items():
+    for student, content in variants(source, release, escape_path=escape_path, other=other,
+                                     class_dir=Path(folder)).items():
         if only is not None and student not in only:
             continue
         path = Path(folder) / student / f"{aid}.ipynb"

@@ -62,6 +62,10 @@ EXPECTED_GRADES = {
     "writes_outside": (4, "passed", OK),
     "monkeypatch": (0, "error", STUB),
     "patch_at_call_time": (2, "tampered", {**OK, S: (0, "tampered")}),
+    "reads_classmates": (0, "error", STUB),
+    "fork_flood": (4, "passed", OK),
+    "forged_report": (0, "error", STUB),
+    "fill_disk": (4, "passed", OK),
     # written below: a wrong answer the visible check explains, and one that only a hidden check catches
     "doubled": (2, "failed", {**OK, S: (0, "failed")}),
     "hardcoded": (2, "failed", {**OK, S: (0, "failed")}),
