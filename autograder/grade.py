@@ -553,26 +553,28 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
         raise RuntimeError(outcome[1])
     _, assignment, plans = outcome
 
+    # the solution, when its run time is not known yet, is graded first in the same pool: until it is
+    # done every cell may take 120 s; then the derived limit applies (a student finishing before that
+    # had no cell longer than the solution's whole run, far below the 10 s floor of the derived limit)
     solution_plan = plans.pop(SOLUTION, None)
-    if solution_plan is not None and solution_plan.invalid is None:
-        workdir = work / "solution-run"
-        shutil.rmtree(workdir, ignore_errors=True)
-        workdir.mkdir()
-        ran: list = []
-        run_jobs(engine, [Job(SOLUTION, solution_plan.cells, str(workdir))], jobs=1, cell_timeout=120.0,
-                 notebook_timeout=notebook_timeout, memory_bytes=int(memory_mb) * 2**20, on_finish=ran.append,
-                 jail=jail)
-        shutil.rmtree(workdir, ignore_errors=True)
-        measured = {solution_plan.cells[i]["label"]: r.get("seconds") for i, r in ran[0].results.items()} if ran else {}
-        if ran and ran[0].killers:
-            measured["(stopped)"] = 6.0  # the solution itself hit a limit: take the largest default
-        atomic_write(timing_file, json.dumps({"fingerprint": fingerprint, "seconds": measured}, indent=1))
-    if cell_timeout is None:
-        cell_timeout = derived_cell_timeout(measured or {}, notebook_timeout)
-        slowest = max([v for v in (measured or {}).values() if isinstance(v, (int, float))] or [0.0])
-        log(f"per-cell time limit: {cell_timeout:g} s (derived: the solution's slowest cell took {slowest:.2f} s; "
+    limit = {"cell": cell_timeout if cell_timeout is not None else 120.0}
+    if cell_timeout is None and (solution_plan is None or solution_plan.invalid is not None):
+        limit["cell"] = derived_cell_timeout(measured or {}, notebook_timeout)
+
+    def settle(job) -> None:
+        seconds = {job.cells[i]["label"]: r.get("seconds") for i, r in job.results.items()}
+        if job.killers:
+            seconds["(stopped)"] = 6.0  # the solution itself hit a limit: take the largest default
+        atomic_write(timing_file, json.dumps({"fingerprint": fingerprint, "seconds": seconds}, indent=1))
+        limit["cell"] = derived_cell_timeout(seconds, notebook_timeout)
+        limit["pending"] = False
+        for result in early:
+            result["limits"] = _limits(notebook_timeout, limit["cell"], memory_mb, jail)
+            save_state(state_dir, key, result)
+        slowest = max([v for v in seconds.values() if isinstance(v, (int, float))] or [0.0])
+        log(f"per-cell time limit: {limit['cell']:g} s (derived: the solution's slowest cell took {slowest:.2f} s; "
             "--cell-timeout sets it)")
-    limits = _limits(notebook_timeout, cell_timeout, memory_mb, jail)
+
 
     bar = None
     if progress:
@@ -591,8 +593,10 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
     def save(result: dict) -> None:
         if result["student_id"] in found_notes:
             result["notes"].insert(0, found_notes[result["student_id"]])
-        result["limits"] = limits
+        result["limits"] = _limits(notebook_timeout, limit["cell"], memory_mb, jail)
         save_state(state_dir, key, result)
+        if limit.get("pending"):
+            early.append(result)
         if bar is not None:
             bar.update(1)
 
@@ -600,10 +604,16 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
     runs = work / "runs"
     shutil.rmtree(runs, ignore_errors=True)
     runs.mkdir()
+    early: list = []  # finished before the solution: saved again with the derived limit once it is known
+    if solution_plan is not None and solution_plan.invalid is None:
+        limit["pending"] = True
+        (runs / "solution-run").mkdir()
+        job_list.append(Job(SOLUTION, solution_plan.cells, str(runs / "solution-run")))
+    invalid = []
     for student in todo:
         plan = plans[student]
         if plan.invalid is not None:
-            save(result_from_plan(student, assignment, plan, key=keys[student]))
+            invalid.append(student)  # saved once the limits of the batch are known
             continue
         workdir = runs / student
         workdir.mkdir()
@@ -615,7 +625,11 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
 
     def finished(job) -> None:
         running_now.pop(job.key, None)
-        result = result_from_plan(job.key, assignment, plans[job.key], job, keys[job.key], cell_timeout,
+        if job.key == SOLUTION:
+            settle(job)
+            shutil.rmtree(job.workdir, ignore_errors=True)
+            return
+        result = result_from_plan(job.key, assignment, plans[job.key], job, keys[job.key], limit["cell"],
                                   notebook_timeout)
         save(result)
         show_running()
@@ -632,7 +646,7 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
         signal.signal(signal.SIGTERM, on_term)
     try:
         if job_list:
-            run_jobs(engine, job_list, jobs=jobs, cell_timeout=cell_timeout, notebook_timeout=notebook_timeout,
+            run_jobs(engine, job_list, jobs=jobs, cell_timeout=lambda: limit["cell"], notebook_timeout=notebook_timeout,
                      memory_bytes=int(memory_mb) * 2**20, on_finish=finished, jail=jail, on_start=started_job)
     except KeyboardInterrupt:
         interrupted = True
@@ -641,6 +655,8 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
             signal.signal(signal.SIGTERM, previous_term)
         if bar is not None:
             bar.close()
+    for student in invalid:
+        save(result_from_plan(student, assignment, plans[student], key=keys[student]))
     shutil.rmtree(runs, ignore_errors=True)
     if interrupted:
         helper.kill()

@@ -727,7 +727,7 @@ def _valid_result(r) -> dict:
     return out
 
 
-def run_jobs(engine: Engine, jobs_list: list, *, jobs: int, cell_timeout: float, notebook_timeout: float,
+def run_jobs(engine: Engine, jobs_list: list, *, jobs: int, cell_timeout, notebook_timeout: float,
              memory_bytes: int, on_finish, jail: dict | None = None, on_start=None) -> None:
     """Grade every Job with at most `jobs` children at once; call on_finish(job) as each ends.
 
@@ -735,6 +735,7 @@ def run_jobs(engine: Engine, jobs_list: list, *, jobs: int, cell_timeout: float,
     shared-process mode."""
     pending = list(jobs_list)
     running: dict = {}  # rfd -> job
+    cell_limit = cell_timeout if callable(cell_timeout) else (lambda: cell_timeout)
     threads = max(1, (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
                   // max(1, jobs))
     counter = [0]
@@ -909,7 +910,7 @@ def run_jobs(engine: Engine, jobs_list: list, *, jobs: int, cell_timeout: float,
                 if job.elapsed + (t - job.attempt_started) > notebook_timeout:
                     kill(job)
                     finish_attempt(job, "notebook-timeout")
-                elif job.current is not None and t - job.cell_started > cell_timeout:
+                elif job.current is not None and t - job.cell_started > cell_limit():
                     kill(job)
                     finish_attempt(job, "cell-timeout")
     finally:

@@ -209,3 +209,38 @@ def test_an_interrupted_batch_says_what_was_saved(batch, tmp_path, how):
     alive = [c for c in children if Path(f"/proc/{c}").exists()
              and "Z" not in Path(f"/proc/{c}/stat").read_text().rsplit(")", 1)[1].split()[0]]
     assert not alive, f"helper processes left behind: {alive}"
+
+
+def test_the_default_cell_limit_comes_from_the_solution(batch, tmp_path):
+    subs = tmp_path / "subs"
+    (subs / "loop").mkdir(parents=True)
+    (subs / "loop" / f"{AID}.ipynb").write_bytes((batch["subs"] / "loop" / f"{AID}.ipynb").read_bytes())
+    out = tmp_path / "out"
+    start = time.monotonic()
+    proc = _grade(subs, out)  # no --cell-timeout
+    seconds = time.monotonic() - start
+    assert proc.returncode == 0, proc.stderr
+    m = re.search(r"per-cell time limit: (\d+) s \(derived: the solution's slowest cell took ([\d.]+) s", proc.stdout)
+    assert m, proc.stdout
+    limit, slowest = float(m.group(1)), float(m.group(2))
+    assert limit == max(10.0, min(120.0, round(20 * slowest + 10)))
+    assert seconds < 120, "the endless loop was given the old 120 s default"
+    assert f"{limit:g} s per cell" in (out / "report.html").read_text()
+    import json
+
+    assert json.loads((out / ".state" / "loop.json").read_text())["limits"]["cell_timeout"] == limit
+
+
+def test_lms_names_and_an_empty_folder(batch, tmp_path):
+    subs = tmp_path / "lms"
+    subs.mkdir()
+    (subs / f"Ada Lovelace_1234_assignsubmission_file_{AID}.ipynb").write_bytes(
+        (batch["subs"] / "ok" / f"{AID}.ipynb").read_bytes())
+    proc = _grade(subs, tmp_path / "out", *LIMITS)
+    assert proc.returncode == 0, proc.stderr
+    totals = {r["student_id"]: float(r["points"]) for r in read_csv(tmp_path / "out" / "totals.csv")}
+    assert totals == {"Ada_Lovelace_1234": 4.0}
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    proc = _grade(empty, tmp_path / "out2", *LIMITS)
+    assert "no submission of ag_fixture was found" in proc.stdout and "layouts accepted" in proc.stdout
