@@ -10,7 +10,7 @@ metrics     the metric reference (scikit-learn's names and semantics, plus seque
 checks      checks that teach: expected vs got, and the likely mistake
 plots       confusion matrices, per-step curves, loss curves, hidden states, thresholds
 data        deterministic datasets generated for the lessons
-rnn         the numpy RNN reference (rnn_step, rnn_forward)
+rnn         the numpy references: RNN (rnn_step, rnn_forward), LSTM and GRU steps and forwards
 evaluation  framework-free thresholds, metrics dict and decoding helpers shared by both adapters
 notebook    `setup_notebook()`: seeds, quiet framework logging, version checks
 torch_utils PyTorch adapters (device choice, weight copies); imports torch
