@@ -581,14 +581,14 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(found), initial=done_before, desc=f"grading {assignment_id}", unit="student",
-                   file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
+                   file=sys.stderr, dynamic_ncols=True, mininterval=0, miniters=1)
     running_now: dict = {}
 
     def show_running() -> None:
         if bar is not None:
             names = sorted(running_now)
             bar.set_postfix_str(("running: " + ", ".join(names[:3]) + (" ..." if len(names) > 3 else ""))
-                                if names else "", refresh=False)
+                                if names else "", refresh=True)
 
     def save(result: dict) -> None:
         if result["student_id"] in found_notes:

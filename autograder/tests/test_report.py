@@ -244,3 +244,15 @@ def test_lms_names_and_an_empty_folder(batch, tmp_path):
     empty.mkdir()
     proc = _grade(empty, tmp_path / "out2", *LIMITS)
     assert "no submission of ag_fixture was found" in proc.stdout and "layouts accepted" in proc.stdout
+
+
+def test_the_progress_bar_counts_every_student_and_names_who_is_running(batch, tmp_path):
+    subs = tmp_path / "subs"
+    for name, src in (("a_ok", "ok"), ("b_ok", "ok"), ("z_loop", "loop")):
+        (subs / name).mkdir(parents=True)
+        (subs / name / f"{AID}.ipynb").write_bytes((batch["subs"] / src / f"{AID}.ipynb").read_bytes())
+    proc = _grade(subs, tmp_path / "out", "--cell-timeout", "3", "--jobs", "1")
+    assert proc.returncode == 0, proc.stderr
+    # while the last student loops, the bar already says 2 of 3 and names the one still running
+    assert re.search(r"2/3 \[[^\]]*running: z_loop\]", proc.stderr), proc.stderr[-2000:]
+    assert "3/3" in proc.stderr
