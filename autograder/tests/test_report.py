@@ -65,6 +65,10 @@ def batch(tmp_path_factory):
     for i in range(3):
         _with_cell(release_nb, source_nb, nb(f"doubler{i}"), "", {"square": DOUBLED})
     _with_cell(release_nb, source_nb, nb("summer"), "", {"mean_of": SUM})
+    _with_cell(release_nb, source_nb, nb("cuda"), "", {"square": "def square(x):\n    import numpy as np\n"
+                                                                  "    raise RuntimeError('Torch not compiled with CUDA enabled')"})
+    _with_cell(release_nb, source_nb, nb("unanswered"), "", {"square": "def square(x):\n    # YOUR CODE HERE\n"
+                                                                        "    raise NotImplementedError()"})
     _with_cell(release_nb, source_nb, nb("syntax"), "x = (1,\ny = 2")
     _with_cell(release_nb, source_nb, nb("loop"), "while True:\n    pass")
     _with_cell(release_nb, source_nb, nb("flood"), "print('x' * 300_000)")
@@ -256,3 +260,34 @@ def test_the_progress_bar_counts_every_student_and_names_who_is_running(batch, t
     # while the last student loops, the bar already says 2 of 3 and names the one still running
     assert re.search(r"2/3 \[[^\]]*running: z_loop\]", proc.stderr), proc.stderr[-2000:]
     assert "3/3" in proc.stderr
+
+
+def test_errors_that_are_not_wrong_answers_say_what_they_are(batch):
+    rows = {(r["student_id"], r["grade_id"]): r for r in read_csv(batch["out"] / "grades.csv")}
+    cuda = rows[("cuda", "test_square")]
+    assert cuda["status"] == "error" and "without a GPU" in cuda["message"] and "get_device()" in cuda["message"]
+    unanswered = rows[("unanswered", "test_square")]
+    assert unanswered["status"] == "error" and unanswered["message"].startswith("not answered")
+    assert "likely mistake" not in unanswered["message"]
+
+
+def test_readme_and_help_say_the_same_about_memory():
+    help_text = subprocess.run([sys.executable, "-m", "autograder", "grade", "--help"], cwd=ROOT, env=ENV,
+                               capture_output=True, text=True).stdout
+    help_text = " ".join(help_text.split())
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    phrase = "one submission may allocate on top of the warm grader's own size"
+    assert phrase in help_text and phrase in readme
+
+
+def test_grade_refuses_where_it_cannot_jail(tmp_path, monkeypatch):
+    from autograder import grade as grading
+    from autograder import sandbox
+
+    monkeypatch.setattr(sandbox, "probe", lambda *a, **k: "user namespaces are disabled (simulated)")
+    (tmp_path / "subs").mkdir()
+    with pytest.raises(grading.JailUnavailable) as info:
+        grading.grade(AID, tmp_path / "subs", tmp_path / "out", course_root=FIXTURES, progress=False)
+    text = str(info.value)
+    assert "cannot jail" in text and "simulated" in text and "--unsafe-shared-process" in text
+    assert not (tmp_path / "out").exists(), "nothing is graded, nothing is written"
