@@ -648,6 +648,8 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
         if job_list:
             run_jobs(engine, job_list, jobs=jobs, cell_timeout=lambda: limit["cell"], notebook_timeout=notebook_timeout,
                      memory_bytes=int(memory_mb) * 2**20, on_finish=finished, jail=jail, on_start=started_job)
+        for student in invalid:  # now that the batch's limits are known
+            save(result_from_plan(student, assignment, plans[student], key=keys[student]))
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -655,8 +657,6 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
             signal.signal(signal.SIGTERM, previous_term)
         if bar is not None:
             bar.close()
-    for student in invalid:
-        save(result_from_plan(student, assignment, plans[student], key=keys[student]))
     shutil.rmtree(runs, ignore_errors=True)
     if interrupted:
         helper.kill()

@@ -74,6 +74,7 @@ class Warm:
             import tensorflow as tf
 
             tf.get_logger().setLevel("ERROR")
+            _warm_keras()
         from IPython.core.interactiveshell import InteractiveShell
         from traitlets.config import Config
 
@@ -90,6 +91,29 @@ class Warm:
         except Exception:  # noqa: BLE001 - leave it to the compiler to report
             text = source
         return compile(text, filename, "exec", dont_inherit=True)
+
+
+def _warm_keras() -> None:
+    """Run the Keras code paths every recurrent-layer test takes, once, in eager mode, before any fork:
+    their lazy imports and one-time set-up are then inherited instead of paid by every child (about
+    0.2 s each). Generic layers on zeros: nothing of the course's tests or solutions. No tf.function and
+    no fit(), whose thread pools would not survive a fork."""
+    import numpy as np
+    import tensorflow as tf
+    from tensorflow import keras
+
+    x = np.zeros((2, 3, 2), "float32")
+    for layer in (keras.layers.SimpleRNN(2, return_sequences=True, return_state=True),
+                  keras.layers.LSTM(2, return_state=True), keras.layers.GRU(2, return_state=True),
+                  keras.layers.Bidirectional(keras.layers.SimpleRNN(2))):
+        layer(x)
+        layer.set_weights(layer.get_weights())
+    model = keras.Sequential([keras.Input((3, 2)), keras.layers.SimpleRNN(2), keras.layers.Dense(1, activation="sigmoid")])
+    with tf.GradientTape() as tape:
+        loss = keras.losses.BinaryCrossentropy()(np.zeros((2, 1), "float32"), model(x))
+    keras.optimizers.Adam(1e-3).apply_gradients(zip(tape.gradient(loss, model.trainable_variables),
+                                                    model.trainable_variables))
+    model(x, training=False)
 
 
 def capture_utils(root: Path | None = None) -> dict:
