@@ -543,7 +543,7 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
     helper.start()
     send.close()
     if todo:
-        engine.warm(detect_frameworks(nb_path))
+        engine.warm(detect_frameworks(nb_path), threads=max(1, default_jobs() // jobs))
     try:
         outcome = receive.recv()
     except EOFError:

@@ -55,7 +55,7 @@ PROTECTED_MODULES = ("builtins", "sys", "math", "os", "io", "json", "json.encode
 class Warm:
     """Everything captured in the parent before the first fork."""
 
-    def __init__(self, frameworks=(), utils_root: Path | None = None):
+    def __init__(self, frameworks=(), utils_root: Path | None = None, threads: int | None = None):
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
         os.environ["MPLBACKEND"] = "Agg"
@@ -74,6 +74,9 @@ class Warm:
             import tensorflow as tf
 
             tf.get_logger().setLevel("ERROR")
+            if threads:  # before the first op: the children inherit the configured context
+                tf.config.threading.set_intra_op_parallelism_threads(threads)
+                tf.config.threading.set_inter_op_parallelism_threads(threads)
             _warm_keras()
         from IPython.core.interactiveshell import InteractiveShell
         from traitlets.config import Config
@@ -589,9 +592,10 @@ class Engine:
         theirs.close()
         self.pid = pid
 
-    def warm(self, frameworks) -> None:
-        """Import these frameworks in the engine (it answers `ready` once they are)."""
-        self.sock.send(json.dumps({"op": "warm", "frameworks": list(frameworks)}).encode())
+    def warm(self, frameworks, threads: int = 1) -> None:
+        """Import these frameworks in the engine (it answers `ready` once they are); each child's
+        framework may use `threads` threads."""
+        self.sock.send(json.dumps({"op": "warm", "frameworks": list(frameworks), "threads": int(threads)}).encode())
 
     def _receive(self, block: bool = True):
         import socket
@@ -677,7 +681,8 @@ def _engine_main(sock, utils_root) -> int:
         request = json.loads(sock.recv(4096) or b"{}")
         if request.get("op") != "warm":
             return 0
-        warm = Warm(tuple(str(f) for f in request.get("frameworks", [])), utils_root)
+        warm = Warm(tuple(str(f) for f in request.get("frameworks", [])), utils_root,
+                    threads=max(1, int(request.get("threads", 1))))
     except BaseException as exc:  # noqa: BLE001
         sock.send(json.dumps({"error": f"could not start the grading engine: {type(exc).__name__}: {exc}"}).encode())
         return 1
