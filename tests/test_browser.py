@@ -64,9 +64,19 @@ def chromium() -> Path:
         return CHROMIUM
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
         pytest.skip("Debian's chromium is not installed and this user cannot apt-get install it (not root)")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, timeout=600)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env, timeout=900)
+    import fcntl
+    import tempfile
+
+    # two test workers may want it at once (this test and the class report's picture): one installs,
+    # the other waits for it, and apt-get itself waits for dpkg's lock rather than failing
+    with open(Path(tempfile.gettempdir()) / "course-tests-chromium.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if CHROMIUM.exists():
+            return CHROMIUM
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        wait = ["-o", "DPkg::Lock::Timeout=600"]
+        subprocess.run(["apt-get", *wait, "update", "-qq"], check=True, env=env, timeout=900)
+        subprocess.run(["apt-get", *wait, "install", "-y", "-qq", "chromium"], check=True, env=env, timeout=1200)
     assert CHROMIUM.exists(), "apt-get installed chromium but /usr/bin/chromium is missing"
     return CHROMIUM
 
