@@ -44,7 +44,27 @@ __all__ = [
     "choose_token",
     "pick_cell",
     "best_epoch",
+    "GOOD",
+    "GOOD_PER_STEP",
+    "BAD_BELOW",
+    "judge_scores",
+    "judge_loss_curve",
 ]
+
+
+# ----------------------------------------------------------------------------
+# what "good" and "bad" mean: defined once for every lesson, plot and check
+# ----------------------------------------------------------------------------
+
+#: A classifier is good with accuracy at or above 0.80 and precision and recall both at or above 0.75
+#: (topic 03's rule of thumb: accuracy above about 80-85 %, precision and recall balanced above 75-80 %).
+GOOD = {"accuracy": 0.80, "precision": 0.75, "recall": 0.75}
+#: At every time step of a sequence model: accuracy above 85 %, precision and recall above 80 %.
+GOOD_PER_STEP = {"accuracy": 0.85, "precision": 0.80, "recall": 0.80}
+#: Bad: precision or recall below this (wrong more often than right about the positives), or an
+#: accuracy that is not clearly (by CLEAR_MARGIN) above the majority-class baseline.
+BAD_BELOW = 0.50
+CLEAR_MARGIN = 0.05
 
 
 # ----------------------------------------------------------------------------
@@ -244,3 +264,50 @@ def best_epoch(history, key: str = "val_loss") -> int:
     if values.ndim != 1 or values.size == 0 or not np.isfinite(values).all():
         raise ValueError(f"`history[{key!r}]` should be a non-empty list of finite numbers, one per epoch")
     return int(np.argmin(values)) + 1
+
+
+def judge_scores(accuracy, precision, recall, *, baseline=None, per_step: bool = False) -> tuple:
+    """("good" | "bad" | "in between", [reasons]) for one model's scores, by the course's one rule.
+
+    bad: precision or recall below BAD_BELOW, or accuracy not clearly above `baseline` (the
+    majority-class rate) when it is given; good: every score at or above GOOD (GOOD_PER_STEP with
+    `per_step=True`); in between otherwise."""
+    scores = {"accuracy": accuracy, "precision": precision, "recall": recall}
+    for name, value in scores.items():
+        if not isinstance(value, numbers.Real) or not 0.0 <= float(value) <= 1.0:
+            raise ValueError(f"judge_scores: {name} must be a number between 0 and 1, got {value!r}")
+    problems = []
+    if baseline is not None and float(accuracy) < float(baseline) + CLEAR_MARGIN:
+        problems.append(f"accuracy {float(accuracy):.3f} is not clearly above the majority baseline "
+                        f"{float(baseline):.3f}")
+    low = [f"{name} {float(scores[name]):.3f}" for name in ("precision", "recall") if float(scores[name]) < BAD_BELOW]
+    if low:
+        problems.append(" and ".join(low) + f" below {BAD_BELOW:.2f}")
+    if problems:
+        return "bad", problems
+    bar = GOOD_PER_STEP if per_step else GOOD
+    short = [f"{name} {float(scores[name]):.3f} below {bar[name]:.2f}" for name in bar if float(scores[name]) < bar[name]]
+    if short:
+        return "in between", short
+    return "good", [f"every score at or above the 'good' bar ({', '.join(f'{k} {v:.2f}' for k, v in bar.items())})"]
+
+
+def judge_loss_curve(losses, *, jump: float = 0.25) -> tuple:
+    """("falls steadily" | "does not fall" | "jumps about", [reasons]) for a training loss curve.
+
+    It does not fall when the last loss is not at least 5 % below the first; it jumps about when it
+    rises, from one epoch to the next, by more than `jump` times its whole fall more than once."""
+    values = np.asarray(as_numpy(losses), dtype=float).ravel()
+    if values.size < 2:
+        raise ValueError(f"judge_loss_curve needs at least two losses, got {values.size}")
+    if not np.all(np.isfinite(values)):
+        return "does not fall", ["the loss is not finite (NaN or inf): training diverged"]
+    first, last = values[0], values[-1]
+    if not last < 0.95 * first:
+        return "does not fall", [f"the last loss {last:.3f} is not clearly below the first {first:.3f}"]
+    fall = first - values.min()
+    rises = np.diff(values)
+    big = rises[rises > jump * fall]
+    if big.size > 1:
+        return "jumps about", [f"it rises by more than {jump:.0%} of its whole fall {big.size} times"]
+    return "falls steadily", [f"from {first:.3f} to {last:.3f}"]
