@@ -136,6 +136,19 @@ def test_per_step_dict_of_models(tmp_path):
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["RNN", "baseline"]
 
 
+def test_per_step_draws_the_per_step_good_bar_in_each_curve_colour(tmp_path):
+    from utils import evaluation
+
+    curves = {"precision": [0.8, 0.7, 0.9], "recall": [0.9, 0.78, 1.0], "accuracy": [0.85, 0.75, 0.95]}
+    ax = plots.plot_per_step(curves, ylabel="score", good=evaluation.GOOD_PER_STEP)
+    save_png(ax, tmp_path, "per_step_good")
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    for name, level in evaluation.GOOD_PER_STEP.items():
+        bar = lines[f"good {name} ({level:.2f})"]
+        np.testing.assert_allclose(bar.get_ydata(), [level, level])
+        assert bar.get_color() == lines[name].get_color() and bar.get_linestyle() == "--"
+
+
 def test_per_step_accepts_torch_tensor():
     torch = pytest.importorskip("torch")
     ax = plots.plot_per_step(torch.tensor([0.1, 0.2], requires_grad=True) * 2)

@@ -59,7 +59,7 @@ __all__ = [
 #: A classifier is good with accuracy at or above 0.80 and precision and recall both at or above 0.75
 #: (topic 03's rule of thumb: accuracy above about 80-85 %, precision and recall balanced above 75-80 %).
 GOOD = {"accuracy": 0.80, "precision": 0.75, "recall": 0.75}
-#: At every time step of a sequence model: accuracy above 85 %, precision and recall above 80 %.
+#: At every time step of a sequence classifier: accuracy at least 0.85, precision and recall at least 0.80.
 GOOD_PER_STEP = {"accuracy": 0.85, "precision": 0.80, "recall": 0.80}
 #: Bad: precision or recall below this (wrong more often than right about the positives), or an
 #: accuracy that is not clearly (by CLEAR_MARGIN) above the majority-class baseline.

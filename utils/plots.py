@@ -152,22 +152,34 @@ def _series(values, name: str) -> dict[str, np.ndarray]:
     return {"": _numeric(values, name, ndim=1, finite=False)}
 
 
-def plot_per_step(values, ax=None, ylabel="metric", title=None, xlabel="time step", start=0, ylim=None):
+def plot_per_step(values, ax=None, ylabel="metric", title=None, xlabel="time step", start=0, ylim=None,
+                  good=None):
     """One curve per model of a metric measured at every time step.
 
     `values` is one 1-D array or a dict name -> 1-D array (a legend is drawn).
     NaN marks a step without data (for example a fully padded step): the curve
     leaves a gap there instead of inventing a value. Steps are numbered from
-    `start` (0 by default, as in the arrays).
+    `start` (0 by default, as in the arrays). `good` draws the "good" level as a
+    dashed line: one number, or a dict name -> level (`utils.evaluation.GOOD_PER_STEP`),
+    each drawn in the colour of the curve of that name.
     """
     series = _series(values, "values")
     for key, arr in series.items():
         if np.isinf(arr).any():
             raise ValueError(f"`values` {key!r} contains inf; use NaN for a step without data")
     ax = _new_axes(ax, (6.4, 3.6))
+    colours = {}
     for key, arr in series.items():
         steps = np.arange(start, start + arr.size)
-        ax.plot(steps, arr, marker="o", markersize=4, label=key or None)
+        (line,) = ax.plot(steps, arr, marker="o", markersize=4, label=key or None)
+        colours[key] = line.get_color()
+    if isinstance(good, dict):
+        for key, level in good.items():
+            if key in colours:
+                ax.axhline(float(level), color=colours[key], linestyle="--", linewidth=1, alpha=0.8,
+                           label=f"good {key} ({float(level):.2f})")
+    elif good is not None:
+        ax.axhline(float(good), color="gray", linestyle="--", label=f"good ({float(good):.2f})")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title if title is not None else f"{ylabel} per {xlabel}")
@@ -176,7 +188,7 @@ def plot_per_step(values, ax=None, ylabel="metric", title=None, xlabel="time ste
         ax.set_xticks(np.arange(start, start + longest))
     if ylim is not None:
         ax.set_ylim(*ylim)
-    if any(series):
+    if any(series) or good is not None:
         ax.legend()
     ax.grid(alpha=0.3)
     return ax
