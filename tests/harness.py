@@ -147,6 +147,18 @@ class ExerciseNotebook:
         """Define exercise `name` from `source`, run its test cells, return their results."""
         if name not in self.tests:
             raise KeyError(f"{self.stem} has no test cells for {name!r}; it has {sorted(self.tests)}")
+        return self._check_cells(name, source, self.tests[name])
+
+    def check_release(self, name: str, source: str) -> dict[str, Result]:
+        """Like `check`, but run the RELEASE test cells of `name` (visible checks only, as a learner runs them)."""
+        release = nbformat.read(self.release_path, as_version=4)
+        cells = [c for c in release.cells
+                 if c.cell_type == "code" and _meta(c).get("grade") and exercise_of(_meta(c).get("grade_id", "")) == name]
+        if not cells:
+            raise KeyError(f"release/{self.stem} has no test cells for {name!r}: run `make release`")
+        return self._check_cells(name, source, cells)
+
+    def _check_cells(self, name: str, source: str, cells: list) -> dict[str, Result]:
         self.run()
         namespace = dict(self.namespace)
         cwd = os.getcwd()
@@ -156,33 +168,6 @@ class ExerciseNotebook:
                 with contextlib.redirect_stdout(io.StringIO()):
                     self._exec(source, namespace, f"{name} (variant)")
             except Exception as exc:  # noqa: BLE001 - a variant that does not even define is a fail
-                return {
-                    _meta(c)["grade_id"]: Result(_meta(c)["grade_id"], False, str(exc), type(exc).__name__, "")
-                    for c in self.tests[name]
-                }
-            return {_meta(c)["grade_id"]: self._run_test(c, namespace) for c in self.tests[name]}
-        finally:
-            os.chdir(cwd)
-            import matplotlib.pyplot as plt
-
-            plt.close("all")
-
-    def check_release(self, name: str, source: str) -> dict[str, Result]:
-        """Like `check`, but run the RELEASE test cells of `name` (visible checks only, as a learner runs them)."""
-        release = nbformat.read(self.release_path, as_version=4)
-        cells = [c for c in release.cells
-                 if c.cell_type == "code" and _meta(c).get("grade") and exercise_of(_meta(c).get("grade_id", "")) == name]
-        if not cells:
-            raise KeyError(f"release/{self.stem} has no test cells for {name!r}: run `make release`")
-        self.run()
-        namespace = dict(self.namespace)
-        cwd = os.getcwd()
-        os.chdir(self.source_path.parent)
-        try:
-            try:
-                with contextlib.redirect_stdout(io.StringIO()):
-                    self._exec(source, namespace, f"{name} (variant)")
-            except Exception as exc:  # noqa: BLE001
                 return {_meta(c)["grade_id"]: Result(_meta(c)["grade_id"], False, str(exc), type(exc).__name__, "")
                         for c in cells}
             return {_meta(c)["grade_id"]: self._run_test(c, namespace) for c in cells}

@@ -81,17 +81,23 @@ def rnn_step(x_t, h_prev, W_xh, W_hh, b_h) -> np.ndarray:
     return np.tanh(x_t @ W_xh + h_prev @ W_hh + b_h)
 
 
+def _time_major(x) -> np.ndarray:
+    """x as float64, checked: 3-D time-major (seq_len, batch, input_size) with at least one step."""
+    x = _float(x, "x")
+    if x.ndim != 3:
+        raise ValueError(f"x must be 3-D time-major (seq_len, batch, input_size); got shape {x.shape}")
+    if x.shape[0] == 0:
+        raise ValueError("x has no time steps (seq_len is 0)")
+    return x
+
+
 def rnn_forward(x, h0, W_xh, W_hh, b_h) -> tuple[np.ndarray, np.ndarray]:
     """Unroll over a time-major sequence x (seq_len, batch, input_size).
 
     Returns (outputs, h_last): outputs is (seq_len, batch, hidden), the hidden
     state after every step; h_last is outputs[-1].
     """
-    x = _float(x, "x")
-    if x.ndim != 3:
-        raise ValueError(f"x must be 3-D time-major (seq_len, batch, input_size); got shape {x.shape}")
-    if x.shape[0] == 0:
-        raise ValueError("x has no time steps (seq_len is 0)")
+    x = _time_major(x)
     h = _float(h0, "h0")
     outputs = []
     for x_t in x:  # the recurrence is sequential by nature: each step needs the last
@@ -229,11 +235,7 @@ def lstm_forward(x, h0, c0, W, U, b) -> tuple[np.ndarray, tuple[np.ndarray, np.n
     Returns `(outputs, (h_last, c_last))` like `torch.nn.LSTM` (without its
     layer axis): outputs is (seq_len, batch, hidden), the h of every step.
     """
-    x = _float(x, "x")
-    if x.ndim != 3:
-        raise ValueError(f"x must be 3-D time-major (seq_len, batch, input_size); got shape {x.shape}")
-    if x.shape[0] == 0:
-        raise ValueError("x has no time steps (seq_len is 0)")
+    x = _time_major(x)
     h, c = _float(h0, "h0"), _float(c0, "c0")
     outputs = []
     for x_t in x:  # sequential by nature
@@ -262,11 +264,7 @@ def gru_step(x_t, h_prev, W, U, b_x, b_h) -> np.ndarray:
 
 def gru_forward(x, h0, W, U, b_x, b_h) -> tuple[np.ndarray, np.ndarray]:
     """Unroll `gru_step` over a time-major x; returns `(outputs, h_last)` like `rnn_forward`."""
-    x = _float(x, "x")
-    if x.ndim != 3:
-        raise ValueError(f"x must be 3-D time-major (seq_len, batch, input_size); got shape {x.shape}")
-    if x.shape[0] == 0:
-        raise ValueError("x has no time steps (seq_len is 0)")
+    x = _time_major(x)
     h = _float(h0, "h0")
     outputs = []
     for x_t in x:

@@ -33,7 +33,7 @@ import torch
 
 from .._arrays import as_numpy
 from .._shapes_common import as_shape, check_shape_parts, positive_int
-from .shapes import rnn_output_shapes
+from .shapes import _param, rnn_output_shapes
 
 __all__ = [
     "lstm_output_shapes",
@@ -165,15 +165,6 @@ def check_lstm_shapes(got, seq_len, batch, input_size, hidden_size, num_layers=1
                              ("c_n shape", c_n, want_c, state_mistakes)],
                       hint="output is (L, N, D * H_out) (batch_first: (N, L, D * H_out)); "
                            "h_n and c_n are both (D * num_layers, N, H_out)")
-
-
-def _param(arr, shape, name, like: torch.Tensor) -> torch.Tensor:
-    a = as_numpy(arr, name=name)
-    if a.shape != shape:
-        raise ValueError(f"`{name}` should have shape {shape}, got {a.shape}")
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"`{name}` contains NaN or inf")
-    return torch.as_tensor(np.array(a, dtype=np.float64), dtype=like.dtype, device=like.device)
 
 
 def _one_layer(layer, cls):
