@@ -340,6 +340,14 @@ def job_child(warm: Warm, spec_fd: int, wfd: int) -> None:
     batch runs in the unsafe shared-process mode, compiles the cells there (a cell that makes the
     compiler recurse or crash takes down only this child), and runs them."""
     try:
+        # nothing the grader's own process inherited (make's jobserver pipe, a terminal, a log file)
+        # may reach the submission: only the job's two descriptors stay open
+        for name in os.listdir("/proc/self/fd") if os.path.isdir("/proc/self/fd") else []:
+            if name.isdigit() and int(name) > 2 and int(name) not in (spec_fd, wfd):
+                try:
+                    os.close(int(name))
+                except OSError:
+                    pass
         chunks = []
         while True:
             chunk = os.read(spec_fd, 1 << 20)

@@ -64,6 +64,14 @@ def _attacks(paths: dict) -> dict:
             "            except Exception:\n"
             "                pass\n"
             "leak(found)"),
+        "inherited_fds": (
+            "import os\nfound = {}\n"
+            "for fd in os.listdir('/proc/self/fd'):\n"
+            "    try:\n"
+            "        found[fd] = os.readlink(f'/proc/self/fd/{fd}')\n"
+            "    except OSError:\n"
+            "        pass\n"
+            "raise RuntimeError('FDS ' + repr(found))"),
         "symlink_escape": leak + (
             "import os\nfound = {}\n"
             f"os.symlink({src!r}, 'src-link')\n"
@@ -174,7 +182,14 @@ def attacked(tmp_path_factory):
     cmd = [sys.executable, "-m", "autograder", "grade", AID, str(subs), "--out", str(out),
            "--course-root", str(FIXTURES), *LIMITS]
     start = time.monotonic()
-    proc = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=900)
+    # the grader inherits a pipe, as it does make's jobserver pipe under `make`: no jail may see it
+    inherited = os.pipe()
+    try:
+        proc = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=900,
+                              pass_fds=inherited)
+    finally:
+        for fd in inherited:
+            os.close(fd)
     seconds = time.monotonic() - start
     totals_before = (out / "totals.csv").read_bytes() if (out / "totals.csv").exists() else b""
     time.sleep(5)  # the lingering child of one attacker would rewrite totals.csv after 4 s
@@ -267,6 +282,16 @@ def test_attacks_are_explained_to_the_attacker(attacked):
     assert "No space left on device" in notes["fill_disk"] or "File too large" in notes["fill_disk"]
     assert "name resolution" in notes["network"] or "Name or service" in notes["network"]
     assert "Read-only file system" in notes["write_dir_fd"] or "No such file" in notes["write_dir_fd"]
+
+
+def test_a_submission_inherits_no_descriptor_of_the_grader(attacked):
+    state = json.loads((attacked["out"] / ".state" / "inherited_fds.json").read_text())
+    text = next(n for n in state["notes"] if "FDS" in n)
+    targets = re.findall(r"'\d+': '([^']*)'", text)
+    assert targets, text
+    # stdin/out/err on /dev/null, the report pipe, and the directory being listed: nothing else
+    assert sum(t.startswith("pipe:") for t in targets) == 1, text
+    assert all(t == "/dev/null" or t.startswith(("pipe:", "/proc/")) for t in targets), text
 
 
 def test_csv_cells_cannot_start_a_formula(attacked):
