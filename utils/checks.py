@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import math
 import numbers
+import re
 from collections import OrderedDict
 
 import numpy as np
@@ -45,6 +46,7 @@ __all__ = [
     "check_true",
     "check_raises",
     "check_choice",
+    "hidden_case",
 ]
 
 _MAX_SHOWN = 6  # array elements shown in a message before it is abbreviated
@@ -182,12 +184,81 @@ def _describe(x) -> str:
 
 def _fail(what: str, problem: str, expected=None, got=None, mistake: str | None = None, *, show=True):
     lines = [f"{what}: {problem}"]
-    if show:
+    if show and not _hidden():
         lines.append(f"  expected: {_describe(expected)}")
         lines.append(f"  got:      {_describe(got)}")
     if mistake:
         lines.append(f"  likely mistake: {mistake}")
     raise CheckFailure("\n".join(lines))
+
+
+# ----------------------------------------------------------------------------
+# hidden cases: a failure names the kind of case, never its values
+# ----------------------------------------------------------------------------
+
+_HIDDEN_KINDS: list = []  # the kinds of the hidden cases being checked (innermost last)
+_VALUE_LINE = re.compile(r"^\s*(expected|got|message was)\b[^:]*:")
+_LEADING_CALL = re.compile(r"^([A-Za-z_][\w.]*)\((?:[^()]|\([^()]*\))*\)")
+
+
+def _hidden() -> bool:
+    """True inside `hidden_case`: messages leave out expected values, shapes and the learner's values."""
+    return bool(_HIDDEN_KINDS)
+
+
+@contextlib.contextmanager
+def hidden_case(kind: str):
+    """Check one hidden case; a failure says which KIND of case failed, never its values.
+
+    Use it around the checks of each case between `### BEGIN HIDDEN TESTS` and
+    `### END HIDDEN TESTS`, with `kind` naming the case ("a batch of one",
+    "huge logits", "other sizes")::
+
+        with hidden_case("a batch of one"):
+            check_close(rnn_step(x_t, h_prev, W_xh, W_hh, b_h), expected, "rnn_step(...)",
+                        mistakes={"you left out the bias b_h": no_bias})
+
+    Inside, the checks of this module show no expected value, no returned value
+    and no shape, only what was checked and the likely mistake; a leading call
+    in the message loses its arguments (`f(7, 4)` becomes `f(...)`); an error
+    raised by the learner's code is reported by its type only (its text may
+    quote the hidden input). The message starts with "a hidden case: <kind>".
+    Write `what`, hints and `check_true` messages of hidden cases without
+    hidden values too: they are shown as they are.
+    """
+    _HIDDEN_KINDS.append(kind)
+    try:
+        yield
+    except CheckFailure as exc:
+        raise CheckFailure(f"a hidden case: {kind}\n" + _without_values(str(exc))) from None
+    except (NotImplementedError, NameError, KeyboardInterrupt, SystemExit):
+        raise  # an unwritten exercise or an undefined name: nothing hidden in them
+    except Exception as exc:  # noqa: BLE001 - the learner's code failed on the hidden input
+        raise CheckFailure(
+            f"a hidden case: {kind}\nyour code raised {type(exc).__name__} on this kind of input "
+            "(its message is not shown, as it may quote the hidden input).\n"
+            f"  hint: build a small input of this kind ({kind}) and run your code on it to see the error"
+        ) from None
+    finally:
+        _HIDDEN_KINDS.pop()
+
+
+def _count(n) -> str:
+    """`n` in a message, or "a whole number of" in a hidden case (a count can give a hidden size away)."""
+    return "a whole number of" if _hidden() else str(n)
+
+
+def _shown(text: str) -> str:
+    """`text` (sizes quoted in a message), or "" in a hidden case."""
+    return "" if _hidden() else text
+
+
+def _without_values(message: str) -> str:
+    """A failure message without its value lines, and its leading call without arguments."""
+    lines = [line for line in message.splitlines() if not _VALUE_LINE.match(line)]
+    if lines:
+        lines[0] = _LEADING_CALL.sub(lambda m: f"{m.group(1)}(...)", lines[0], count=1)
+    return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------
@@ -266,8 +337,9 @@ def check_shape(got, expected_shape, what: str, hint: str | None = None) -> None
             mistake = "there is one axis too many: did you keep every time step, or stack an extra dimension?"
         elif sorted(shape) == sorted(expected_shape):
             mistake = "the right sizes in the wrong order: check which axis is which"
+    shapes = "" if _hidden() else f"\n  expected shape: {expected_shape}\n  got shape:      {shape}"
     raise CheckFailure(
-        f"{what} has the wrong shape.\n  expected shape: {expected_shape}\n  got shape:      {shape}"
+        f"{what} has the wrong shape." + shapes
         + (f"\n  likely mistake: {mistake}" if mistake else "")
     )
 
@@ -302,12 +374,13 @@ def _auto_mistake(got: np.ndarray, expected: np.ndarray, rtol: float, atol: floa
         if np.allclose(ratio, r, rtol=1e-6, atol=1e-9) and abs(r - 1) > 1e-6:
             if abs(r - round(r)) < 1e-6 and round(r) >= 2:
                 return (
-                    f"your result is {round(r)} times too large: did you sum where a mean was "
-                    "wanted (for example over time steps or the batch)?"
+                    f"your result is {_count(round(r))} times too large: did you "
+                    "sum where a mean was wanted (for example over time steps or the batch)?"
                 )
             inv = 1 / r if r != 0 else 0
             if r != 0 and abs(inv - round(inv)) < 1e-6 and round(inv) >= 2:
-                return f"your result is {round(inv)} times too small: did you divide by an extra count?"
+                return (f"your result is {_count(round(inv))} times too small: "
+                        "did you divide by an extra count?")
             if abs(r + 1) < 1e-6:
                 return "the sign is flipped"
     if e.ndim >= 1 and e.size > 1 and np.allclose(np.sort(g.ravel()), np.sort(e.ravel()), rtol=rtol, atol=atol):
@@ -395,13 +468,14 @@ def check_raises(fn, exception_types, what: str, *, must_mention=(), hint: str |
         if missing:
             raise CheckFailure(
                 f"{what} raised {type(exc).__name__} as it should, but its message does not mention "
-                f"{', '.join(repr(m) for m in missing)}.\n  message was: {text!r}"
+                + ("the sizes it should name." if _hidden() else
+                   f"{', '.join(repr(m) for m in missing)}.\n  message was: {text!r}")
                 + (f"\n  likely mistake: {hint}" if hint else "")
             ) from None
         return
     except Exception as exc:  # noqa: BLE001 - the wrong exception type is the lesson
         raise CheckFailure(
-            f"{what} should raise {names}, but it raised {type(exc).__name__}: {exc}"
+            f"{what} should raise {names}, but it raised {type(exc).__name__}" + ("" if _hidden() else f": {exc}")
             + (f"\n  likely mistake: {hint}" if hint else "")
         ) from None
     raise CheckFailure(f"{what} should raise {names}, but it raised nothing." + (f"\n  likely mistake: {hint}" if hint else ""))
@@ -471,13 +545,13 @@ def check_sequence_shape(got, *, batch: int, time: int, batch_first: bool, what:
     if batch != time and shape == other:
         if batch_first:
             mistake = (
-                f"this looks time-major (time={time}, batch={batch}, ...), but the layer is batch_first=True "
+                f"this looks time-major{_shown(f' (time={time}, batch={batch}, ...)')}, but the layer is batch_first=True "
                 "and expects (batch, time, ...): transpose the first two axes (x.transpose(0, 1)), "
                 "or build the layer with batch_first=False"
             )
         else:
             mistake = (
-                f"this looks batch-first (batch={batch}, time={time}, ...), but the layer is time-major "
+                f"this looks batch-first{_shown(f' (batch={batch}, time={time}, ...)')}, but the layer is time-major "
                 "(batch_first=False, PyTorch's default) and expects (time, batch, ...): transpose the first two "
                 "axes, or build the layer with batch_first=True"
             )
@@ -512,16 +586,16 @@ def check_loss(got, expected, what: str, *, num_steps: int | None = None, batch_
         T, B = num_steps, batch_size
         if T is not None and T > 1:
             named.setdefault(
-                f"your loss is {T} times too large (T = {T} time steps): did you sum over time "
+                f"your loss is {_count(T)} times too large{_shown(f' (T = {T} time steps)')}: did you sum over time "
                 "instead of taking the mean?", e * T)
-            named.setdefault(f"your loss is {T} times too small: did you divide by the number of steps twice?", e / T)
+            named.setdefault(f"your loss is {_count(T)} times too small: did you divide by the number of steps twice?", e / T)
         if B is not None and B > 1:
             named.setdefault(
-                f"your loss is {B} times too large (batch size {B}): did you sum over the batch "
+                f"your loss is {_count(B)} times too large{_shown(f' (batch size {B})')}: did you sum over the batch "
                 "instead of taking the mean?", e * B)
         if T is not None and B is not None and T > 1 and B > 1:
             named.setdefault(
-                f"your loss is {T * B} times too large (T x B = {T} x {B}): did you sum over every token "
+                f"your loss is {_count(T * B)} times too large{_shown(f' (T x B = {T} x {B})')}: did you sum over every token "
                 "instead of taking the mean?", e * T * B)
         named.setdefault("you used log base 2: cross-entropy and perplexity here use the natural log (np.log)",
                          e / np.log(2))
@@ -599,7 +673,8 @@ def check_confusion_matrix(got, expected, what: str) -> None:
         hint = None
         if g.ndim == e.ndim == 2 and g.shape[0] == g.shape[1] and g.shape[0] < e.shape[0]:
             hint = (
-                f"the matrix is {g.shape[0]}x{g.shape[0]} but there are {e.shape[0]} classes: a class that never "
+                ("the matrix is too small for the number of classes" if _hidden() else
+                 f"the matrix is {g.shape[0]}x{g.shape[0]} but there are {e.shape[0]} classes") + ": a class that never "
                 "occurs in y_true or y_pred still needs its row and column (use num_classes)"
             )
         check_shape(g, e.shape, what, hint=hint)
@@ -616,7 +691,8 @@ def check_confusion_matrix(got, expected, what: str) -> None:
     elif g.sum() == e.sum() and np.array_equal(np.sort(g.ravel()), np.sort(e.ravel())):
         mistake = "the right counts in the wrong cells: check the order of the classes"
     elif g.sum() != e.sum():
-        mistake = f"the counts add up to {g.sum():g}, but there are {e.sum():g} samples"
+        mistake = ("the counts do not add up to the number of samples" if _hidden()
+                   else f"the counts add up to {g.sum():g}, but there are {e.sum():g} samples")
     _fail(what, "the confusion matrix is not what was expected.", e, g, mistake)
 
 
