@@ -90,3 +90,8 @@ def test_hidden_case_keeps_visible_messages_and_exercise_errors_as_they_were():
         check_true(True, "never shown")
     from utils import checks
     assert not checks._hidden()  # the stack unwinds, even after a failure
+
+    def visible_case():
+        with hidden_case(None):  # kind None: a visible case, shown as it is
+            check_equal(np.array([1, 2]), np.array([1, 3]), "counts")
+    assert "expected" in _message(visible_case)

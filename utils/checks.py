@@ -207,7 +207,7 @@ def _hidden() -> bool:
 
 
 @contextlib.contextmanager
-def hidden_case(kind: str):
+def hidden_case(kind: str | None):
     """Check one hidden case; a failure says which KIND of case failed, never its values.
 
     Use it around the checks of each case between `### BEGIN HIDDEN TESTS` and
@@ -224,8 +224,12 @@ def hidden_case(kind: str):
     raised by the learner's code is reported by its type only (its text may
     quote the hidden input). The message starts with "a hidden case: <kind>".
     Write `what`, hints and `check_true` messages of hidden cases without
-    hidden values too: they are shown as they are.
+    hidden values too: they are shown as they are. `kind=None` marks a visible
+    case (nothing changes), so one loop can run visible and hidden cases.
     """
+    if kind is None:
+        yield
+        return
     _HIDDEN_KINDS.append(kind)
     try:
         yield
