@@ -95,3 +95,106 @@ def test_hidden_case_keeps_visible_messages_and_exercise_errors_as_they_were():
         with hidden_case(None):  # kind None: a visible case, shown as it is
             check_equal(np.array([1, 2]), np.array([1, 3]), "counts")
     assert "expected" in _message(visible_case)
+
+
+# ----------------------------------------------------------------------------- the assignments
+
+import re  # noqa: E402
+
+from tests.harness import _meta, exercise_notebook  # noqa: E402
+
+HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w.]*\d)")
+
+
+def _hidden_block(source: str) -> str:
+    return "\n".join(part.split(HIDDEN_END, 1)[0] for part in source.split(HIDDEN_BEGIN)[1:])
+
+
+def _visible_text(source: str) -> str:
+    head, *rest = source.split(HIDDEN_BEGIN)
+    return head + "".join(part.split(HIDDEN_END, 1)[-1] for part in rest)
+
+
+def _numbers(text: str) -> set:
+    return set(_NUMBER.findall(text))
+
+
+def assert_hidden_feedback(stem: str, exercise: str, source: str, kind: str, mistake: str | None = None) -> None:
+    """`source` passes every visible case of `exercise` and fails a hidden one, whose message names the
+    kind of case (and the mistake) and quotes no number that only the hidden block writes, nor any number
+    the visible text of the cell does not show (a computed expected value, a returned value)."""
+    nb = exercise_notebook(stem)
+    visible = nb.check_release(exercise, source)
+    assert all(r.passed for r in visible.values()), f"{stem}/{exercise}: the variant fails a visible case: {visible}"
+    results = nb.check(exercise, source)
+    failed = [r for r in results.values() if not r.passed]
+    assert failed, f"{stem}/{exercise}: the variant passed the hidden cases too"
+    cells = {_meta(c)["grade_id"]: c.source for c in nb.tests[exercise]}
+    for r in failed:
+        text = r.message
+        assert text.startswith("a hidden case: "), text
+        assert kind in text, (kind, text)
+        if mistake:
+            assert mistake in text, (mistake, text)
+        told = text.split("\n", 1)[1] if "\n" in text else ""  # the first line is the author's kind of case
+        source_text = cells[r.grade_id]
+        shown_in_cell = _numbers(_visible_text(source_text))
+        hidden_only = _numbers(_hidden_block(source_text)) - shown_in_cell
+        quoted = _numbers(told)
+        assert not quoted & hidden_only, f"{r.grade_id}: hidden values {quoted & hidden_only} in:\n{text}"
+        assert quoted <= shown_in_cell, f"{r.grade_id}: values {quoted - shown_in_cell} not in the visible cell:\n{text}"
+
+
+def assert_misses_only(stem: str, exercise: str, source: str, cell: str, phrase: str) -> None:
+    """`source` misses one stated edge case: it fails `cell` (visibly, with `phrase`) and no other cell."""
+    nb = exercise_notebook(stem)
+    for run in (nb.check, nb.check_release):
+        results = run(exercise, source)
+        failed = sorted(gid for gid, r in results.items() if not r.passed)
+        assert failed == [cell], f"{stem}/{exercise}: failed {failed}, expected only {cell}: {results}"
+        assert phrase in results[cell].message, (phrase, results[cell].message)
+
+
+def _def(signature: str, *body: str) -> str:
+    return f"def {signature}:\n" + "".join(f"    {line}\n" for line in body)
+
+
+# -- 01_hidden_state
+
+STEP = "rnn_step(x_t, h_prev, W_xh, W_hh, b_h)"
+FORWARD = "rnn_forward(x, h0, W_xh, W_hh, b_h)"
+HIDDEN_01 = {
+    "rnn_step clips the pre-activation": (
+        "rnn_step", _def(STEP, "return np.tanh(np.clip(x_t @ W_xh + h_prev @ W_hh + b_h, -6, 6))"),
+        "large inputs", None),
+    "rnn_forward loops over x[:, t] when seq_len == batch": (
+        "rnn_forward", _def(FORWARD, "h, states = h0, []",
+                            "steps = [x[:, t] for t in range(x.shape[1])] if x.shape[0] == x.shape[1] else list(x)",
+                            "for x_t in steps:", "    h = rnn_step(x_t, h, W_xh, W_hh, b_h)", "    states.append(h)",
+                            "return np.stack(states), h"),
+        "seq_len equal to batch", "time-major and batch-major are mixed up"),
+    "rnn_forward with a buffer of 20 steps": (
+        "rnn_forward", _def(FORWARD, "out = np.zeros((20,) + np.shape(h0))", "h = h0",
+                            "for t in range(len(x)):", "    h = rnn_step(x[t], h, W_xh, W_hh, b_h)", "    out[t] = h",
+                            "return out[:len(x)], h"),
+        "a long sequence", "your code raised IndexError"),
+}
+EDGE_01 = {
+    "rnn_forward squeezes": ("rnn_forward", _def(FORWARD, "h, states = h0, []", "for x_t in x:",
+                                                 "    h = rnn_step(x_t, h, W_xh, W_hh, b_h)", "    states.append(h)",
+                                                 "return np.squeeze(np.stack(states)), np.squeeze(h)"),
+                             "test_rnn_forward__single", "no squeeze"),
+}
+
+
+@pytest.mark.parametrize("label", list(HIDDEN_01))
+def test_01_hidden_failures_name_the_kind_and_no_value(label):
+    exercise, source, kind, mistake = HIDDEN_01[label]
+    assert_hidden_feedback("01_hidden_state", exercise, source, kind, mistake)
+
+
+@pytest.mark.parametrize("label", list(EDGE_01))
+def test_01_each_edge_case_has_its_own_cell(label):
+    exercise, source, cell, phrase = EDGE_01[label]
+    assert_misses_only("01_hidden_state", exercise, source, cell, phrase)
