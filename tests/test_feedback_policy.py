@@ -198,3 +198,30 @@ def test_01_hidden_failures_name_the_kind_and_no_value(label):
 def test_01_each_edge_case_has_its_own_cell(label):
     exercise, source, cell, phrase = EDGE_01[label]
     assert_misses_only("01_hidden_state", exercise, source, cell, phrase)
+
+
+# -- 02_rnn_shapes_pytorch (its stated requirements are the options and forms; no edge case is stated)
+
+SHAPES = ("expected_rnn_shapes(seq_len, batch, input_size, hidden_size, num_layers=1, bidirectional=False, "
+          "batch_first=False)")
+HIDDEN_02 = {
+    "D * num_layers written as num_layers + D - 1": (
+        "expected_rnn_shapes", _def(SHAPES, "D = 2 if bidirectional else 1",
+                                    "out = (batch, seq_len, D * hidden_size) if batch_first else (seq_len, batch, D * hidden_size)",
+                                    "return out, (num_layers + D - 1, batch, hidden_size)"),
+        "bidirectional", None),
+    "make_rnn with the visible sizes written in": (
+        "make_rnn", _def("make_rnn(input_size, hidden_size)", "return torch.nn.RNN(10, 20, num_layers=2, batch_first=True)"),
+        "other sizes", "use the argument input_size"),
+    "check_input's message with the visible size written in": (
+        "check_input", _def("check_input(layer, x)", "if x.shape[-1] != layer.input_size:",
+                            "    raise ValueError(f'the layer expects 8 features, but x has {x.shape[-1]}')"),
+        "a batch_first layer", "does not mention the sizes"),
+}
+
+
+@pytest.mark.parametrize("label", list(HIDDEN_02))
+def test_02_pytorch_hidden_failures_name_the_kind_and_no_value(label):
+    pytest.importorskip("torch")
+    exercise, source, kind, mistake = HIDDEN_02[label]
+    assert_hidden_feedback("02_rnn_shapes_pytorch", exercise, source, kind, mistake)
