@@ -26,3 +26,17 @@ def ensure_tools_on_path() -> None:
     parts = os.environ.get("PATH", "").split(os.pathsep)
     if parts[:1] != [bindir]:
         os.environ["PATH"] = os.pathsep.join([bindir, *[p for p in parts if p != bindir]])
+
+
+def skip_slow_optional_imports() -> None:
+    """Call before importing nbformat or nbgrader in a process of ours that never runs student code.
+
+    nbformat imports jsonschema, whose format checker imports the optional `rfc3987_syntax` when it
+    is installed (jupyter_events pulls it in); that module compiles about 40 grammars at import time,
+    1.3 s on the course machines, to check the "iri" string formats, which no notebook schema uses.
+    A None entry in sys.modules makes that optional import fail fast, so jsonschema skips those two
+    checkers and nothing else changes."""
+    import sys
+
+    if "rfc3987_syntax" not in sys.modules and "jsonschema" not in sys.modules:
+        sys.modules["rfc3987_syntax"] = None

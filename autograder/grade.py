@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import ROOT
+from . import ROOT, skip_slow_optional_imports
 from .assignment import Assignment, detect_frameworks, prepare, sanitise, source_fingerprint, source_notebook
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,99}$")
@@ -376,6 +376,7 @@ def other_assignment_ids(course_root: Path) -> dict:
 def _helper_main(assignment_id, work, course_root, submissions, conn) -> None:
     """In the helper process: nbgrader's generate_assignment, then every submission sanitised."""
     _die_with_parent()  # SIGTERM or SIGKILL on the grader never leaves it waiting on the pipe
+    skip_slow_optional_imports()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
@@ -552,6 +553,10 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
         helper.join()
         raise RuntimeError(outcome[1])
     _, assignment, plans = outcome
+    if todo:
+        from .report import preload
+
+        preload()  # the helper is done and the engine is still importing the frameworks: a core is free
 
     # the solution, when its run time is not known yet, is graded first in the same pool: until it is
     # done every cell may take 120 s; then the derived limit applies (a student finishing before that

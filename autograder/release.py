@@ -15,9 +15,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-import nbformat
+from . import ROOT, ensure_tools_on_path, skip_slow_optional_imports
 
-from . import ROOT, ensure_tools_on_path
+skip_slow_optional_imports()
+import nbformat  # noqa: E402 - after the line above
 
 
 def assignment_ids(root: Path = ROOT) -> list[str]:
