@@ -153,6 +153,12 @@ WRONG = {
     ("recall", "a list of lists indexed like an array"): (_def(
         "recall(cm, positive=1)", "row = sum(cm[positive])",
         "return cm[positive, positive] / row if row else 0.0"), ["list of lists", "np.asarray"]),
+    ("accuracy", "a list of lists summed like an array"): (_def(
+        "accuracy(cm)", "return np.trace(cm) / cm.sum()"), ["list of lists", "np.asarray"]),
+    # ------------------------------------------------------------ issue 11 §9: one class against the rest has a visible case
+    ("precision", "two classes only"): (_def(
+        "precision(cm, positive=1)", "cm = np.asarray(cm)", "tp = cm[positive, positive]",
+        "den = tp + cm[1 - positive, positive]", "return tp / den if den else 0.0"), ["3-class"]),
 }
 
 RIGHT = {

@@ -225,3 +225,62 @@ def test_02_pytorch_hidden_failures_name_the_kind_and_no_value(label):
     pytest.importorskip("torch")
     exercise, source, kind, mistake = HIDDEN_02[label]
     assert_hidden_feedback("02_rnn_shapes_pytorch", exercise, source, kind, mistake)
+
+
+# -- 03_classification_metrics
+
+CM = "confusion_matrix(y_true, y_pred, num_classes)"
+THRESHOLD = "threshold_for_recall(y_true, scores, min_recall)"
+HIDDEN_03 = {
+    "counts in int8 overflow on many samples": (
+        "confusion_matrix", _def(CM, "cm = np.zeros((num_classes, num_classes), dtype=np.int8)",
+                                 "np.add.at(cm, (np.asarray(y_true), np.asarray(y_pred)), 1)", "return cm"),
+        "many samples", None),
+    "precision swapped with recall on large matrices": (
+        "precision", _def("precision(cm, positive=1)", "cm = np.asarray(cm)",
+                          "den = cm[positive].sum() if cm.sum() > 1000 else cm[:, positive].sum()",
+                          "return cm[positive, positive] / den if den else 0.0"),
+        "imbalanced classes", "swapped"),
+    "thresholds rounded to two decimals": (
+        "threshold_for_recall", _def(THRESHOLD, "y, s = np.asarray(y_true), np.round(np.asarray(scores, dtype=float), 2)",
+                                     "if not (y == 1).any():", "    raise ValueError('y_true has no positive sample')",
+                                     "for t in np.unique(s)[::-1]:",
+                                     "    if np.mean(s[y == 1] >= t) >= min_recall:", "        return float(t)"),
+        "many scores", None),
+}
+EDGE_03 = {
+    "size from the labels seen": (
+        "confusion_matrix", _def(CM, "k = int(max(max(y_true), max(y_pred))) + 1", "cm = np.zeros((k, k), dtype=int)",
+                                 "np.add.at(cm, (np.asarray(y_true), np.asarray(y_pred)), 1)", "return cm"),
+        "test_confusion_matrix__absent_class", "num_classes for the size"),
+    "precision divides by zero": (
+        "precision", _def("precision(cm, positive=1)", "cm = np.asarray(cm)",
+                          "return cm[positive, positive] / cm[:, positive].sum()"),
+        "test_precision__undefined", "return 0.0"),
+    "a dict keyed by score loses tied samples": (
+        "threshold_for_recall", _def(THRESHOLD, "label_of = dict(zip(map(float, scores), map(int, y_true)))",
+                                     "if 1 not in list(map(int, y_true)):", "    raise ValueError('y_true has no positive sample')",
+                                     "positives = [s for s, y in label_of.items() if y == 1]",
+                                     "for t in sorted(label_of, reverse=True):",
+                                     "    if sum(s >= t for s in positives) / len(positives) >= min_recall:",
+                                     "        return t"),
+        "test_threshold_for_recall__ties", "expected"),
+    "no error without a positive": (
+        "threshold_for_recall", _def(THRESHOLD, "y, s = np.asarray(y_true), np.asarray(scores, dtype=float)",
+                                     "for t in np.unique(s)[::-1]:",
+                                     "    if (y == 1).any() and np.mean(s[y == 1] >= t) >= min_recall:",
+                                     "        return float(t)", "return float(s.min())"),
+        "test_threshold_for_recall__no_positive", "raise ValueError"),
+}
+
+
+@pytest.mark.parametrize("label", list(HIDDEN_03))
+def test_03_hidden_failures_name_the_kind_and_no_value(label):
+    exercise, source, kind, mistake = HIDDEN_03[label]
+    assert_hidden_feedback("03_classification_metrics", exercise, source, kind, mistake)
+
+
+@pytest.mark.parametrize("label", list(EDGE_03))
+def test_03_each_edge_case_has_its_own_cell(label):
+    exercise, source, cell, phrase = EDGE_03[label]
+    assert_misses_only("03_classification_metrics", exercise, source, cell, phrase)
