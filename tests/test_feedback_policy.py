@@ -284,3 +284,65 @@ def test_03_hidden_failures_name_the_kind_and_no_value(label):
 def test_03_each_edge_case_has_its_own_cell(label):
     exercise, source, cell, phrase = EDGE_03[label]
     assert_misses_only("03_classification_metrics", exercise, source, cell, phrase)
+
+
+# -- 04_sequence_metrics
+
+HIDDEN_04 = {
+    "token_accuracy over the first 10 rows only": (
+        "token_accuracy", _def("token_accuracy(y_true, y_pred, mask)",
+                               "y_true, y_pred, mask = (np.asarray(a)[:10] for a in (y_true, y_pred, mask))",
+                               "return float((y_true == y_pred)[mask.astype(bool)].mean())"),
+        "a larger batch", None),
+    "masked_mse divides by the rows on larger batches": (
+        "masked_mse", _def("masked_mse(y_true, y_pred, mask)",
+                           "d = (np.asarray(y_pred, dtype=float) - np.asarray(y_true, dtype=float))",
+                           "m = np.asarray(mask, dtype=bool)",
+                           "return float((d ** 2)[m].mean()) if m.shape[0] < 20 else float((d ** 2)[m].sum() / m.shape[0])"),
+        "another batch with holes anywhere", None),
+}
+EDGE_04 = {
+    "per_step_confusion drops fully padded steps": (
+        "per_step_confusion", _def("per_step_confusion(y_true, y_pred, mask)",
+                                   "y_true, y_pred, mask = np.asarray(y_true), np.asarray(y_pred), np.asarray(mask, dtype=bool)",
+                                   "keep = mask.any(axis=0)",
+                                   "cm = np.zeros((int(keep.sum()), 2, 2), dtype=int)",
+                                   "for a in (0, 1):", "    for p in (0, 1):",
+                                   "        cm[:, a, p] = ((y_true == a) & (y_pred == p) & mask).sum(axis=0)[keep]",
+                                   "return cm"),
+        "test_per_step_confusion__fully_padded", "EVERY step"),
+    "sequence_accuracy counts empty rows as right": (
+        "sequence_accuracy", _def("sequence_accuracy(y_true, y_pred, mask)",
+                                  "y_true, y_pred, mask = np.asarray(y_true), np.asarray(y_pred), np.asarray(mask, dtype=bool)",
+                                  "return float(((y_true == y_pred) | ~mask).all(axis=1).mean())"),
+        "test_sequence_accuracy__empty_rows", "counted as a right sequence"),
+    "per_step_loss gives 0 at a fully padded step": (
+        "per_step_loss", _def("per_step_loss(logits, targets, mask)",
+                              "z = np.asarray(logits, dtype=float)", "y = np.asarray(targets)", "m = np.asarray(mask, dtype=bool)",
+                              "z = z - z.max(axis=-1, keepdims=True)",
+                              "logp = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))",
+                              "tok = -np.take_along_axis(logp, np.where(m, y, 0)[..., None], axis=-1)[..., 0]",
+                              "return np.where(m, tok, 0).sum(axis=0) / np.maximum(m.sum(axis=0), 1)"),
+        "test_per_step_loss__fully_padded", "should be NaN"),
+    "per_step_loss without the log-sum-exp trick": (
+        "per_step_loss", _def("per_step_loss(logits, targets, mask)",
+                              "z = np.asarray(logits, dtype=float)", "y = np.asarray(targets)", "m = np.asarray(mask, dtype=bool)",
+                              "with np.errstate(over='ignore', invalid='ignore', divide='ignore'):",
+                              "    logp = np.log(np.exp(z) / np.exp(z).sum(axis=-1, keepdims=True))",
+                              "    tok = -np.take_along_axis(logp, np.where(m, y, 0)[..., None], axis=-1)[..., 0]",
+                              "    real = m.sum(axis=0)",
+                              "    return np.where(real > 0, np.where(m, tok, 0).sum(axis=0) / np.maximum(real, 1), np.nan)"),
+        "test_per_step_loss__huge_logits", "log-sum-exp"),
+}
+
+
+@pytest.mark.parametrize("label", list(HIDDEN_04))
+def test_04_hidden_failures_name_the_kind_and_no_value(label):
+    exercise, source, kind, mistake = HIDDEN_04[label]
+    assert_hidden_feedback("04_sequence_metrics", exercise, source, kind, mistake)
+
+
+@pytest.mark.parametrize("label", list(EDGE_04))
+def test_04_each_edge_case_has_its_own_cell(label):
+    exercise, source, cell, phrase = EDGE_04[label]
+    assert_misses_only("04_sequence_metrics", exercise, source, cell, phrase)
