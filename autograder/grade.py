@@ -291,9 +291,9 @@ def result_from_plan(student: str, assignment: Assignment, plan, job=None, key: 
             hidden = bool(test.hidden_lines) and status in ("failed", "error") and (
                 r.get("line") is None or test.hidden_lines[0] <= r["line"] <= test.hidden_lines[1])
             feedback = message
-            if hidden:
+            if hidden and not message.startswith("a hidden case:"):  # hidden_case's messages carry no value
                 feedback = ("a hidden check failed: the visible checks passed, but the hidden ones (other inputs, "
-                            "shapes and edge cases) did not. Test your function on more cases.")
+                            "shapes and edge cases) did not. Try your answer on more cases.")
             row.update(status=status, message=message, feedback=feedback, hidden_failure=hidden)
             row["points"] = assignment.points[gid][0 if status == "passed" else 1]
         if gid in plan.tampered and row["status"] not in ("missing",):
@@ -345,6 +345,7 @@ def result_from_plan(student: str, assignment: Assignment, plan, job=None, key: 
         "max_points": sum(c["max_points"] for c in cells),
         "cells": cells,
         "notes": notes,
+        "review": list(job.review) if job is not None else [],
         "seconds": {c["label"]: results.get(i, {}).get("seconds") for i, c in enumerate(plan.cells)}
         if job is not None else {},
     }

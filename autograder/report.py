@@ -21,8 +21,9 @@ import re
 import shutil
 from pathlib import Path
 
-GRADES_COLUMNS = ["student_id", "assignment", "notebook", "grade_id", "points", "max_points", "status", "message"]
-TOTALS_COLUMNS = ["student_id", "assignment", "points", "max_points", "status"]
+GRADES_COLUMNS = ["student_id", "assignment", "notebook", "grade_id", "points", "max_points", "status", "message",
+                  "review"]
+TOTALS_COLUMNS = ["student_id", "assignment", "points", "max_points", "status", "review"]
 
 _CSS = """body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
 table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left;vertical-align:top}
@@ -234,7 +235,15 @@ def class_report_html(assignment, results: list) -> str:
                   for g, rate in zip(ids, rates))
         + "</table>"
         f"<h2>Grade distribution</h2><img alt='grade distribution' src='data:image/png;base64,{hist}'>"
-        "<h2>Incidents</h2><p>Everything that is not a plain wrong answer, by student and cell.</p>"
+        "<h2>To read by hand</h2><p>Answers the checks cannot judge alone: code that imports or runs other "
+        "code by name (a forbidden helper could hide behind it), and helpers the student's process reported "
+        "calling while a test ran its answer.</p>"
+        + ("<table><tr><th>student</th><th>why</th></tr>" + "".join(
+            f"<tr><td><a href='feedback/{esc(r['student_id'])}/{esc(r['assignment'])}.html'>{esc(r['student_id'])}"
+            f"</a></td><td>{'<br>'.join(esc(t) for t in r.get('review', []))}</td></tr>"
+            for r in results if r.get("review")) + "</table>"
+           if any(r.get("review") for r in results) else "<p>Nothing.</p>")
+        + "<h2>Incidents</h2><p>Everything that is not a plain wrong answer, by student and cell.</p>"
         + (f"<table><tr><th>student</th><th>what</th><th>cell</th><th>details</th></tr>{incident_rows}</table>"
            if incident_rows else "<p>None.</p>")
         + "<h2>Students and tests</h2><p>Each name links to the student's feedback page.</p>"
@@ -302,11 +311,13 @@ def write_outputs(out: Path, assignment, results: list, work: Path, gradebook: b
         for c in r["cells"]:
             rows.append({"student_id": r["student_id"], "assignment": r["assignment"], "notebook": r["notebook"],
                          "grade_id": c["grade_id"], "points": _fmt(c["points"]), "max_points": _fmt(c["max_points"]),
-                         "status": c["status"], "message": c.get("message", "")})
+                         "status": c["status"], "message": c.get("message", ""),
+                         "review": "; ".join(r.get("review", []))})
     _csv(out / "grades.csv", GRADES_COLUMNS, rows)
     _csv(out / "totals.csv", TOTALS_COLUMNS, [
         {"student_id": r["student_id"], "assignment": r["assignment"], "points": _fmt(r["points"]),
-         "max_points": _fmt(r["max_points"]), "status": r["status"]} for r in results])
+         "max_points": _fmt(r["max_points"]), "status": r["status"], "review": "; ".join(r.get("review", []))}
+        for r in results])
     for r in results:
         path = out / "feedback" / r["student_id"] / f"{r['assignment']}.html"
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,34 +1,37 @@
-"""Run submissions in forked children of a warm parent, safely.
+"""Run submissions in forked children of a warm engine, each as two processes: the student's and the trusted one.
 
-The parent imports the heavy libraries once (numpy, matplotlib, IPython, the
-course `utils`, and torch / tensorflow when the assignment uses them), captures
-the code of `utils` and the state of the modules a test relies on, then forks
-one child per submission (`jobs` at a time). A child:
+The engine imports the heavy libraries once (numpy, matplotlib, IPython, the
+course `utils`, and torch / tensorflow when the assignment uses them) and
+captures the code of `utils`; it holds nothing of any student. For each
+submission (`jobs` at a time) it forks a child, which at once forks again,
+before it has read anything of the job:
 
-- runs in its own temporary directory, with an address-space limit relative
-  to its size at fork time, a file-size limit, and an audit hook that refuses
-  writes, deletes and renames outside that directory, new processes, signals
-  to other processes, sockets, ctypes and heap walking (gc.get_objects);
-- executes the student's cells with IPython's input transformer (magics work)
-  and its own exec, capturing stdout/stderr with a size cap;
-- before each test cell restores builtins, `sys`, numpy and the frameworks
-  from snapshots, drops every `utils*` module and re-imports `utils` from code
-  compiled in the parent (edits on disk or in memory don't matter), runs the
-  test's code object in a fresh namespace, and decides pass/fail from its own
-  try/except; if a test changed a protected module while it ran, it is
-  marked `tampered` and scores nothing;
-- reports each cell's start and result to the parent through a pipe, as
-  JSON lines signed with a per-child secret.
+- the student's process enters its OS jail (sandbox.py), receives only the
+  student's cells, compiles them there, and runs each when asked, with
+  IPython's input transformer (magics work), a capped capture of its output,
+  an address-space and a file-size limit, and an audit hook as a second line;
+  between cells it answers the trusted side's requests (channel.py): read a
+  name, call a function, read an object through a handle. It never sees a
+  test cell, and has no descriptor but its channel;
+- the trusted process reads the job (the student's cells and the tests, the
+  hidden ones included), walks the notebook in order, has the student's
+  process run each of its cells, and runs each test cell itself against the
+  student's answers as they come back through the channel: plain data only,
+  so the expected values, the comparison, the points and the status are
+  decided where no student code runs. It reports each cell's start and result
+  to the grading process through a pipe.
 
-The parent enforces per-cell and per-notebook time limits by killing the
-child; when a child dies (timeout, sys.exit in a test, os._exit, a signal)
-it forks a fresh child that re-runs the cells except the one that killed the
-previous child, so later tests are still graded.
+The grading process enforces per-cell and per-notebook time limits by killing
+the trusted process (the student's dies with it); when a job dies (timeout,
+os._exit in a function a test called, a signal) it forks a fresh one that
+re-runs the student's cells and continues after the cell that killed the
+previous one, so later tests are still graded.
 """
+
+
 
 from __future__ import annotations
 
-import builtins
 import io
 import json
 import os
@@ -278,33 +281,6 @@ def _restore_modules(snap: dict) -> None:
         sys.modules[name] = module
 
 
-def _fingerprint(names) -> dict:
-    out = {}
-    for name in names:
-        module = sys.modules.get(name)
-        if module is not None:
-            out[name] = (module, dict(module.__dict__))
-    return out
-
-
-def _changed(before: dict) -> list:
-    changed = []
-    for name, (module, saved) in before.items():
-        if sys.modules.get(name) is not module:
-            changed.append(f"sys.modules[{name!r}]")
-            continue
-        d = module.__dict__
-        for key, value in saved.items():
-            if key.startswith("__") and key in ("__loader__", "__spec__", "__builtins__", "__warningregistry__"):
-                continue
-            if d.get(key, _MISSING) is not value:
-                changed.append(f"{name}.{key}")
-    return changed
-
-
-_MISSING = object()
-
-
 class _NotCompiled(Exception):
     """A cell Python could not compile: its message reads like the compiler's own ("SyntaxError: ...")."""
 
@@ -318,6 +294,8 @@ def _describe(exc) -> str:
     (no internal class name in front), `Kind: message` otherwise."""
     if isinstance(exc, _NotCompiled):
         return f"{exc.kind}: {exc}"
+    if type(exc).__name__ == "StudentError" and type(exc).__module__ == "autograder.channel":
+        return str(exc)  # "YourError: its text", as the student's own class is named
     if isinstance(exc, AssertionError) and str(exc):
         return str(exc)
     return "".join(traceback.format_exception_only(type(exc), exc)).strip()
@@ -336,9 +314,9 @@ def _locate_failure(exc, filename: str) -> int | None:
 def job_child(warm: Warm, spec_fd: int, wfd: int) -> None:
     """Body of a child forked by the engine for one submission. Never returns: it ends with os._exit.
 
-    It reads its job (this student's cells, the limits) from `spec_fd`, enters the jail unless the
-    batch runs in the unsafe shared-process mode, compiles the cells there (a cell that makes the
-    compiler recurse or crash takes down only this child), and runs them."""
+    It keeps only the job's two descriptors, then splits into the student's process and the trusted
+    process (`_split_job`)."""
+    code = 70
     try:
         # nothing the grader's own process inherited (make's jobserver pipe, a terminal, a log file)
         # may reach the submission: only the job's two descriptors stay open
@@ -348,52 +326,70 @@ def job_child(warm: Warm, spec_fd: int, wfd: int) -> None:
                     os.close(int(name))
                 except OSError:
                     pass
-        chunks = []
-        while True:
-            chunk = os.read(spec_fd, 1 << 20)
-            if not chunk:
-                break
-            chunks.append(chunk)
-        os.close(spec_fd)
-        spec = json.loads(b"".join(chunks))
-        workdir = spec["workdir"]
-        if spec.get("jail"):
-            from . import sandbox
-
-            memory_base = _mem_now()
-            sandbox.enter(sandbox.Jail(**spec["jail"]), workdir, close_in_middle=[wfd])
-            workdir = "/tmp"
-        else:
-            memory_base = None
-            os.setpgid(0, 0)
-        codes = []
-        for cell in spec["cells"]:
-            try:
-                codes.append(warm.compile_cell(cell["source"], cell["filename"]))
-            except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-                codes.append((type(exc).__name__, str(exc)[:MESSAGE_CAP]))
-        _child(warm, spec["cells"], codes, set(spec["skip"]), set(spec["done"]), wfd, spec["secret"], workdir,
-               spec["memory_bytes"], spec["threads"], memory_base, spec.get("jail") is None)
-        code = 0
+        _split_job(warm, spec_fd, wfd)  # never returns
     except BaseException:  # noqa: BLE001 - a child never unwinds into the engine's code
         code = 70
     os._exit(code)
 
 
-def _child(warm, plan_cells, codes, skip, done, wfd, secret, workdir, memory_bytes, threads, memory_base,
-           shared):
-    import resource
-    import tempfile
+# ----------------------------------------------------------------------------
+# trusted verdicts: the test cells in a trusted process, the student's cells in the jailed one
+# ----------------------------------------------------------------------------
 
-    try:  # die with the engine: a batch killed with SIGKILL leaves no orphan running
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while True:
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(fd)
+    return b"".join(chunks)
+
+
+def _die_with_parent() -> None:
+    try:
         import ctypes
 
-        libc = ctypes.CDLL(None)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        libc.mallopt(-8, 2)  # M_ARENA_MAX: framework threads must not eat the address-space limit in arenas
-    except Exception:  # noqa: BLE001 - not Linux: the broken pipe ends the child instead
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:  # noqa: BLE001 - not Linux
         pass
-    # quiet and isolated: no terminal, own directory, temp files inside it
+
+
+def _split_job(warm: Warm, spec_fd: int, wfd: int) -> None:
+    """One submission as two processes. This one forks the student's process FIRST, while it still
+    holds nothing of the job (no hidden test, no other cell), then reads the job, hands the student's
+    process only the student's cells, and runs the test cells itself: it is the trusted side, and the
+    verdict (expected values, comparisons, points, status) never leaves it. Never returns."""
+    import socket
+
+    _die_with_parent()
+    os.setpgid(0, 0)  # the unsafe mode kills the job's process group: both sides
+    mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    pid = os.fork()
+    if pid == 0:
+        code = 70
+        try:
+            mine.close()
+            os.close(spec_fd)
+            os.close(wfd)
+            _die_with_parent()
+            code = _student_main(warm, theirs.detach())
+        finally:
+            os._exit(code)
+    theirs.close()
+    code = 70
+    try:
+        spec = json.loads(_read_all(spec_fd))
+        code = _trusted_main(warm, spec, wfd, mine.detach(), pid)
+    finally:
+        os._exit(code)
+
+
+def _quiet_process(workdir: str) -> None:
+    import tempfile
+
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
@@ -402,14 +398,9 @@ def _child(warm, plan_cells, codes, skip, done, wfd, secret, workdir, memory_byt
     os.environ["HOME"] = workdir
     tempfile.tempdir = workdir
     sys.dont_write_bytecode = True
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 2**20, 256 * 2**20))
-    if memory_bytes:
-        limit = (memory_base or _mem_now()) + memory_bytes
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _framework_threads(threads: int) -> None:
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(threads)
     if "tensorflow" in sys.modules:
@@ -420,118 +411,291 @@ def _child(warm, plan_cells, codes, skip, done, wfd, secret, workdir, memory_byt
         except Exception:  # noqa: BLE001 - already initialised: keep its threads
             pass
 
-    # references the grading decisions rely on, taken before any student code runs
-    write, dumps, now = os.write, json.dumps, time.monotonic
-    restore_modules, fingerprint, changed_since, locate = _restore_modules, _fingerprint, _changed, _locate_failure
-    describe = _describe
-    is_instance, join = isinstance, "".join
-    real_exec, base_exc, assertion, memory_error = exec, BaseException, AssertionError, MemoryError
-    real_builtins = builtins
-    meta_path = list(sys.meta_path)
-    sys_path = list(sys.path)
+
+def _student_main(warm: Warm, fd: int) -> int:
+    """The student's process: told its cells by the trusted side, it enters the jail, then runs a cell
+    or answers a request (channel.serve) whenever asked. Nothing it sends is believed beyond its data."""
+    import resource
+
+    from . import channel
+
+    header, _ = channel.recv_message(fd)
+    workdir = header["workdir"]
+    memory_base = None
+    if header.get("jail"):
+        from . import sandbox
+
+        memory_base = _mem_now()
+        sandbox.enter(sandbox.Jail(**header["jail"]), workdir)
+        workdir = "/tmp"
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).mallopt(-8, 2)  # M_ARENA_MAX: framework threads must not eat the address space
+    except Exception:  # noqa: BLE001
+        pass
+    _quiet_process(workdir)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 2**20, 256 * 2**20))
+    if header.get("memory_bytes"):
+        limit = (memory_base or _mem_now()) + int(header["memory_bytes"])
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    _framework_threads(int(header.get("threads", 1)))
     finder = _CapturedUtils(warm.utils_code)
     for name in [m for m in sys.modules if m == "utils" or m.startswith("utils.")]:
         del sys.modules[name]
-    sys.meta_path[:] = [finder, *meta_path]
-    modules_before_student = dict(sys.modules)
+    sys.meta_path[:] = [finder, *sys.meta_path]
     snap = _snapshot_modules()
-    fmt_exc = traceback.format_exception_only
-    plt_close = sys.modules["matplotlib.pyplot"].close
     shell = warm.shell
     user_ns = shell.user_ns
     user_ns["__name__"] = "__main__"
-    shell.showtraceback = lambda *a, **k: None  # nothing of IPython's display decides anything here
-
-    def send(obj):
-        data = ("\n" + secret + " " + dumps(obj) + "\n").encode()
-        while data:
-            n = write(wfd, data)
-            data = data[n:]
-
-    def reset_interpreter():
-        restore_modules(snap)
-        sys.meta_path[:] = [finder, *meta_path]
-        sys.path[:] = sys_path
-        for name in [m for m in list(sys.modules) if m == "utils" or m.startswith("utils.")]:
-            del sys.modules[name]
-        for name, module in modules_before_student.items():
-            if sys.modules.get(name) is not module:
-                sys.modules[name] = module
-
+    shell.showtraceback = lambda *a, **k: None
+    plt_close = sys.modules["matplotlib.pyplot"].close
     guard = {"armed": False}
     _install_guard(os.path.realpath(workdir), guard)
+    now, real_exec, describe = time.monotonic, exec, _describe
 
-    for index, cell in enumerate(plan_cells):
-        if index in skip or index in done:
-            continue
-        send({"t": "start", "i": index})
+    def run_cell(source: str, filename: str) -> dict:
+        # each cell arrives with the request to run it (this process keeps no list of cells that its own
+        # code could edit), and is compiled here, in the jail: a compiler bomb takes down only this process
+        try:
+            code = warm.compile_cell(str(source), str(filename))
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+            code = _NotCompiled(type(exc).__name__, str(exc)[:MESSAGE_CAP])
         out = _Capped(CELL_OUTPUT_CAP)
-        result = {}
-        if cell["kind"] == "test":
-            reset_interpreter()
-            import utils.checks  # noqa: F401 - fresh copy from the captured code
-
-            filename = getattr(codes[index], "co_filename", cell["filename"])
-            namespace = {k: v for k, v in user_ns.items() if not k.startswith("__")}
-            namespace.update({"__name__": "__main__", "__builtins__": real_builtins})
-            # frameworks are restored too, but not fingerprinted: their lazy loaders replace attributes on use
-            protected = [m for m in sys.modules if m == "utils" or m.startswith("utils.")] + [
-                m for m in snap if m.split(".")[0] not in ("torch", "tensorflow", "keras")]
-            before = fingerprint(protected)
-            sys.stdout = sys.stderr = out
-            guard["armed"] = True
-            started = now()
-            try:
-                if isinstance(codes[index], tuple):  # did not compile
-                    raise _NotCompiled(*codes[index])
-                real_exec(codes[index], namespace)
-            except base_exc as exc:  # noqa: BLE001 - a failing test is the data we want
-                guard["armed"] = False
-                sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
-                line = locate(exc, filename)
-                text = describe(exc)
-                result = {"status": "failed" if is_instance(exc, assertion) else "error", "line": line,
-                          "message": text[:MESSAGE_CAP]}
-            else:
-                guard["armed"] = False
-                sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
-                result = {"status": "passed", "message": ""}
-            changed = changed_since(before)
-            if changed:
-                result = {"status": "tampered", "message": "while this test ran, code outside the test changed "
-                          + ", ".join(changed[:5]) + "; the test cannot be trusted and scores nothing"}
-            result["seconds"] = round(now() - started, 3)
-        else:
-            sys.stdout = sys.stderr = out
-            started = now()
-            guard["armed"] = True
-            try:
-                if isinstance(codes[index], tuple):  # did not compile
-                    raise _NotCompiled(*codes[index])
-                real_exec(codes[index], user_ns)
-                result = {"status": "ok"}
-            except base_exc as exc:  # noqa: BLE001 - the student's error is reported, grading goes on
-                guard["armed"] = False
-                restore_modules(snap)  # whatever the cell patched, the grader's own code needs the real ones
-                result = {"status": "error", "message": describe(exc)[:MESSAGE_CAP]}
-                if is_instance(exc, memory_error):
-                    # what it allocated stays referenced: start afresh without this cell
-                    result["restart"] = True
+        sys.stdout = sys.stderr = out
+        started = now()
+        guard["armed"] = True
+        try:
+            if isinstance(code, _NotCompiled):
+                raise code
+            real_exec(code, user_ns)
+            result = {"status": "ok"}
+        except BaseException as exc:  # noqa: BLE001 - the student's error is reported, grading goes on
             guard["armed"] = False
             restore_modules(snap)
-            sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
-            result["seconds"] = round(now() - started, 3)
+            result = {"status": "error", "message": describe(exc)[:MESSAGE_CAP]}
+            if isinstance(exc, MemoryError):
+                result["restart"] = True
+        guard["armed"] = False
+        restore_modules(snap)
+        sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+        result["seconds"] = round(now() - started, 3)
         try:
             plt_close("all")
-        except base_exc:  # noqa: BLE001
+        except BaseException:  # noqa: BLE001
             pass
         result["output_chars"] = out.size
         if out.size > CELL_OUTPUT_CAP:
             result["truncated"] = True
+        return result
+
+    def own_work(obj, meta) -> None:
+        from utils.checks import check_own_work
+
+        if not isinstance(meta, dict):
+            raise TypeError("a malformed request")
+        check_own_work(obj, str(meta.get("what", "")), forbids=list(meta.get("forbids", [])),
+                       instead=str(meta.get("instead", "")), allows=list(meta.get("allows", [])))
+
+    restore_modules = _restore_modules
+
+    def arm(on: bool) -> None:  # a request runs the student's code: the guard is on while it does
+        guard["armed"] = on
+        if on:
+            sys.stdout = sys.stderr = _Capped(CELL_OUTPUT_CAP)  # what the student's code prints is dropped
+        else:
+            sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+
+    channel.serve(fd, user_ns, run_cell, own_work, arm)
+    return 0
+
+
+def _test_names(code) -> list:
+    """Names a test cell reads but never binds itself (the student's answers), from its syntax tree."""
+    import ast
+    import builtins as _builtins
+
+    tree = ast.parse(code) if isinstance(code, str) else code
+    loads, binds = [], set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            if isinstance(node.ctx, ast.Load):
+                loads.append(node.id)
+            else:
+                binds.add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                binds.add((alias.asname or alias.name).split(".")[0])
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            binds.add(node.name)
+        elif isinstance(node, ast.arg):
+            binds.add(node.arg)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            binds.add(node.name)
+    seen, out = set(), []
+    for name in loads:
+        if name not in binds and name not in seen and not hasattr(_builtins, name):
+            seen.add(name)
+            out.append(name)
+    return out
+
+
+_BY_NAME = {"__import__": "__import__", "exec": "exec", "eval": "eval", "compile": "compile",
+            "import_module": "importlib.import_module"}
+
+
+def dynamic_imports(source: str) -> list:
+    """What in a student's cell imports a module or runs code by name (importlib, __import__, exec or
+    eval on a string): a call to a forbidden helper could hide behind it, so the instructor is told."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []  # a magic or a syntax error: the cell's own error says so
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names = [a.name for a in node.names] + ([node.module] if isinstance(node, ast.ImportFrom) else [])
+            if any(n and n.split(".")[0] == "importlib" for n in names):
+                found.append("importlib")
+        elif isinstance(node, ast.Call):
+            f = node.func
+            name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else None
+            if name in _BY_NAME:
+                found.append(_BY_NAME[name])
+    return sorted(set(found))
+
+
+def _trusted_main(warm: Warm, spec: dict, wfd: int, fd: int, student_pid: int) -> int:
+    """The trusted side of one submission: walks the notebook, has the student's process run each of
+    its cells, runs each test cell here against the student's answers (through the channel), and
+    reports to the grading process."""
+    import builtins as _builtins
+
+    from . import channel
+
+    null = os.open(os.devnull, os.O_RDWR)
+    for f in (0, 1, 2):
+        os.dup2(null, f)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    secret, cells = spec["secret"], spec["cells"]
+    skip, done = set(spec["skip"]), set(spec["done"])
+
+    def send(obj):
+        data = ("\n" + secret + " " + json.dumps(obj) + "\n").encode()
+        while data:
+            data = data[os.write(wfd, data):]
+
+    channel.send_message(fd, {"workdir": spec["workdir"], "jail": spec.get("jail"),
+                              "memory_bytes": spec["memory_bytes"], "threads": spec["threads"]}, [])
+    link = channel.TrustedChannel(fd)
+    for index, cell in enumerate(cells):  # read here, where no student code runs
+        if cell["kind"] != "test":
+            found = dynamic_imports(cell["source"])
+            if found:
+                send({"t": "review", "text": f"{cell['label']} imports or runs code by name ({', '.join(found)}): "
+                                             "a call to a forbidden helper could hide behind it; read it"})
+    import utils.checks
+
+    utils.checks._STUDENT_SIDE = link.make
+    _framework_threads(int(spec["threads"]))
+
+    def student_gone() -> int:
+        """The student's process died: pass its end on, as the jail's middle process does."""
+        try:
+            _, status = os.waitpid(student_pid, 0)
+        except ChildProcessError:
+            return 70
+        if os.WIFSIGNALED(status):
+            return 128 + os.WTERMSIG(status)
+        return os.WEXITSTATUS(status) or 70
+
+    for index, cell in enumerate(cells):
+        if index in skip or index in done:
+            continue
+        send({"t": "start", "i": index})
+        if cell["kind"] != "test":
+            try:
+                result = _valid_result(link.request("run", source=cell["source"], filename=cell["filename"]))
+                if result["status"] not in ("ok", "error"):  # a student cell never passes or fails a test
+                    result = {**result, "status": "error", "message": "your process reported a status it cannot "
+                                                                      "give: " + result["status"]}
+            except channel.ChannelClosed:
+                return student_gone()
+            except (channel.ChannelError, ValueError, TypeError) as exc:
+                result = {"status": "error", "message": f"your process answered something the grader cannot "
+                                                        f"read ({exc})"[:MESSAGE_CAP], "restart": True}
+            send({"t": "end", "i": index, "r": result})
+            if result.get("restart"):
+                return 0
+            continue
+        out = _Capped(CELL_OUTPUT_CAP)
+        started = time.monotonic()
+        filename = cell["filename"]
+        broken = False
+        try:
+            code = compile(cell["source"], filename, "exec", dont_inherit=True)
+            namespace = {"__name__": "__main__", "__builtins__": _builtins}
+            for name in _test_names(cell["source"]):
+                try:
+                    namespace[name] = link.request("get", name=name)
+                except NameError:
+                    pass  # not defined by the student: the test meets the NameError where it uses the name
+            sys.stdout = sys.stderr = out
+            exec(code, namespace)  # noqa: S102 - the instructor's test, in the trusted process
+        except channel.ChannelClosed:
+            sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+            return student_gone()
+        except channel.ChannelError as exc:
+            sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+            broken = True
+            result = {"status": "error", "message": f"your process answered something the grader cannot read "
+                                                    f"({exc}); the test scores nothing"[:MESSAGE_CAP]}
+        except BaseException as exc:  # noqa: BLE001 - a failing test is the data we want
+            sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+            result = {"status": "failed" if isinstance(exc, AssertionError) else "error",
+                      "line": _locate_failure(exc, filename), "message": _describe(exc)[:MESSAGE_CAP]}
+        else:
+            sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+            result = {"status": "passed", "message": ""}
+        result["seconds"] = round(time.monotonic() - started, 3)
+        result["output_chars"] = out.size
+        if out.size > CELL_OUTPUT_CAP:
+            result["truncated"] = True
+        if broken:
+            result["restart"] = True
         send({"t": "end", "i": index, "r": result})
-        if result.get("restart"):
-            os._exit(0)
+        for note in link.notes:
+            send({"t": "review", "text": f"{cell['label'] if 'label' in cell else 'a test'}: {note}"})
+        link.notes.clear()
+        if broken:
+            return 0
+    try:
+        channel.send_message(fd, {"op": "end"}, [])
+    except channel.ChannelError:
+        pass
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:  # the student's process ends with its cells: nothing stays behind
+        try:
+            if os.waitpid(student_pid, os.WNOHANG)[0]:
+                break
+        except ChildProcessError:
+            break
+        time.sleep(0.005)
+    else:
+        try:
+            os.kill(student_pid, signal.SIGKILL)
+            os.waitpid(student_pid, 0)
+        except OSError:
+            pass
     send({"t": "done"})
+    return 0
 
 
 # ----------------------------------------------------------------------------
@@ -561,6 +725,7 @@ class Job:
         self.out_of_time = False
         self.flooded = False
         self.restart: set = set()  # student cells after which the child restarted itself (MemoryError)
+        self.review: list = []  # what the trusted side asks the instructor to read by hand
 
 
 # ----------------------------------------------------------------------------
@@ -826,6 +991,11 @@ def run_jobs(engine: Engine, jobs_list: list, *, jobs: int, cell_timeout, notebo
             if kind == "done":
                 job.done = True
                 return
+            if kind == "review":
+                text = str(msg.get("text", ""))[:300]
+                if text and text not in job.review and len(job.review) < 20:
+                    job.review.append(text)
+                return
             i = msg.get("i")
             if not isinstance(i, int) or isinstance(i, bool) or not 0 <= i < len(job.cells):
                 return
@@ -833,7 +1003,7 @@ def run_jobs(engine: Engine, jobs_list: list, *, jobs: int, cell_timeout, notebo
                 job.current, job.cell_started = i, time.monotonic()
             elif kind == "end":
                 job.results.setdefault(i, _valid_result(msg.get("r")))
-                if job.results[i].get("restart") and job.cells[i]["kind"] == "student":
+                if job.results[i].get("restart"):
                     job.restart.add(i)
                 job.current = None
         except (ValueError, TypeError, AttributeError, RecursionError):

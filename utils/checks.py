@@ -47,6 +47,7 @@ __all__ = [
     "check_raises",
     "check_choice",
     "hidden_case",
+    "student_side",
 ]
 
 _MAX_SHOWN = 6  # array elements shown in a message before it is abbreviated
@@ -270,6 +271,32 @@ def _without_values(message: str) -> str:
 # ----------------------------------------------------------------------------
 
 
+def _type_name(x) -> str:
+    """The class name of `x` as the learner wrote it (in the graded run, `x` may be a handle on an object
+    of the learner's process, whose `__class__` names the real class)."""
+    return getattr(getattr(x, "__class__", type(x)), "__name__", type(x).__name__)
+
+
+# set by the grader's trusted process: builds an object in the learner's process (None in a notebook)
+_STUDENT_SIDE = None
+
+
+def student_side(factory, *args, **kwargs):
+    """Build `factory(*args, **kwargs)` where the learner's code runs, and return it.
+
+    In a notebook that is right here. In the graded run the test cells run in
+    the grader's own process and the learner's code in a sandbox: an object
+    that the learner's function must receive (a layer to inspect, a model to
+    train) is built in the sandbox, and the test then uses it as a learner
+    would (`layer.units`, `model(x)`, `np.asarray(layer.cell.kernel)`). The
+    factory is a class or function of numpy, torch, tensorflow, keras or
+    `utils`; the arguments are plain values, arrays, tensors or such objects.
+    """
+    if _STUDENT_SIDE is not None:
+        return _STUDENT_SIDE(factory, *args, **kwargs)
+    return factory(*args, **kwargs)
+
+
 def check_true(condition, message: str) -> None:
     """Fail with `message` unless `condition` is truthy."""
     if not bool(condition):
@@ -292,7 +319,7 @@ def check_type(got, expected_types, what: str, hint: str | None = None) -> None:
         if got is None and mistake is None:
             mistake = "the function returns None: did you forget `return`?"
         raise CheckFailure(
-            f"{what} should be a {names}, but it is a {type(got).__name__}."
+            f"{what} should be a {names}, but it is a {_type_name(got)}."
             + (f"\n  likely mistake: {mistake}" if mistake else "")
         )
 
@@ -901,6 +928,21 @@ def _matches(name: str, pattern: str) -> bool:
     return name == pattern or name.startswith(pattern + ".") or fnmatch.fnmatchcase(name, pattern)
 
 
+def forbidden_patterns(forbids) -> list:
+    """The dotted names and patterns that `forbids` (group names of HELPER_GROUPS, names, patterns) stands for."""
+    if isinstance(forbids, str):
+        forbids = (forbids,)
+    patterns = []
+    for item in forbids:
+        patterns.extend(HELPER_GROUPS.get(item, (item,)))
+    return patterns
+
+
+def called_helper(name: str, patterns, allows=()) -> bool:
+    """True when the dotted `name` of something called is one of `patterns` and not in `allows`."""
+    return not any(_matches(name, a) for a in allows) and any(_matches(name, p) for p in patterns)
+
+
 def check_own_work(answer, what: str, *, forbids, instead: str, allows=()) -> None:
     """Fail when `answer` (a function or a class) hands its work to a forbidden helper.
 
@@ -912,9 +954,15 @@ def check_own_work(answer, what: str, *, forbids, instead: str, allows=()) -> No
     """
     if isinstance(forbids, str):
         forbids = (forbids,)
-    patterns = []
-    for item in forbids:
-        patterns.extend(HELPER_GROUPS.get(item, (item,)))
+    patterns = forbidden_patterns(forbids)
+    remote = getattr(type(answer), "__own_work__", None)
+    if remote is not None:  # the graded run: the answer lives in the learner's sandboxed process
+        try:
+            remote(answer, {"what": str(what), "forbids": [str(f) for f in forbids], "instead": str(instead),
+                            "allows": [str(a) for a in allows], "patterns": patterns})
+        except AssertionError as exc:
+            raise CheckFailure(str(exc)) from None
+        return
     if not _codes_of(answer):
         return  # not a function or class (nothing to read)
     caught = []

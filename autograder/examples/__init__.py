@@ -47,7 +47,8 @@ EXPECTED = {
                       "all refused, full marks",
     "monkeypatch": "release answers, cells patch utils.checks, builtins, IPython's traceback display and "
                    "sys.modules: every test still fails",
-    "patch_at_call_time": "first function patches the checks and numpy when called, returns a wrong value: tampered, 0",
+    "patch_at_call_time": "first function patches the checks and numpy when called, returns a wrong value: the "
+                          "checks run in the grader's own process and stay untouched, 0",
     "reads_classmates": "release answers; reads classmates' notebooks and the grader's files: none is in its jail, 0",
     "fork_flood": "correct, leaves 100 processes running: all killed with its jail, full marks",
     "forged_report": "release answers; forges a status word and floods the report pipe: ignored, 0",
@@ -239,6 +240,7 @@ def variants(source, release, *, escape_path: Path, other=None, class_dir: Path 
     nb.cells[_index(nb, first_sol)].source = (
         f"def {first_sol}(*args, **kwargs):\n"
         "    import sys\n"
+        "    import utils.checks\n"
         "    checks = sys.modules['utils.checks']\n"
         "    for name in [n for n in dir(checks) if n.startswith('check_') or n == '_close']:\n"
         "        setattr(checks, name, lambda *a, **k: True)\n"

@@ -61,7 +61,7 @@ EXPECTED_GRADES = {
     "memory_bomb": (4, "passed", OK),
     "writes_outside": (4, "passed", OK),
     "monkeypatch": (0, "error", STUB),
-    "patch_at_call_time": (2, "tampered", {**OK, S: (0, "tampered")}),
+    "patch_at_call_time": (2, "failed", {**OK, S: (0, "failed")}),  # its patches stay in its own process
     "reads_classmates": (0, "error", STUB),
     "fork_flood": (4, "passed", OK),
     "forged_report": (0, "error", STUB),
@@ -148,12 +148,13 @@ def test_every_case_gets_its_exact_points_and_status(graded):
 def test_grades_csv_has_one_row_per_student_and_test_cell(graded):
     with open(graded["out"] / "grades.csv", newline="") as fh:
         header = next(csv.reader(fh))
-    assert header == ["student_id", "assignment", "notebook", "grade_id", "points", "max_points", "status", "message"]
+    assert header == ["student_id", "assignment", "notebook", "grade_id", "points", "max_points", "status", "message",
+                      "review"]
     rows = read_csv(graded["out"] / "grades.csv")
     assert len(rows) == 3 * len(EXPECTED_GRADES)
     assert {(r["student_id"], r["grade_id"]) for r in rows} == {(s, g) for s in EXPECTED_GRADES for g in (S, M, A)}
     with open(graded["out"] / "totals.csv", newline="") as fh:
-        assert next(csv.reader(fh)) == ["student_id", "assignment", "points", "max_points", "status"]
+        assert next(csv.reader(fh)) == ["student_id", "assignment", "points", "max_points", "status", "review"]
 
 
 def test_messages_say_what_happened(graded):
@@ -182,7 +183,8 @@ def test_messages_say_what_happened(graded):
     for refused in ("os.remove", "starting programs", "shell commands",
                     "network connections", "signalling other processes"):
         assert refused in notes["writes_outside"], refused
-    assert "changed" in rows[("patch_at_call_time", S)] and "utils.checks" in rows[("patch_at_call_time", S)]
+    # the checks that judged it ran in the trusted process, which its patches never reached: they saw 'wrong'
+    assert "square([1, 2, 3])" in rows[("patch_at_call_time", S)] and "wrong" in rows[("patch_at_call_time", S)]
     assert "appears 2 times" in notes["duplicated"]
     assert "out of order" in notes["reordered"]
     assert "doubled instead of squaring" in rows[("doubled", S)]

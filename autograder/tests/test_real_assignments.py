@@ -73,7 +73,7 @@ def test_hostile_corpus_on_a_course_assignment(aid, tmp_path):
     assert cell[("emptied_test", first)][:2] == (first_points, "tampered")
     assert totals["emptied_test"] == (max_points, max_points, "tampered")
     assert totals["monkeypatch"][0] == 0
-    assert cell[("patch_at_call_time", first)][:2] == (0, "tampered")
+    assert cell[("patch_at_call_time", first)][0] == 0 and cell[("patch_at_call_time", first)][1] in ("failed", "error")
     assert totals["patch_at_call_time"][0] <= max_points - first_points
 
 

@@ -151,7 +151,7 @@ def _attacks(paths: dict) -> dict:
         # output injection
         "formula": (
             "class E(Exception):\n    pass\n"
-            "E.__qualname__ = '=HYPERLINK(\"http://evil.example\",\"click\")'\n"
+            "E.__qualname__ = E.__name__ = '=HYPERLINK(\"http://evil.example\",\"click\")'\n"
             "def square(x):\n    raise E('+cmd|calc')\n"),
     }
 
@@ -289,9 +289,10 @@ def test_a_submission_inherits_no_descriptor_of_the_grader(attacked):
     text = next(n for n in state["notes"] if "FDS" in n)
     targets = re.findall(r"'\d+': '([^']*)'", text)
     assert targets, text
-    # stdin/out/err on /dev/null, the report pipe, and the directory being listed: nothing else
-    assert sum(t.startswith("pipe:") for t in targets) == 1, text
-    assert all(t == "/dev/null" or t.startswith(("pipe:", "/proc/")) for t in targets), text
+    # stdin/out/err on /dev/null, the channel to the trusted process, the directory being listed: nothing
+    # else (not even the report pipe: only the trusted process reports to the grader)
+    assert sum(t.startswith("socket:") for t in targets) == 1, text
+    assert all(t == "/dev/null" or t.startswith(("socket:", "/proc/")) for t in targets), text
 
 
 def test_csv_cells_cannot_start_a_formula(attacked):

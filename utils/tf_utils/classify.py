@@ -51,11 +51,13 @@ def _check_ids(x):
         raise ValueError(f"x should be word ids of shape (batch, time), got shape {tuple(x.shape)}")
 
 
+@keras.saving.register_keras_serializable(package="utils")
 class RNNClassifier(keras.Model):
     """Word ids (batch, time) -> one logit per message (batch,), from SimpleRNN's last output."""
 
     def __init__(self, vocab_size: int, embed_dim: int = 8, hidden_size: int = 16, **kwargs):
         super().__init__(**kwargs)
+        self.sizes = {"vocab_size": int(vocab_size), "embed_dim": int(embed_dim), "hidden_size": int(hidden_size)}
         self.embedding = keras.layers.Embedding(vocab_size, embed_dim)
         self.rnn = keras.layers.SimpleRNN(hidden_size)  # return_sequences=False: the last output only
         self.head = keras.layers.Dense(1)
@@ -63,6 +65,9 @@ class RNNClassifier(keras.Model):
     def call(self, x):
         _check_ids(x)
         return keras.ops.squeeze(self.head(self.rnn(self.embedding(x))), axis=-1)
+
+    def get_config(self):  # a copy (pickle, keras.saving) is the same model
+        return {**super().get_config(), **self.sizes}
 
 
 class BagOfWordsClassifier(keras.Model):

@@ -67,6 +67,7 @@ class _Recurrent(keras.Model):
         return y, (states[0] if len(states) == 1 else states)
 
 
+@keras.saving.register_keras_serializable(package="utils")
 class NextTokenModel(_Recurrent):
     """Embedding -> recurrent layer (return_sequences) -> Dense: logits over the vocabulary at every step.
 
@@ -78,6 +79,7 @@ class NextTokenModel(_Recurrent):
         if int(vocab_size) < 2:
             raise ValueError(f"`vocab_size` must be at least 2, got {vocab_size}")
         self.vocab_size, self.hidden_size = int(vocab_size), int(hidden_size)
+        self.embed_dim, self.cell_kind = int(embed_dim), cell
         self.embedding = keras.layers.Embedding(self.vocab_size, int(embed_dim))
         self.rnn = _check_cell(cell)(self.hidden_size, return_sequences=True, return_state=True)
         self.head = keras.layers.Dense(self.vocab_size)
@@ -96,15 +98,23 @@ class NextTokenModel(_Recurrent):
     def call(self, tokens, hidden=None, return_state=False):
         return self._run(self.embedding(tokens), hidden, return_state)
 
+    def get_config(self):  # a copy (pickle, keras.saving) is the same model
+        return {**super().get_config(), "vocab_size": self.vocab_size, "embed_dim": self.embed_dim,
+                "hidden_size": self.hidden_size, "cell": self.cell_kind}
 
+
+@keras.saving.register_keras_serializable(package="utils")
 class SineRegressor(_Recurrent):
     """Recurrent layer (return_sequences) -> Dense(1): one value per step. `model(x)` with x (batch, time, 1)."""
 
     def __init__(self, hidden_size: int = 32, cell: str = "rnn", **kwargs):
         super().__init__(**kwargs)
-        self.hidden_size = int(hidden_size)
+        self.hidden_size, self.cell_kind = int(hidden_size), cell
         self.rnn = _check_cell(cell)(self.hidden_size, return_sequences=True, return_state=True)
         self.head = keras.layers.Dense(1)
+
+    def get_config(self):
+        return {**super().get_config(), "hidden_size": self.hidden_size, "cell": self.cell_kind}
 
     def _to_tensor(self, x):
         arr = as_numpy(x, name="inputs")
