@@ -1,4 +1,4 @@
-"""Command line: python -m autograder release|grade|demo (see autograder/__init__.py)."""
+"""Command line: python -m autograder release|grade|publish|demo (see autograder/__init__.py)."""
 
 from __future__ import annotations
 
@@ -48,6 +48,16 @@ def main(argv=None) -> int:
                               "students' work (the only way where Linux namespaces are unavailable)")
     p_grade.add_argument("--course-root", default=None, help=argparse.SUPPRESS)
 
+    p_pub = sub.add_parser("publish", help="write the student edition (no source/, hidden tests or solutions) into DEST")
+    p_pub.add_argument("dest", metavar="DEST", help="an empty folder, a clone of the student repository, or an "
+                                                    "edition published before (its .git is kept)")
+    p_pub.add_argument("--repository", default=None, metavar="URL",
+                       help="the student repository the badges and the Colab setup point at "
+                            "(default: student_repository in course.toml)")
+    p_pub.add_argument("--check", action="store_true",
+                       help="write nothing: run the leak check on the edition already in DEST")
+    p_pub.add_argument("--course-root", default=None, help=argparse.SUPPRESS)
+
     p_demo = sub.add_parser("demo", help="build the release, grade the bundled example class, print the totals")
     p_demo.add_argument("assignments", nargs="*", metavar="ASSIGNMENT",
                         help="assignments to demo (default: the first of the course)")
@@ -64,6 +74,10 @@ def main(argv=None) -> int:
         from .grade import grade_main
 
         return _fast_exit(grade_main(args))
+    if args.command == "publish":
+        from .publish import main as publish_main
+
+        return publish_main(args)
     if args.command == "demo":
         from pathlib import Path
 
