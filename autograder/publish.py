@@ -292,7 +292,8 @@ def _structure_leaks(dest: Path) -> list[Leak]:
     return leaks
 
 
-_ANSWER = re.compile(r"^[A-Za-z_]\w*=(\"[^\"]*\"|-?[\d.]+|True|False|None)$")
+#: An answer: a name or a dict key set to one literal (`reason = "b"`, `"C": "leakage",`), never generic.
+_ANSWER = re.compile(r'^([A-Za-z_]\w*=|"[^"]*":)("[^"]*"|-?[\d.]+|True|False|None),?$')
 
 
 def classify(line: str, public: str) -> str:
@@ -303,7 +304,7 @@ def classify(line: str, public: str) -> str:
         return "allowed"
     if line in public:
         return "public"
-    if len(line) < MIN_CHARS and not _ANSWER.match(line):  # a short answer (`reason = "b"`) stays secret
+    if len(line) < MIN_CHARS and not _ANSWER.match(line):  # a short answer stays secret
         return "short"
     return "distinctive"
 
