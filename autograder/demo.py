@@ -47,6 +47,14 @@ def demo(assignments=None, course_root: Path = ROOT, out: Path | None = None, jo
         print(f"building the release of {', '.join(chosen)} with nbgrader ...", flush=True)
         if release(chosen) != 0:
             return 1
+        import contextlib
+        import io
+
+        from .publish import publish
+
+        with contextlib.redirect_stdout(io.StringIO()) as said:  # its one summary line, not the list of references
+            published = publish(out / "student-edition", course_root=course_root)
+        print(said.getvalue().strip().splitlines()[-1] if published == 0 else "publish: refused (see above)")
     status = 0
     for aid in chosen:
         target = out / aid

@@ -677,8 +677,10 @@ def publish(dest: Path, repository: str | None = None, course_root: Path = ROOT)
     except ValueError as err:
         print(f"publish: {err}", file=sys.stderr)
         return 2
-    if dest == course_root or course_root in dest.parents:
-        print(f"publish: DEST {dest} is inside the course repository: publish next to it", file=sys.stderr)
+    inside = [course_root / name for name in ("notebooks", "release", "source", "utils", "autograder", "tests", "tools")]
+    if dest == course_root or dest in course_root.parents or any(d == dest or d in dest.parents for d in inside):
+        print(f"publish: DEST {dest} would overwrite or sit inside the course itself: publish next to it",
+              file=sys.stderr)
         return 2
     if not _replaceable(dest):
         print(f"publish: {dest} holds files but no student edition: give an empty folder, a clone of the "

@@ -205,7 +205,8 @@ def test_publish_keeps_a_clone_git_folder_and_refuses_a_folder_of_other_files(tm
     other.mkdir()
     (other / "thesis.tex").write_text("mine")
     assert P.publish(other, URL) == 2 and (other / "thesis.tex").read_text() == "mine"
-    assert P.publish(ROOT / "build" / "edition", URL) == 2  # never inside the course repository
+    assert P.publish(ROOT / "release" / "edition", URL) == 2  # never over or inside the course itself
+    assert P.publish(ROOT, URL) == 2 and P.publish(ROOT.parent, URL) == 2
 
 
 @pytest.mark.slow
