@@ -46,6 +46,9 @@ def main(argv=None) -> int:
                          help="grade without the OS jail, for trusted submissions only: each one then runs "
                               "unjailed in the grader's account and could read hidden tests and other "
                               "students' work (the only way where Linux namespaces are unavailable)")
+    p_grade.add_argument("--secret-seed-file", default=None, metavar="PATH",
+                         help="a file only you keep (outside the repository): hidden tests draw some of their "
+                              "cases from it, so a leaked hidden test cannot be copied (default: fixed seeds)")
     p_grade.add_argument("--course-root", default=None, help=argparse.SUPPRESS)
 
     p_pub = sub.add_parser("publish", help="write the student edition (no source/, hidden tests or solutions) into DEST")

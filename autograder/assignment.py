@@ -34,6 +34,7 @@ from . import ROOT, ensure_tools_on_path
 MAX_NOTEBOOK_BYTES = 64 * 2**20  # a submission larger than this is not read at all
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 FRAMEWORK_PATTERN = re.compile(r"^\s*(?:import|from)\s+(torch|tensorflow|keras)\b", re.M)
+PLOTTING_PATTERN = re.compile(r"matplotlib|\bplots\b|\bplot_\w+\(|\bplt\.")
 
 
 @dataclass
@@ -87,7 +88,10 @@ def detect_frameworks(nb_path: Path) -> tuple:
     cells = json.loads(Path(nb_path).read_text(encoding="utf-8")).get("cells", [])
     code = "\n".join("".join(c.get("source", "")) if isinstance(c.get("source"), list) else c.get("source", "")
                      for c in cells if c.get("cell_type") == "code")
-    return tuple(sorted({"tensorflow" if m == "keras" else m for m in FRAMEWORK_PATTERN.findall(code)}))
+    found = {"tensorflow" if m == "keras" else m for m in FRAMEWORK_PATTERN.findall(code)}
+    if PLOTTING_PATTERN.search(code):
+        found.add("matplotlib")  # imported in the engine only for an assignment that plots
+    return tuple(sorted(found))
 
 
 def _quiet_nbgrader_logs() -> None:

@@ -681,7 +681,10 @@ def _watched_call(fn, args, kwargs, watch: dict):
     try:
         value = fn(*args, **kwargs)
     finally:
-        sys.setprofile(previous)
+        try:
+            sys.setprofile(previous if callable(previous) else None)
+        except Exception:  # noqa: BLE001 - a profiler of C (cProfile) cannot be put back from Python
+            sys.setprofile(None)
     return value, seen
 
 

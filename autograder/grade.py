@@ -381,23 +381,25 @@ def _helper_main(assignment_id, work, course_root, submissions, conn) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
+        import dataclasses
+
         assignment = prepare(assignment_id, work, course_root)
         others = other_assignment_ids(course_root)
-        plans = {}
+        # plain data only: the parent must not need nbformat to read it
+        conn.send(("ok", dataclasses.replace(assignment, release_cells=[])))
+        # one plan at a time, as each is ready: the first submissions are graded while the rest are read
         for student, path in submissions.items():
             try:
-                plans[student] = sanitise(path, assignment, others)
+                plan = sanitise(path, assignment, others)
             except Exception as exc:  # noqa: BLE001 - one odd file never stops the batch
                 from .assignment import Plan
 
-                plans[student] = Plan(invalid=f"the notebook could not be read: {type(exc).__name__}: "
-                                              f"{str(exc)[:300]}", status_hint="invalid")
-        import dataclasses
-
-        # plain data only: the parent must not need nbformat to read it
-        conn.send(("ok", dataclasses.replace(assignment, release_cells=[]), plans))
+                plan = Plan(invalid=f"the notebook could not be read: {type(exc).__name__}: {str(exc)[:300]}",
+                            status_hint="invalid")
+            conn.send(("plan", student, plan))
+        conn.send(("plans", None, None))
     except Exception as exc:  # noqa: BLE001 - reported by the parent
-        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        conn.send(("error", f"{type(exc).__name__}: {exc}", None))
         conn.close()
         return
     # later, while the parent writes the CSV and HTML files: the nbgrader gradebook (nbgrader is imported here)
@@ -413,6 +415,35 @@ def _helper_main(assignment_id, work, course_root, submissions, conn) -> None:
     except Exception as exc:  # noqa: BLE001
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
     conn.close()
+
+
+class _PlanStream:
+    """The plans the nbgrader helper sends one by one, turned into jobs as they arrive (run_jobs polls it)."""
+
+    def __init__(self, conn, plans: dict):
+        self.conn, self.plans, self.done = conn, plans, False  # done: the helper said it sent every plan
+        self.to_jobs = lambda students: []
+
+    def fileno(self) -> int:
+        return self.conn.fileno()
+
+    def take(self, block: bool = False) -> list:
+        """The jobs of every plan that has arrived (waiting for one when `block`)."""
+        arrived = []
+        while not self.done and (block or self.conn.poll()):
+            block = False
+            try:
+                kind, student, plan = self.conn.recv()
+            except EOFError:
+                raise RuntimeError("the nbgrader helper process died") from None
+            if kind == "error":
+                raise RuntimeError(student)
+            if kind == "plans":
+                self.done = True
+                break
+            self.plans[student] = plan
+            arrived.append(student)
+        return self.to_jobs([s for s in arrived if s != SOLUTION])
 
 
 UNSAFE_FLAG = "--unsafe-shared-process"
@@ -434,20 +465,22 @@ def _die_with_parent() -> None:
 def grade(assignment_id: str, submissions: Path, out: Path, *, jobs: int | None = None,
           timeout: float | None = None, cell_timeout: float | None = None, memory_mb: int = 4096,
           course_root: Path = ROOT, progress: bool = True, log=print, unsafe_shared_process: bool = False,
-          disk_mb: int = 256, regrade: list | None = None) -> list[dict]:
+          disk_mb: int = 256, regrade: list | None = None, secret_seed_file: Path | None = None) -> list[dict]:
     """Grade every submission; return one result dict per student (sorted by id).
 
     Each submission runs in its own OS jail (autograder.sandbox) unless `unsafe_shared_process`.
     Without `cell_timeout`, the per-cell limit is derived from the assignment: its solution is run
     once (jailed, like a student) and every cell may take 20 times its slowest cell plus 10 s, within
     10 to 120 s. `regrade`: None keeps finished students; [] grades everyone again; a list of ids
-    grades those again."""
+    grades those again. `secret_seed_file`: a file only the instructor keeps; hidden tests that draw
+    cases with utils.checks.hidden_seed() draw them from it (without it, from their fixed seeds)."""
     from .worker import Engine, Job, run_jobs
 
     # every path is made absolute before anything runs: nbgrader changes the working directory
     # under the gradebook's sqlite URL, so a relative OUT would point somewhere else by then
     out, submissions, course_root = (Path(p).expanduser().resolve() for p in (out, submissions, course_root))
     jobs = max(1, jobs or default_jobs())
+    hidden_seed = read_secret_seed(secret_seed_file) if secret_seed_file is not None else None
     notebook_timeout = float(timeout or 600.0)
     cell_timeout = float(cell_timeout) if cell_timeout else None
     utils_dir = course_root / "utils" if (course_root / "utils").is_dir() else ROOT / "utils"
@@ -470,14 +503,26 @@ def grade(assignment_id: str, submissions: Path, out: Path, *, jobs: int | None 
     engine = Engine(utils_root=utils_dir)
     try:
         return _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell_timeout, memory_mb,
-                      course_root, progress, log, jail, Job, run_jobs, regrade)
+                      course_root, progress, log, jail, Job, run_jobs, regrade, hidden_seed)
     finally:
         engine.close()
 
 
-def _limits(notebook_timeout, cell_timeout, memory_mb, jail) -> dict:
-    return {"timeout": float(notebook_timeout), "cell_timeout": float(cell_timeout), "memory_mb": int(memory_mb),
-            "jailed": jail is not None}
+def _limits(notebook_timeout, cell_timeout, memory_mb, jail, hidden_seed=None) -> dict:
+    limits = {"timeout": float(notebook_timeout), "cell_timeout": float(cell_timeout), "memory_mb": int(memory_mb),
+              "jailed": jail is not None}
+    if hidden_seed is not None:  # which secret drew the hidden cases (a digest: the seed itself stays secret)
+        limits["hidden_seed"] = hashlib.sha256(f"seed {hidden_seed}".encode()).hexdigest()[:12]
+    return limits
+
+
+def read_secret_seed(path) -> int:
+    """The grader's secret seed: a whole number drawn from the file's text (ValueError if it is empty)."""
+    text = Path(path).expanduser().read_text(encoding="utf-8").strip()
+    if not text:
+        raise ValueError(f"the secret seed file {path} is empty: put any long random text in it, e.g. "
+                         "python -c 'import secrets; print(secrets.token_hex(16))' > FILE")
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
 
 
 SOLUTION = "<solution>"  # the job that measures the solution's run time (never a student id)
@@ -490,7 +535,7 @@ def derived_cell_timeout(seconds: dict, notebook_timeout: float) -> float:
 
 
 def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell_timeout, memory_mb, course_root,
-           progress, log, jail, Job, run_jobs, regrade=None) -> list[dict]:
+           progress, log, jail, Job, run_jobs, regrade=None, hidden_seed=None) -> list[dict]:
     nb_path = source_notebook(assignment_id, course_root)  # a ValueError naming the known ones
     found_notes: dict = {}
     found, warnings = find_submissions(submissions, assignment_id, found_notes)
@@ -524,7 +569,7 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
         if (state is None or state.get("key") != keys[student] or state.get("assignment") != assignment_id
                 or student in wanted):
             todo.append(student)
-        elif cell_timeout is not None and state.get("limits") != _limits(notebook_timeout, cell_timeout, memory_mb, jail):
+        elif cell_timeout is not None and state.get("limits") != _limits(notebook_timeout, cell_timeout, memory_mb, jail, hidden_seed):
             other_limits.append(student)
     if other_limits:
         log(f"warning: {len(other_limits)} student(s) were graded earlier with other limits and are kept as they "
@@ -538,9 +583,8 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
 
     ctx = multiprocessing.get_context("fork")
     receive, send = ctx.Pipe()
-    to_read = {s: found[s] for s in todo}
-    if cell_timeout is None and todo:
-        to_read[SOLUTION] = nb_path
+    to_read = {SOLUTION: nb_path} if cell_timeout is None and todo else {}  # the solution is read first
+    to_read.update({s: found[s] for s in todo})
     helper = ctx.Process(target=_helper_main, args=(assignment_id, work, course_root, to_read, send), daemon=True)
     helper.start()
     send.close()
@@ -553,11 +597,15 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
     if outcome[0] != "ok":
         helper.join()
         raise RuntimeError(outcome[1])
-    _, assignment, plans = outcome
+    assignment = outcome[1]
+    plans: dict = {}
+    stream = _PlanStream(receive, plans)
+    if SOLUTION in to_read:
+        stream.take(block=True)  # the first plan sent
     if todo:
         from .report import preload
 
-        preload()  # the helper is done and the engine is still importing the frameworks: a core is free
+        preload()  # nbgrader's part is done and the engine is still importing the frameworks: a core is free
 
     # the solution, when its run time is not known yet, is graded first in the same pool: until it is
     # done every cell may take 120 s; then the derived limit applies (a student finishing before that
@@ -575,7 +623,7 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
         limit["cell"] = derived_cell_timeout(seconds, notebook_timeout)
         limit["pending"] = False
         for result in early:
-            result["limits"] = _limits(notebook_timeout, limit["cell"], memory_mb, jail)
+            result["limits"] = _limits(notebook_timeout, limit["cell"], memory_mb, jail, hidden_seed)
             save_state(state_dir, key, result)
         slowest = max([v for v in seconds.values() if isinstance(v, (int, float))] or [0.0])
         log(f"per-cell time limit: {limit['cell']:g} s (derived: the solution's slowest cell took {slowest:.2f} s; "
@@ -599,7 +647,7 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
     def save(result: dict) -> None:
         if result["student_id"] in found_notes:
             result["notes"].insert(0, found_notes[result["student_id"]])
-        result["limits"] = _limits(notebook_timeout, limit["cell"], memory_mb, jail)
+        result["limits"] = _limits(notebook_timeout, limit["cell"], memory_mb, jail, hidden_seed)
         save_state(state_dir, key, result)
         if limit.get("pending"):
             early.append(result)
@@ -616,14 +664,21 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
         (runs / "solution-run").mkdir()
         job_list.append(Job(SOLUTION, solution_plan.cells, str(runs / "solution-run")))
     invalid = []
-    for student in todo:
-        plan = plans[student]
-        if plan.invalid is not None:
-            invalid.append(student)  # saved once the limits of the batch are known
-            continue
-        workdir = runs / student
-        workdir.mkdir()
-        job_list.append(Job(student, plan.cells, str(workdir)))
+
+    def new_jobs(students) -> list:
+        made = []
+        for student in students:
+            plan = plans[student]
+            if plan.invalid is not None:
+                invalid.append(student)  # saved once the limits of the batch are known
+                continue
+            workdir = runs / student
+            workdir.mkdir()
+            made.append(Job(student, plan.cells, str(workdir)))
+        return made
+
+    job_list.extend(new_jobs([s for s in plans if s != SOLUTION]))
+    stream.to_jobs = new_jobs
 
     def started_job(job) -> None:
         running_now[job.key] = True
@@ -651,9 +706,12 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, on_term)
     try:
-        if job_list:
+        if job_list or not stream.done:
             run_jobs(engine, job_list, jobs=jobs, cell_timeout=lambda: limit["cell"], notebook_timeout=notebook_timeout,
-                     memory_bytes=int(memory_mb) * 2**20, on_finish=finished, jail=jail, on_start=started_job)
+                     memory_bytes=int(memory_mb) * 2**20, on_finish=finished, jail=jail, on_start=started_job,
+                     incoming=stream, hidden_seed=hidden_seed)
+        while not stream.done:  # the helper's last word (nothing was left to grade)
+            stream.take(block=True)
         for student in invalid:  # now that the batch's limits are known
             save(result_from_plan(student, assignment, plans[student], key=keys[student]))
     except KeyboardInterrupt:
@@ -717,7 +775,8 @@ def grade_main(args) -> int:
                         memory_mb=getattr(args, "memory_mb", 4096),
                         course_root=Path(getattr(args, "course_root", None) or ROOT),
                         unsafe_shared_process=getattr(args, "unsafe_shared_process", False),
-                        disk_mb=getattr(args, "disk_mb", 256), regrade=getattr(args, "regrade", None))
+                        disk_mb=getattr(args, "disk_mb", 256), regrade=getattr(args, "regrade", None),
+                        secret_seed_file=getattr(args, "secret_seed_file", None))
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

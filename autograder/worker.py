@@ -1,7 +1,7 @@
 """Run submissions in forked children of a warm engine, each as two processes: the student's and the trusted one.
 
-The engine imports the heavy libraries once (numpy, matplotlib, IPython, the
-course `utils`, and torch / tensorflow when the assignment uses them) and
+The engine imports the heavy libraries once (numpy, IPython, the course
+`utils`, and torch / tensorflow / matplotlib when the assignment uses them) and
 captures the code of `utils`; it holds nothing of any student. For each
 submission (`jobs` at a time) it forks a child, which at once forks again,
 before it has read anything of the job:
@@ -64,15 +64,17 @@ class Warm:
         os.environ["MPLBACKEND"] = "Agg"
         import warnings
 
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot  # noqa: F401
         import numpy  # noqa: F401
 
+        if "matplotlib" in frameworks:  # an assignment that plots (MPLBACKEND=Agg holds for any other import)
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot  # noqa: F401
         warnings.filterwarnings("ignore", message=".*oneDNN.*")
         for name in frameworks:
-            __import__(name)
+            if name != "matplotlib":
+                __import__(name)
         if "tensorflow" in frameworks:
             import tensorflow as tf
 
@@ -88,7 +90,18 @@ class Warm:
         config.HistoryManager.enabled = False
         self.shell = InteractiveShell.instance(config=config)
         self.utils_code = capture_utils(utils_root)
+        import importlib
+
         import utils  # noqa: F401 - warm the real package too (its dependencies stay imported)
+
+        # what every test cell and most answers import: imported once here instead of in every process
+        adapters = {"torch": "utils.torch_utils", "tensorflow": "utils.tf_utils"}
+        for name in ("utils.checks", "utils.rnn", "utils.metrics", "utils.evaluation",
+                     *(adapters[f] for f in frameworks if f in adapters)):
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - a test that needs it meets the error itself
+                pass
 
     def compile_cell(self, source: str, filename: str):
         """IPython's input transformations (magics, !shell) then Python's compiler."""
@@ -444,16 +457,19 @@ def _student_main(warm: Warm, fd: int) -> int:
         limit = (memory_base or _mem_now()) + int(header["memory_bytes"])
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     _framework_threads(int(header.get("threads", 1)))
-    finder = _CapturedUtils(warm.utils_code)
-    for name in [m for m in sys.modules if m == "utils" or m.startswith("utils.")]:
-        del sys.modules[name]
-    sys.meta_path[:] = [finder, *sys.meta_path]
+    # the utils modules the engine imported stay (nothing trusted depends on them here); any other is
+    # served from the code captured when the engine started, whatever happened on disk since
+    sys.meta_path[:] = [_CapturedUtils(warm.utils_code), *sys.meta_path]
     snap = _snapshot_modules()
     shell = warm.shell
     user_ns = shell.user_ns
     user_ns["__name__"] = "__main__"
     shell.showtraceback = lambda *a, **k: None
-    plt_close = sys.modules["matplotlib.pyplot"].close
+    def plt_close(which):  # the figures a cell left open, if it plotted at all
+        pyplot = sys.modules.get("matplotlib.pyplot")
+        if pyplot is not None:
+            pyplot.close(which)
+
     guard = {"armed": False}
     _install_guard(os.path.realpath(workdir), guard)
     now, real_exec, describe = time.monotonic, exec, _describe
@@ -604,6 +620,7 @@ def _trusted_main(warm: Warm, spec: dict, wfd: int, fd: int, student_pid: int) -
     import utils.checks
 
     utils.checks._STUDENT_SIDE = link.make
+    utils.checks._HIDDEN_SEED = spec.get("hidden_seed")
     _framework_threads(int(spec["threads"]))
 
     def student_gone() -> int:
@@ -676,25 +693,9 @@ def _trusted_main(warm: Warm, spec: dict, wfd: int, fd: int, student_pid: int) -
         link.notes.clear()
         if broken:
             return 0
-    try:
-        channel.send_message(fd, {"op": "end"}, [])
-    except channel.ChannelError:
-        pass
-    deadline = time.monotonic() + 2.0
-    while time.monotonic() < deadline:  # the student's process ends with its cells: nothing stays behind
-        try:
-            if os.waitpid(student_pid, os.WNOHANG)[0]:
-                break
-        except ChildProcessError:
-            break
-        time.sleep(0.005)
-    else:
-        try:
-            os.kill(student_pid, signal.SIGKILL)
-            os.waitpid(student_pid, 0)
-        except OSError:
-            pass
     send({"t": "done"})
+    # the student's process has nothing left to do: it is killed with its jail when this process exits
+    # (PR_SET_PDEATHSIG) and reaped by the engine (a child subreaper), while the next job starts
     return 0
 
 
@@ -844,7 +845,10 @@ def _engine_main(sock, utils_root) -> int:
     import socket
 
     try:
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: ends with the grading process
+        libc = ctypes.CDLL(None)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: ends with the grading process
+        # PR_SET_CHILD_SUBREAPER: a student's process whose trusted process has ended is reaped here
+        libc.prctl(36, 1)
     except Exception:  # noqa: BLE001
         pass
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the grading process's to handle
@@ -859,6 +863,10 @@ def _engine_main(sock, utils_root) -> int:
     except BaseException as exc:  # noqa: BLE001
         sock.send(json.dumps({"error": f"could not start the grading engine: {type(exc).__name__}: {exc}"}).encode())
         return 1
+    import gc
+
+    gc.collect()
+    gc.freeze()  # the warm objects leave the collector's view: children do not copy their pages by touching them
     sock.send(b'{"ready": true}')
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
@@ -930,11 +938,13 @@ def _valid_result(r) -> dict:
 
 
 def run_jobs(engine: Engine, jobs_list: list, *, jobs: int, cell_timeout, notebook_timeout: float,
-             memory_bytes: int, on_finish, jail: dict | None = None, on_start=None) -> None:
+             memory_bytes: int, on_finish, jail: dict | None = None, on_start=None, incoming=None,
+             hidden_seed: int | None = None) -> None:
     """Grade every Job with at most `jobs` children at once; call on_finish(job) as each ends.
 
     `jail` (the sandbox.Jail settings but the uid) jails every child; None runs them in the unsafe
-    shared-process mode."""
+    shared-process mode. `incoming`, if given, brings more jobs while they run: `incoming.take(block)`
+    returns the new ones, `incoming.done` says whether more will come, `incoming.fileno()` wakes the loop."""
     pending = list(jobs_list)
     running: dict = {}  # rfd -> job
     cell_limit = cell_timeout if callable(cell_timeout) else (lambda: cell_timeout)
@@ -955,6 +965,7 @@ def run_jobs(engine: Engine, jobs_list: list, *, jobs: int, cell_timeout, notebo
             "skip": sorted(job.skip),
             "done": sorted(i for i in job.results if job.cells[i]["kind"] == "test"),
             "secret": job.secret, "workdir": job.workdir, "memory_bytes": memory_bytes, "threads": threads,
+            "hidden_seed": hidden_seed,  # read by the trusted process only
             "jail": None,
         }
         if jail is not None:
@@ -1087,11 +1098,16 @@ def run_jobs(engine: Engine, jobs_list: list, *, jobs: int, cell_timeout, notebo
             pending.insert(0, job)
 
     try:
-        while pending or running:
+        while pending or running or (incoming is not None and not incoming.done):
+            if incoming is not None and not incoming.done:
+                pending.extend(incoming.take(block=not pending and not running))
             while pending and len(running) < jobs:
                 start(pending.pop(0))
-            readable, _, _ = select.select(list(running), [], [], 0.05)
+            watch = list(running) + ([incoming] if incoming is not None and not incoming.done else [])
+            readable, _, _ = select.select(watch, [], [], 0.05)
             for rfd in readable:
+                if rfd is incoming:
+                    continue  # taken at the top of the loop
                 job = running[rfd]
                 try:
                     chunk = os.read(rfd, 1 << 16)

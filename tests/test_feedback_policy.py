@@ -188,18 +188,6 @@ EDGE_01 = {
 }
 
 
-@pytest.mark.parametrize("label", list(HIDDEN_01))
-def test_01_hidden_failures_name_the_kind_and_no_value(label):
-    exercise, source, kind, mistake = HIDDEN_01[label]
-    assert_hidden_feedback("01_hidden_state", exercise, source, kind, mistake)
-
-
-@pytest.mark.parametrize("label", list(EDGE_01))
-def test_01_each_edge_case_has_its_own_cell(label):
-    exercise, source, cell, phrase = EDGE_01[label]
-    assert_misses_only("01_hidden_state", exercise, source, cell, phrase)
-
-
 # -- 02_rnn_shapes_pytorch (its stated requirements are the options and forms; no edge case is stated)
 
 SHAPES = ("expected_rnn_shapes(seq_len, batch, input_size, hidden_size, num_layers=1, bidirectional=False, "
@@ -218,13 +206,6 @@ HIDDEN_02 = {
                             "    raise ValueError(f'the layer expects 8 features, but x has {x.shape[-1]}')"),
         "a batch_first layer", "does not mention the sizes"),
 }
-
-
-@pytest.mark.parametrize("label", list(HIDDEN_02))
-def test_02_pytorch_hidden_failures_name_the_kind_and_no_value(label):
-    pytest.importorskip("torch")
-    exercise, source, kind, mistake = HIDDEN_02[label]
-    assert_hidden_feedback("02_rnn_shapes_pytorch", exercise, source, kind, mistake)
 
 
 # -- 03_classification_metrics
@@ -272,18 +253,6 @@ EDGE_03 = {
                                      "        return float(t)", "return float(s.min())"),
         "test_threshold_for_recall__no_positive", "raise ValueError"),
 }
-
-
-@pytest.mark.parametrize("label", list(HIDDEN_03))
-def test_03_hidden_failures_name_the_kind_and_no_value(label):
-    exercise, source, kind, mistake = HIDDEN_03[label]
-    assert_hidden_feedback("03_classification_metrics", exercise, source, kind, mistake)
-
-
-@pytest.mark.parametrize("label", list(EDGE_03))
-def test_03_each_edge_case_has_its_own_cell(label):
-    exercise, source, cell, phrase = EDGE_03[label]
-    assert_misses_only("03_classification_metrics", exercise, source, cell, phrase)
 
 
 # -- 04_sequence_metrics
@@ -336,13 +305,18 @@ EDGE_04 = {
 }
 
 
-@pytest.mark.parametrize("label", list(HIDDEN_04))
-def test_04_hidden_failures_name_the_kind_and_no_value(label):
-    exercise, source, kind, mistake = HIDDEN_04[label]
-    assert_hidden_feedback("04_sequence_metrics", exercise, source, kind, mistake)
+HIDDEN = {"01_hidden_state": HIDDEN_01, "02_rnn_shapes_pytorch": HIDDEN_02, "03_classification_metrics": HIDDEN_03,
+          "04_sequence_metrics": HIDDEN_04}
+EDGES = {"01_hidden_state": EDGE_01, "03_classification_metrics": EDGE_03, "04_sequence_metrics": EDGE_04}
 
 
-@pytest.mark.parametrize("label", list(EDGE_04))
-def test_04_each_edge_case_has_its_own_cell(label):
-    exercise, source, cell, phrase = EDGE_04[label]
-    assert_misses_only("04_sequence_metrics", exercise, source, cell, phrase)
+@pytest.mark.parametrize("aid,label", [(aid, label) for aid, cases in HIDDEN.items() for label in cases])
+def test_hidden_failures_name_the_kind_and_no_value(aid, label):
+    exercise, source, kind, mistake = HIDDEN[aid][label]
+    assert_hidden_feedback(aid, exercise, source, kind, mistake)
+
+
+@pytest.mark.parametrize("aid,label", [(aid, label) for aid, cases in EDGES.items() for label in cases])
+def test_each_edge_case_has_its_own_cell(aid, label):
+    exercise, source, cell, phrase = EDGES[aid][label]
+    assert_misses_only(aid, exercise, source, cell, phrase)

@@ -48,6 +48,7 @@ __all__ = [
     "check_choice",
     "hidden_case",
     "student_side",
+    "hidden_seed",
 ]
 
 _MAX_SHOWN = 6  # array elements shown in a message before it is abbreviated
@@ -279,6 +280,24 @@ def _type_name(x) -> str:
 
 # set by the grader's trusted process: builds an object in the learner's process (None in a notebook)
 _STUDENT_SIDE = None
+# set by the grader's trusted process from `grade --secret-seed-file` (None: every hidden seed is fixed)
+_HIDDEN_SEED = None
+
+
+def hidden_seed(default: int) -> int:
+    """The seed a hidden test draws its cases from: `default` in a notebook and in a plain graded run;
+    in a run with `grade --secret-seed-file`, a number derived from the instructor's secret and
+    `default`, so that each test draws other cases and a copied hidden test cannot be hard-coded.
+    Use it inside `### BEGIN HIDDEN TESTS` with `hidden_case(...)`, whose messages show no value::
+
+        rng = np.random.default_rng(hidden_seed(7))
+    """
+    if _HIDDEN_SEED is None:
+        return int(default)
+    import hashlib
+
+    digest = hashlib.sha256(f"{int(_HIDDEN_SEED)}:{int(default)}".encode()).digest()
+    return int.from_bytes(digest[:8], "big")
 
 
 def student_side(factory, *args, **kwargs):
