@@ -654,6 +654,7 @@ def _trusted_main(warm: Warm, spec: dict, wfd: int, fd: int, student_pid: int) -
             continue
         out = _Capped(CELL_OUTPUT_CAP)
         started = time.monotonic()
+        requests_before = link.seq
         filename = cell["filename"]
         broken = False
         try:
@@ -682,6 +683,7 @@ def _trusted_main(warm: Warm, spec: dict, wfd: int, fd: int, student_pid: int) -
             sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
             result = {"status": "passed", "message": ""}
         result["seconds"] = round(time.monotonic() - started, 3)
+        result["requests"] = link.seq - requests_before  # what this test asked the student's process
         result["output_chars"] = out.size
         if out.size > CELL_OUTPUT_CAP:
             result["truncated"] = True
@@ -928,6 +930,9 @@ def _valid_result(r) -> dict:
     for key in ("seconds",):
         if isinstance(r.get(key), (int, float)) and not isinstance(r.get(key), bool):
             out[key] = float(r[key])
+    requests = r.get("requests")
+    if isinstance(requests, int) and not isinstance(requests, bool) and requests >= 0:
+        out["requests"] = requests
     size = r.get("output_chars")
     out["output_chars"] = size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else 0
     if r.get("truncated") is True:

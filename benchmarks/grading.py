@@ -12,7 +12,9 @@ machine, one after the other:
 - ours: `python -m autograder grade` on the same files, timed as a whole
   (its own nbgrader generate_assignment included), every core, each
   submission in its own OS jail; at 12 and at 100 submissions;
-- the jail's cost: the same 12 graded with `--unsafe-shared-process`.
+- the jail's cost: the same 12 graded with `--unsafe-shared-process`;
+- the channel's cost per test cell (trusted verdicts): the requests each test cell made, as the
+  trusted process counted them, times the measured round trip of one request.
 
     python -m benchmarks grading
     python -m benchmarks.grading --n 12 --large 100
@@ -81,6 +83,52 @@ def _ours(subs: Path, out: Path, *flags: str) -> tuple[float, dict]:
         return seconds, {r["student_id"]: float(r["points"]) for r in csv.DictReader(fh)}
 
 
+def _round_trip_us(payload, n: int = 500) -> float:
+    """Microseconds for one call through the trusted verdicts' channel (autograder/channel.py) to a
+    forked student's side that returns its argument doubled, `payload` crossing both ways."""
+    import socket
+
+    import numpy as np
+
+    from autograder import channel
+
+    mine, theirs = socket.socketpair()
+    pid = os.fork()
+    if pid == 0:
+        mine.close()
+        channel.serve(theirs.detach(), {"f": lambda x: np.asarray(x) * 2}, None, None)
+        os._exit(0)
+    theirs.close()
+    link = channel.TrustedChannel(mine.detach())
+    f = link.request("get", name="f")
+    f(payload)
+    start = time.perf_counter()
+    for _ in range(n):
+        f(payload)
+    per_call = (time.perf_counter() - start) / n * 1e6
+    channel.send_message(link.fd, {"op": "end"}, [])
+    os.waitpid(pid, 0)
+    return per_call
+
+
+def _channel_cost(out: Path) -> None:
+    """The channel's cost per test cell: requests per cell (counted by the trusted process) x a round trip."""
+    import json
+
+    import numpy as np
+
+    counts = []
+    for state in sorted((out / ".state").glob("*.json")):
+        counts.extend(v for k, v in json.loads(state.read_text()).get("requests", {}).items())
+    if not counts:
+        return
+    small, large = _round_trip_us(3.0), _round_trip_us(np.zeros((8, 16, 32), "float32"))
+    mean = sum(counts) / len(counts)
+    print(f"  channel: {mean:.1f} requests per test cell (at most {max(counts)}); a round trip takes {small:.0f} us "
+          f"(a number) to {large:.0f} us (a 16 KB array) -> about {mean * small / 1000:.1f} to "
+          f"{mean * large / 1000:.1f} ms per test cell", flush=True)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.grading")
     parser.add_argument("--n", type=int, default=12, help="submissions graded by both (default 12)")
@@ -118,6 +166,7 @@ def main(argv=None) -> int:
         print(f"  scores agree with nbgrader:    {agree}  (total {sum(ours.values()):g} points)")
         ratio = t_nbgrader / t_ours
         print(f"  speed-up at {args.n}: {ratio:.1f}x  (target >= 10x)", flush=True)
+        _channel_cost(tmp / "out")
 
         large = tmp / "large"
         _submissions(release_nb, args.large, large)

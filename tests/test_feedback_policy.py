@@ -305,8 +305,24 @@ EDGE_04 = {
 }
 
 
-HIDDEN = {"01_hidden_state": HIDDEN_01, "02_rnn_shapes_pytorch": HIDDEN_02, "03_classification_metrics": HIDDEN_03,
-          "04_sequence_metrics": HIDDEN_04}
+HIDDEN_02_TF = {
+    "the visible units written in": (
+        "expected_simple_rnn_shapes",
+        _def("expected_simple_rnn_shapes(batch, time, features, units, return_sequences=False, return_state=False)",
+             "out = (batch, time, 3) if return_sequences else (batch, 3)",
+             "return (out, (batch, 3)) if return_state else out"),
+        "other sizes", None),
+    "make_rnn with the visible units written in": (
+        "make_rnn", _def("make_rnn(units)", "return keras.layers.SimpleRNN(20, return_sequences=True, return_state=True)"),
+        "other sizes", "pass the argument units"),
+    "check_input's message with the visible size written in": (
+        "check_input", _def("check_input(layer, x)", "if x.shape[-1] != layer.cell.kernel.shape[0]:",
+                            "    raise ValueError(f'the layer expects 8 features, but x has {x.shape[-1]}')"),
+        "a tf tensor x", "name both"),
+}
+
+HIDDEN = {"01_hidden_state": HIDDEN_01, "02_rnn_shapes_pytorch": HIDDEN_02, "02_rnn_shapes_tensorflow": HIDDEN_02_TF,
+          "03_classification_metrics": HIDDEN_03, "04_sequence_metrics": HIDDEN_04}
 EDGES = {"01_hidden_state": EDGE_01, "03_classification_metrics": EDGE_03, "04_sequence_metrics": EDGE_04}
 
 

@@ -28,7 +28,7 @@ from autograder.examples import build_class
 from autograder.tests.test_grading import ENV
 
 ROOT = Path(__file__).resolve().parents[2]
-DRAWING = ["02_rnn_shapes_pytorch", "03_classification_metrics", "04_sequence_metrics", "07_metric_pitfalls"]
+DRAWING = ["02_rnn_shapes_pytorch", "02_rnn_shapes_tensorflow", "03_classification_metrics", "04_sequence_metrics", "07_metric_pitfalls"]
 SECRETS = ("a secret only the grader keeps", "another term, another secret")
 
 
