@@ -40,7 +40,9 @@ searched for, because idiomatic code recurs where it is taught; the policy is:
    long, each with why it is no answer.
 4. *A run of lines is never generic*: `RUN_LINES` consecutive non-blank lines of one region that
    occur consecutively in one file of DEST are flagged even when each line alone is generic by rule
-   1 or 2, since a copied solution body is made of ordinary lines (rule 3's lines are still skipped).
+   1 or 2, since a copied solution body is made of ordinary lines (rule 3's lines are still skipped),
+   unless that very run is public too: it occurs in that order in the public text of `source/` (one
+   assignment's visible test written like another's hidden one) or in a lesson.
 
 Everything else is *distinctive*, and one distinctive line found in DEST fails the check. Besides
 lines, the check fails when DEST holds a `source/` folder, the autograder, the instructor's tests or
@@ -215,6 +217,26 @@ def secret_regions(course_root: Path) -> tuple[list[Region], set[str]]:
     return regions, public
 
 
+def _runs_of(lines) -> set:
+    body = [line for line in lines if line]
+    return {tuple(body[i:i + RUN_LINES]) for i in range(len(body) - RUN_LINES + 1)}
+
+
+def public_runs(course_root: Path) -> set:
+    """Every run of `RUN_LINES` normalised non-blank lines of the public text of source/ and of the lessons."""
+    runs: set = set()
+    for path in source_notebooks(course_root):
+        for index, cell in enumerate(nbformat.read(path, as_version=4).cells):
+            if cell.cell_type == "code":
+                name = cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {index}"
+                runs |= _runs_of(normalise(line) for line in _cell_regions(cell.source, path.stem, name)[1])
+    for path in sorted((course_root / "notebooks").glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "code":
+                runs |= _runs_of(normalise(line) for line in cell.source.splitlines())
+    return runs
+
+
 def lesson_lines(course_root: Path) -> set[str]:
     """Normalised lines of the lessons: teaching material, published on purpose (rule 2)."""
     found: set[str] = set()
@@ -318,6 +340,7 @@ def scan(dest: Path, course_root: Path = ROOT) -> list[Leak]:
     texts = _dest_texts(dest)
     joined = "\n".join("\n".join(lines) for lines in texts.values())
     findings = _structure_leaks(dest)
+    shown_runs = public_runs(course_root)
 
     def reference(region: Region, name: str) -> str | None:
         return REFERENCES.get((name.split(" (cell")[0], region.assignment.split("_")[0], region.cell))
@@ -334,7 +357,7 @@ def scan(dest: Path, course_root: Path = ROOT) -> list[Leak]:
         reported: set[str] = set()
         for start in range(len(body) - RUN_LINES + 1):  # rule 4
             run = [line for _, line in body[start:start + RUN_LINES]]
-            if run[0] not in joined:
+            if run[0] not in joined or tuple(run) in shown_runs:
                 continue
             for name, lines in texts.items():
                 if name not in reported and any(lines[i] == run[0] and _run_at(lines, i, run) for i in range(len(lines))):

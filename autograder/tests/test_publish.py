@@ -139,11 +139,14 @@ def test_a_copied_body_of_ordinary_lines_is_found_as_a_run(copy):
     """Lines that are each generic (short, or taught in a lesson) are still a leak four in a row."""
     regions, public_lines = P.secret_regions(ROOT)
     public = "\n".join(public_lines | P.lesson_lines(ROOT))
+    shown_runs = P.public_runs(ROOT)
     run = None
-    for region in regions:  # a region with RUN_LINES consecutive lines of which none is distinctive
+    for region in regions:  # a region with RUN_LINES consecutive lines of which none is distinctive (not a public run)
         body = [line for line in region.lines if P.normalise(line)]
         for start in range(len(body) - P.RUN_LINES + 1):
-            if all(P.classify(P.normalise(line), public) != "distinctive" for line in body[start:start + P.RUN_LINES]):
+            lines = body[start:start + P.RUN_LINES]
+            if tuple(P.normalise(line) for line in lines) not in shown_runs and \
+                    all(P.classify(P.normalise(line), public) != "distinctive" for line in lines):
                 run = region, body[start:start + P.RUN_LINES]
                 break
         if run:
@@ -232,3 +235,21 @@ def test_the_notebook_check_catches_a_broken_library(copy):
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 1 and "FAIL" in proc.stdout, proc.stdout
     assert "RuntimeError" in proc.stdout
+
+
+def test_a_run_that_is_public_elsewhere_is_no_leak(copy):
+    """A hidden test written like another assignment's visible one (the same four lines, public there)."""
+    shown_runs = P.public_runs(ROOT)
+    regions, _ = P.secret_regions(ROOT)
+    found = None
+    for region in regions:
+        body = [line for line in region.lines if P.normalise(line)]
+        for start in range(len(body) - P.RUN_LINES + 1):
+            if tuple(P.normalise(line) for line in body[start:start + P.RUN_LINES]) in shown_runs:
+                found = body[start:start + P.RUN_LINES]
+                break
+        if found:
+            break
+    assert found, "no hidden run is public elsewhere: the test needs another example"
+    (copy / "utils" / "helpers.py").write_text("def helper():\n" + "\n".join(found) + "\n")
+    assert not [leak for leak in P.leak_check(copy, ROOT) if leak.found_in == "utils/helpers.py"]
