@@ -321,9 +321,119 @@ HIDDEN_02_TF = {
         "a tf tensor x", "name both"),
 }
 
+# -- 05_sequence_classification (both tracks: evaluate and choose_threshold are framework-free)
+
+EVALUATE = "evaluate(y_true, proba, threshold=0.5)"
+CHOOSE_T = "choose_threshold(y_true, scores, metric, goal)"
+HIDDEN_05 = {
+    "evaluate ignores a high threshold": (
+        "evaluate", _def(EVALUATE, "y = np.asarray(y_true).astype(int)", "t = 0.5 if threshold > 0.75 else threshold",
+                         "p = (np.asarray(proba, dtype=float) >= t).astype(int)",
+                         "return {'accuracy': metrics.accuracy_score(y, p),",
+                         "        'precision': metrics.precision_score(y, p, zero_division=0),",
+                         "        'recall': metrics.recall_score(y, p, zero_division=0),",
+                         "        'f1': metrics.f1_score(y, p, zero_division=0),",
+                         "        'confusion_matrix': metrics.confusion_matrix(y, p, labels=[0, 1])}"),
+        "at a high threshold", "threshold argument was ignored"),
+    "choose_threshold loses ties when few scores are distinct": (
+        "choose_threshold", _def(CHOOSE_T, "y, s = np.asarray(y_true).astype(int), np.asarray(scores, dtype=float)",
+                                 "f = metrics.precision_score if metric == 'precision' else metrics.recall_score",
+                                 "strict = len(np.unique(s)) < 20",
+                                 "good = [t for t in np.unique(s) if f(y, ((s > t) if strict else (s >= t)).astype(int), zero_division=0) >= goal]",
+                                 "return (float(min(good)) if metric == 'precision' else float(max(good))) if good else None"),
+        "many tied scores", None),
+}
+SPAM = ("class SpamRNN(nn.Module):\n"
+        "    def __init__(self, vocab_size, embed_dim, hidden_size):\n"
+        "        super().__init__()\n"
+        "        self.embedding = nn.Embedding(vocab_size, embed_dim)\n"
+        "        self.rnn = nn.RNN(embed_dim, hidden_size, batch_first=True)\n"
+        "        self.out = nn.Linear(hidden_size, 1)\n"
+        "    def forward(self, x):\n"
+        "        outputs, _ = self.rnn(self.embedding(x))\n"
+        "        return self.out(outputs[:, {step}]){squeeze}\n")
+HIDDEN_05_PT = {**HIDDEN_05,
+                "SpamRNN reads at most 8 steps": (
+                    "SpamRNN", SPAM.format(step="min(x.shape[1], 8) - 1", squeeze=".squeeze(-1)"), "a longer sequence", None)}
+EDGE_05_PT = {
+    "SpamRNN squeezes every axis": ("SpamRNN", SPAM.format(step="-1", squeeze=".squeeze()"),
+                                    "test_SpamRNN__batch_of_one", "squeeze only the last axis"),
+}
+
+
+# -- 06_sequence_prediction (both tracks)
+
+EPS = "evaluate_per_step(model, inputs, targets, mask)"
+_EPS_BODY = ("logits = np.asarray(predict(model, inputs), dtype=np.float64)",
+             "targets, mask = np.asarray(targets), np.asarray(mask, dtype=bool)",
+             "z = logits - logits.max(axis=-1, keepdims=True)",
+             "logp = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))",
+             "tok = -np.take_along_axis(logp, np.where(mask, targets, 0)[..., None], axis=-1)[..., 0]",
+             "real = mask.sum(axis=0)",
+             "acc = metrics.per_step_scores(targets, logits.argmax(axis=-1), metric='accuracy', mask=mask)")
+HIDDEN_06 = {
+    "predict_next feeds at most the first 8 tokens": (
+        "predict_next", _def("predict_next(model, prefix)", "hidden = None",
+                             "for token in list(prefix)[:8]:",
+                             "    logits, hidden = model([[token]], hidden, return_state=True)",
+                             "out = logits.detach().numpy() if hasattr(logits, 'detach') else np.asarray(logits)",
+                             "return int(np.argmax(out[0, -1]))"),
+        "random prefixes of other lengths", None),
+    "shift_for_next_token keeps at most 20 steps": (
+        "shift_for_next_token", _def("shift_for_next_token(tokens)", "tokens = np.asarray(tokens)[:, :21]",
+                                     "return tokens[:, :-1], tokens[:, 1:]"),
+        "long sentences", None),
+    "evaluate_per_step divides by the batch on larger batches": (
+        "evaluate_per_step", _def(EPS, *_EPS_BODY,
+                                  "den = np.full(real.shape, len(mask)) if len(mask) > 6 else np.maximum(real, 1)",
+                                  "loss = np.where(real > 0, np.where(mask, tok, 0).sum(axis=0) / den, np.nan)",
+                                  "return {'loss': loss, 'accuracy': acc, 'perplexity': float(np.exp(tok[mask].mean()))}"),
+        "another model and a larger batch", None),
+}
+EDGE_06 = {
+    "evaluate_per_step gives 0 at a fully padded step": (
+        "evaluate_per_step", _def(EPS, *_EPS_BODY,
+                                  "loss = np.where(mask, tok, 0).sum(axis=0) / np.maximum(real, 1)",
+                                  "return {'loss': loss, 'accuracy': acc, 'perplexity': float(np.exp(tok[mask].mean()))}"),
+        "test_evaluate_per_step__fully_padded", "should be NaN"),
+    "evaluate_per_step without the log-sum-exp trick": (
+        "evaluate_per_step", _def(EPS, "logits = np.asarray(predict(model, inputs), dtype=np.float64)",
+                                  "targets, mask = np.asarray(targets), np.asarray(mask, dtype=bool)",
+                                  "with np.errstate(all='ignore'):",
+                                  "    logp = np.log(np.exp(logits) / np.exp(logits).sum(axis=-1, keepdims=True))",
+                                  "    tok = -np.take_along_axis(logp, np.where(mask, targets, 0)[..., None], axis=-1)[..., 0]",
+                                  "    real = mask.sum(axis=0)",
+                                  "    loss = np.where(real > 0, np.where(mask, tok, 0).sum(axis=0) / np.maximum(real, 1), np.nan)",
+                                  "acc = metrics.per_step_scores(targets, logits.argmax(axis=-1), metric='accuracy', mask=mask)",
+                                  "return {'loss': loss, 'accuracy': acc, 'perplexity': float(np.exp(tok[mask].mean()))}"),
+        "test_evaluate_per_step__huge_logits", "log-sum-exp"),
+}
+
+
+# -- 08_lstm_gru_padding (both tracks: the numpy exercises)
+
+HIDDEN_08 = {
+    "lengths_to_mask squeezes the lengths": (
+        "lengths_to_mask", _def("lengths_to_mask(lengths, max_len)",
+                                "return np.arange(max_len)[None, :] < np.asarray(lengths).squeeze()[:, None]"),
+        "a batch of one", "IndexError"),
+    "clip_by_global_norm indexes the first axis of every gradient": (
+        "clip_by_global_norm", _def("clip_by_global_norm(grads, max_norm)", "grads = [np.asarray(g, dtype=float) for g in grads]",
+                                    "norm = float(np.sqrt(sum((g.reshape(g.shape[0], -1) ** 2).sum() for g in grads)))",
+                                    "scale = min(1.0, max_norm / norm) if norm > 0 else 1.0",
+                                    "return [g * scale for g in grads], norm"),
+        "a scalar gradient", "IndexError"),
+}
+
+
 HIDDEN = {"01_hidden_state": HIDDEN_01, "02_rnn_shapes_pytorch": HIDDEN_02, "02_rnn_shapes_tensorflow": HIDDEN_02_TF,
-          "03_classification_metrics": HIDDEN_03, "04_sequence_metrics": HIDDEN_04}
-EDGES = {"01_hidden_state": EDGE_01, "03_classification_metrics": EDGE_03, "04_sequence_metrics": EDGE_04}
+          "03_classification_metrics": HIDDEN_03, "04_sequence_metrics": HIDDEN_04,
+          "05_sequence_classification_pytorch": HIDDEN_05_PT, "05_sequence_classification_tensorflow": HIDDEN_05,
+          "06_sequence_prediction_pytorch": HIDDEN_06, "06_sequence_prediction_tensorflow": HIDDEN_06,
+          "08_lstm_gru_padding_pytorch": HIDDEN_08, "08_lstm_gru_padding_tensorflow": HIDDEN_08}
+EDGES = {"01_hidden_state": EDGE_01, "03_classification_metrics": EDGE_03, "04_sequence_metrics": EDGE_04,
+         "05_sequence_classification_pytorch": EDGE_05_PT, "06_sequence_prediction_pytorch": EDGE_06,
+         "06_sequence_prediction_tensorflow": EDGE_06}
 
 
 @pytest.mark.parametrize("aid,label", [(aid, label) for aid, cases in HIDDEN.items() for label in cases])
