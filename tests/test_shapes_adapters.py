@@ -222,3 +222,25 @@ def test_shared_shape_check_names_the_mistake_or_gives_the_hint():
     with pytest.raises(CheckFailure, match=r"f\(\): the state shape is wrong(.|\n)*hint: read the rules"):
         check_shape_parts("f()", [("output shape", (2, 3), (2, 3), mistakes), ("state shape", (9,), (2,), [])],
                           hint="read the rules")
+
+
+@pytest.mark.parametrize("module", ["utils.torch_utils", "utils.tf_utils"])
+def test_a_malformed_answer_in_a_hidden_case_is_not_quoted(module):
+    """Inside hidden_case the shape checks name the problem, never the learner's value or the expected shape
+    (either could give the hidden sizes away); outside it they show both."""
+    import importlib
+
+    from utils.checks import CheckFailure, hidden_case
+
+    check = importlib.import_module(module).check_rnn_shapes
+    wrong = (13, 17, 19)  # a single shape where a pair (or the output shape alone) is due
+    args = (7, 3, 10, 4, 1, False, False) if module == "utils.torch_utils" else (7, 3, 10, 4, False, True)
+    with pytest.raises(CheckFailure) as visible:
+        check(wrong, *args)
+    assert "13" in str(visible.value)
+    with pytest.raises(CheckFailure) as hidden:
+        with hidden_case("other sizes"):
+            check(wrong, *args)
+    text = str(hidden.value)
+    assert text.startswith("a hidden case: other sizes")
+    assert not any(str(n) in text for n in (13, 17, 19, 7, 10)), text

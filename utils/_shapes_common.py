@@ -41,12 +41,12 @@ def as_shape(value, what: str, example: str) -> tuple:
 
     Anything else fails the check with a message naming `what` and showing `example`.
     """
-    from .checks import CheckFailure
+    from .checks import CheckFailure, _shown
 
     try:
         return tuple(int(d) for d in value)
     except TypeError:
-        raise CheckFailure(f"{what} should be a tuple of ints such as {example}, got {value!r}") from None
+        raise CheckFailure(f"{what} should be a tuple of ints such as {example}{_shown(f', got {value!r}')}") from None
 
 
 def check_shape_parts(call: str, parts, hint: str) -> None:

@@ -122,7 +122,7 @@ def check_lstm_shapes(got, batch, time, features, units, return_sequences=False,
     Expected structure: the output shape alone, or `(output_shape, h_shape, c_shape)`
     with `return_state`. Lists, tuples and `TensorShape`s are accepted.
     """
-    from ..checks import CheckFailure
+    from ..checks import CheckFailure, _shown
 
     call = (f"expected_keras_lstm_shapes(batch={batch}, time={time}, features={features}, units={units}, "
             f"return_sequences={return_sequences}, return_state={return_state})")
@@ -134,7 +134,7 @@ def check_lstm_shapes(got, batch, time, features, units, return_sequences=False,
         if _is_shape(got) or not isinstance(got, (tuple, list)) or len(got) != 3:
             two = isinstance(got, (tuple, list)) and len(got) == 2 and not _is_shape(got)
             raise CheckFailure(
-                f"{call} should return three shapes (output_shape, h_shape, c_shape), got {got!r}\n"
+                f"{call} should return three shapes (output_shape, h_shape, c_shape){_shown(f', got {got!r}')}\n"
                 + ("  likely mistake: an LSTM has two states: with return_state=True it returns "
                    "[output, h, c] (a GRU or SimpleRNN returns [output, h])" if two else
                    "  likely mistake: with return_state=True the layer returns [output, h, c]"))
@@ -143,7 +143,7 @@ def check_lstm_shapes(got, batch, time, features, units, return_sequences=False,
     else:
         if not _is_shape(got):
             raise CheckFailure(
-                f"{call} should return the output shape alone, such as {want_out}, got {got!r}\n"
+                f"{call} should return the output shape alone{_shown(f', such as {want_out}')}{_shown(f', got {got!r}')}\n"
                 "  likely mistake: without return_state the layer returns only its output, not a tuple")
         out, states = as_shape(got, call, "(2, 3)"), []
     seq = (batch, time, units)

@@ -197,7 +197,7 @@ def check_rnn_shapes(got, batch, time, features, units, return_sequences=False, 
     Expected structure: the output shape alone, or `(output_shape, state_shape)`
     with `return_state`. Lists, tuples and `TensorShape`s are accepted.
     """
-    from ..checks import CheckFailure
+    from ..checks import CheckFailure, _shown
 
     call = (f"expected_simple_rnn_shapes(batch={batch}, time={time}, features={features}, units={units}, "
             f"return_sequences={return_sequences}, return_state={return_state})")
@@ -208,7 +208,7 @@ def check_rnn_shapes(got, batch, time, features, units, return_sequences=False, 
     if return_state:
         if _is_shape(got) or not isinstance(got, (tuple, list)) or len(got) != 2:
             raise CheckFailure(
-                f"{call} should return a pair (output_shape, state_shape), got {got!r}\n"
+                f"{call} should return a pair (output_shape, state_shape){_shown(f', got {got!r}')}\n"
                 "  likely mistake: with return_state=True the layer returns [output, state], so the shapes "
                 "come as a pair")
         out = as_shape(got[0], f"{call}[0] (the output shape)", "(2, 4, 3)")
@@ -216,7 +216,7 @@ def check_rnn_shapes(got, batch, time, features, units, return_sequences=False, 
     else:
         if not _is_shape(got):
             raise CheckFailure(
-                f"{call} should return the output shape alone, such as {want_out}, got {got!r}\n"
+                f"{call} should return the output shape alone{_shown(f', such as {want_out}')}{_shown(f', got {got!r}')}\n"
                 "  likely mistake: without return_state the layer returns only its output, not a pair")
         out, state = as_shape(got, call, "(2, 4, 3)"), None
     seq = (batch, time, units)

@@ -116,7 +116,7 @@ def gated_shape_table(seq_len=4, batch=2, input_size=5, hidden_size=3, num_layer
 def check_lstm_shapes(got, seq_len, batch, input_size, hidden_size, num_layers=1, bidirectional=False,
                       batch_first=False) -> None:
     """Check a learner's `(output_shape, h_n_shape, c_n_shape)` against `lstm_output_shapes`; teach on failure."""
-    from ..checks import CheckFailure
+    from ..checks import CheckFailure, _shown
 
     call = (f"expected_lstm_shapes(seq_len={seq_len}, batch={batch}, input_size={input_size}, "
             f"hidden_size={hidden_size}, num_layers={num_layers}, bidirectional={bidirectional}, "
@@ -126,7 +126,7 @@ def check_lstm_shapes(got, seq_len, batch, input_size, hidden_size, num_layers=1
     if not isinstance(got, (tuple, list)) or len(got) != 3:
         two = isinstance(got, (tuple, list)) and len(got) == 2
         raise CheckFailure(
-            f"{call} should return three shapes (output_shape, h_n_shape, c_n_shape), got {got!r}"
+            f"{call} should return three shapes (output_shape, h_n_shape, c_n_shape){_shown(f', got {got!r}')}"
             + ("\n  likely mistake: an LSTM has a cell state c as well as h: nn.LSTM returns "
                "(output, (h_n, c_n)), and c_n has the shape of h_n" if two else ""))
     out = as_shape(got[0], f"{call}[0] (the output shape)", "(4, 2, 3)")

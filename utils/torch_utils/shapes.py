@@ -162,7 +162,7 @@ def check_rnn_shapes(got, seq_len, batch, input_size, hidden_size, num_layers=1,
     typical mistakes: batch_first mixed up, D or num_layers left out, h_n
     treated as if batch_first applied to it.
     """
-    from ..checks import CheckFailure
+    from ..checks import CheckFailure, _shown
 
     call = (f"expected_rnn_shapes(seq_len={seq_len}, batch={batch}, input_size={input_size}, "
             f"hidden_size={hidden_size}, num_layers={num_layers}, bidirectional={bidirectional}, "
@@ -170,7 +170,7 @@ def check_rnn_shapes(got, seq_len, batch, input_size, hidden_size, num_layers=1,
     if got is None:
         raise CheckFailure(f"{call} returned None: did you forget `return`?")
     if not isinstance(got, (tuple, list)) or len(got) != 2:
-        raise CheckFailure(f"{call} should return a pair (output_shape, h_n_shape), got {got!r}")
+        raise CheckFailure(f"{call} should return a pair (output_shape, h_n_shape){_shown(f', got {got!r}')}")
     out = as_shape(got[0], f"{call}[0] (the output shape)", "(4, 2, 3)")
     h_n = as_shape(got[1], f"{call}[1] (the h_n shape)", "(4, 2, 3)")
     want_out, want_h = rnn_output_shapes(seq_len, batch, input_size, hidden_size, num_layers, bidirectional,
