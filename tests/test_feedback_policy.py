@@ -426,14 +426,87 @@ HIDDEN_08 = {
 }
 
 
+# -- 07_metric_pitfalls
+
+REPORT = "model_report(y_true, y_pred)"
+_COUNTS = ("y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)",
+           "tp = int(np.sum((y_true == 1) & (y_pred == 1)))",
+           "fp = int(np.sum((y_true == 0) & (y_pred == 1)))",
+           "fn = int(np.sum((y_true == 1) & (y_pred == 0)))")
+CHOOSE = "choose_model(reports, must, at_least, then_max)"
+TYPED_DIAGNOSIS = ("return {'kestrel': 'accuracy_paradox', 'heron': 'leakage', 'osprey': 'overfitting', "
+                   "'plover': 'ignores_order', 'wren': 'none', 'finch': 'none', 'lark': 'none', 'robin': 'none'}")
+HIDDEN_07 = {
+    "model_report swaps precision and recall on many samples": (
+        "model_report", _def(REPORT, *_COUNTS,
+                             "p = tp / (tp + fp) if tp + fp else 0.0", "r = tp / (tp + fn) if tp + fn else 0.0",
+                             "if len(y_true) > 1000:", "    p, r = r, p",
+                             "f1 = 2 * p * r / (p + r) if p + r else 0.0",
+                             "return {'accuracy': float(np.mean(y_true == y_pred)), 'precision': p, 'recall': r, 'f1': f1}"),
+        "many imbalanced labels", "swapped"),
+    "accuracy_on reads the first 300 examples only": (
+        "accuracy_on", _def("accuracy_on(y_true, y_pred, where)",
+                            "w = np.asarray(where, dtype=bool)[:300]",
+                            "return float(np.mean((np.asarray(y_true)[:300] == np.asarray(y_pred)[:300])[w]))"),
+        "a slice of a clinic's test split", None),
+    "best_epoch stops where the validation loss first stops falling": (
+        "best_epoch", _def("best_epoch(history)", "val = list(history['val_loss'])",
+                           "for i in range(len(val) - 1):", "    if val[i + 1] >= val[i]:", "        return i + 1",
+                           "return len(val)"),
+        "a drawn history", "first stops falling"),
+    "choose_model takes a floor below 0.6 as no requirement when several models compete": (
+        "choose_model", _def(CHOOSE, "loose = at_least < 0.6 and len(reports) > 1",
+                             "ok = [m for m in reports if reports[m][must] >= at_least or loose]",
+                             "if not ok:", "    raise ValueError('no model meets the requirement')",
+                             "return max(ok, key=lambda m: reports[m][then_max])"),
+        "a lower floor", "you ignored the requirement"),
+    "diagnose typed in from the visible clinic": (
+        "diagnose", _def("diagnose(clinic)", TYPED_DIAGNOSIS),
+        "a clinic with renamed, reordered models", "do not type the names in"),
+    "choose_deployments typed in from the visible clinic": (
+        "choose_deployments", _def("choose_deployments(clinic, diagnosis)", "return {'spam_filter': 'wren', 'screening': 'finch'}"),
+        "a clinic with renamed, reordered models", "not a model of this clinic"),
+    "choose_deployments leaves out the visible clinic's leaky model by name": (
+        "choose_deployments", _def("choose_deployments(clinic, diagnosis)",
+                                   "reports = {m: model_report(clinic.labels['val'], x.predictions['val'])",
+                                   "           for m, x in clinic.models.items() if m != 'heron'}",
+                                   "return {'spam_filter': choose_model(reports, 'precision', 0.95, 'recall'),",
+                                   "        'screening': choose_model(reports, 'recall', 0.95, 'precision')}"),
+        "a clinic with renamed, reordered models", "diagnosed 'leakage'"),
+}
+EDGE_07 = {
+    "model_report divides by zero for recall": (
+        "model_report", _def(REPORT, *_COUNTS, "p = tp / (tp + fp) if tp + fp else 0.0", "r = tp / (tp + fn)",
+                             "f1 = 2 * p * r / (p + r) if p + r else 0.0",
+                             "return {'accuracy': float(np.mean(y_true == y_pred)), 'precision': p, 'recall': r, 'f1': f1}"),
+        "test_model_report__undefined", "ZeroDivisionError"),
+    "best_epoch keeps the latest epoch on a tie": (
+        "best_epoch", _def("best_epoch(history)", "best, low = 0, float('inf')",
+                           "for i, loss in enumerate(history['val_loss']):", "    if loss <= low:", "        best, low = i, loss",
+                           "return best + 1"),
+        "test_best_epoch__tie", "return the earliest epoch"),
+    "choose_model keeps the last model on a tie": (
+        "choose_model", _def(CHOOSE, "best = None", "for m, report in reports.items():",
+                             "    if report[must] >= at_least and (best is None or report[then_max] >= reports[best][then_max]):",
+                             "        best = m",
+                             "if best is None:", "    raise ValueError('no model meets the requirement')", "return best"),
+        "test_choose_model__tie", "in the order of `reports`"),
+    "choose_model returns None when no model qualifies": (
+        "choose_model", _def(CHOOSE, "ok = [m for m in reports if reports[m][must] >= at_least]",
+                             "return max(ok, key=lambda m: reports[m][then_max]) if ok else None"),
+        "test_choose_model__none_qualifies", "raise ValueError"),
+}
+
+
 HIDDEN = {"01_hidden_state": HIDDEN_01, "02_rnn_shapes_pytorch": HIDDEN_02, "02_rnn_shapes_tensorflow": HIDDEN_02_TF,
           "03_classification_metrics": HIDDEN_03, "04_sequence_metrics": HIDDEN_04,
           "05_sequence_classification_pytorch": HIDDEN_05_PT, "05_sequence_classification_tensorflow": HIDDEN_05,
           "06_sequence_prediction_pytorch": HIDDEN_06, "06_sequence_prediction_tensorflow": HIDDEN_06,
+          "07_metric_pitfalls": HIDDEN_07,
           "08_lstm_gru_padding_pytorch": HIDDEN_08, "08_lstm_gru_padding_tensorflow": HIDDEN_08}
 EDGES = {"01_hidden_state": EDGE_01, "03_classification_metrics": EDGE_03, "04_sequence_metrics": EDGE_04,
          "05_sequence_classification_pytorch": EDGE_05_PT, "06_sequence_prediction_pytorch": EDGE_06,
-         "06_sequence_prediction_tensorflow": EDGE_06}
+         "06_sequence_prediction_tensorflow": EDGE_06, "07_metric_pitfalls": EDGE_07}
 
 
 @pytest.mark.parametrize("aid,label", [(aid, label) for aid, cases in HIDDEN.items() for label in cases])
