@@ -1,4 +1,4 @@
-"""Issue 11 §9, "visible tests a student can trust", for assignments 01-04.
+"""Issue 11 §9, "visible tests a student can trust", for every assignment.
 
 1. A hidden case fails with the KIND of case and the likely mistake, never a
    hidden value: `utils.checks.hidden_case` (tested here first), and, for each
