@@ -596,8 +596,9 @@ def _stubbed(name: str, value: str, answers: set[str]) -> bool:
     if name == "NameError":
         missing = re.search(r"name '([^']+)' is not defined", value)
         return bool(missing and missing.group(1) in answers)
-    # a check that expected another error (check_raises) and met the stub's NotImplementedError instead
-    return name in ("CheckFailure", "AssertionError") and "raised NotImplementedError" in value
+    # a check that expected another error (check_raises) and met the stub's NotImplementedError instead,
+    # or a form check that met a structured answer still holding the release's "..." placeholders
+    return name in ("CheckFailure", "AssertionError") and ("raised NotImplementedError" in value or "'...'" in value)
 
 
 def run(path: Path) -> tuple[float, list[str], int]:
