@@ -40,3 +40,13 @@ def skip_slow_optional_imports() -> None:
 
     if "rfc3987_syntax" not in sys.modules and "jsonschema" not in sys.modules:
         sys.modules["rfc3987_syntax"] = None
+
+
+def die_with_parent() -> None:
+    """PR_SET_PDEATHSIG: this process is killed (SIGKILL) when its parent ends (a no-op off Linux)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, 9)
+    except Exception:  # noqa: BLE001 - not Linux
+        pass

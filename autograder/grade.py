@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import ROOT, skip_slow_optional_imports
+from . import ROOT, die_with_parent, skip_slow_optional_imports
 from .assignment import Assignment, detect_frameworks, prepare, sanitise, source_fingerprint, source_notebook
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,99}$")
@@ -378,7 +378,7 @@ def other_assignment_ids(course_root: Path) -> dict:
 
 def _helper_main(assignment_id, work, course_root, submissions, conn) -> None:
     """In the helper process: nbgrader's generate_assignment, then every submission sanitised."""
-    _die_with_parent()  # SIGTERM or SIGKILL on the grader never leaves it waiting on the pipe
+    die_with_parent()  # SIGTERM or SIGKILL on the grader never leaves it waiting on the pipe
     skip_slow_optional_imports()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -453,15 +453,6 @@ UNSAFE_FLAG = "--unsafe-shared-process"
 
 class JailUnavailable(ValueError):
     """The operating system cannot jail submissions here, and the unsafe mode was not asked for."""
-
-
-def _die_with_parent() -> None:
-    try:
-        import ctypes
-
-        ctypes.CDLL(None).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
-    except Exception:  # noqa: BLE001 - not Linux
-        pass
 
 
 def grade(assignment_id: str, submissions: Path, out: Path, *, jobs: int | None = None,

@@ -43,6 +43,8 @@ import time
 import traceback
 from pathlib import Path
 
+from . import die_with_parent
+
 CELL_OUTPUT_CAP = 100_000  # characters of output kept per cell
 MESSAGE_CAP = 4_000  # characters of a failure message kept
 PROTECTED_MODULES = ("builtins", "sys", "math", "os", "io", "json", "json.encoder", "numpy", "numpy.linalg", "numpy.testing",
@@ -361,15 +363,6 @@ def _read_all(fd: int) -> bytes:
     return b"".join(chunks)
 
 
-def _die_with_parent() -> None:
-    try:
-        import ctypes
-
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except Exception:  # noqa: BLE001 - not Linux
-        pass
-
-
 def _split_job(warm: Warm, spec_fd: int, wfd: int) -> None:
     """One submission as two processes. This one forks the student's process FIRST, while it still
     holds nothing of the job (no hidden test, no other cell), then reads the job, hands the student's
@@ -377,7 +370,7 @@ def _split_job(warm: Warm, spec_fd: int, wfd: int) -> None:
     verdict (expected values, comparisons, points, status) never leaves it. Never returns."""
     import socket
 
-    _die_with_parent()
+    die_with_parent()
     os.setpgid(0, 0)  # the unsafe mode kills the job's process group: both sides
     mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     pid = os.fork()
@@ -387,7 +380,7 @@ def _split_job(warm: Warm, spec_fd: int, wfd: int) -> None:
             mine.close()
             os.close(spec_fd)
             os.close(wfd)
-            _die_with_parent()
+            die_with_parent()
             code = _student_main(warm, theirs.detach())
         finally:
             os._exit(code)
@@ -400,12 +393,16 @@ def _split_job(warm: Warm, spec_fd: int, wfd: int) -> None:
         os._exit(code)
 
 
-def _quiet_process(workdir: str) -> None:
-    import tempfile
-
+def _null_stdio() -> None:
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
+
+
+def _quiet_process(workdir: str) -> None:
+    import tempfile
+
+    _null_stdio()
     os.chdir(workdir)
     os.environ["TMPDIR"] = workdir
     os.environ["HOME"] = workdir
@@ -595,9 +592,7 @@ def _trusted_main(warm: Warm, spec: dict, wfd: int, fd: int, student_pid: int) -
 
     from . import channel
 
-    null = os.open(os.devnull, os.O_RDWR)
-    for f in (0, 1, 2):
-        os.dup2(null, f)
+    _null_stdio()
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     secret, cells = spec["secret"], spec["cells"]

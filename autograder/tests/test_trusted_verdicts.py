@@ -137,6 +137,17 @@ TRICKS = {
         "        return np.asarray(-1.0)\n"
         "def square(x):\n"
         "    return [Anything(v + 1) for v in np.ravel(x)]\n"),
+    "claims_ndarray": (  # its class names itself numpy.ndarray, so the handle's __class__ resolves to ndarray
+        "class Fake:\n"
+        "    def __array__(self, dtype=None, copy=None):\n"
+        "        return np.asarray([1.0, 4.0, 9.0])\n"
+        "    def __eq__(self, other):\n"
+        "        return True\n"
+        "    def __len__(self):\n"
+        "        return 3\n"
+        "Fake.__module__, Fake.__qualname__, Fake.__name__ = 'numpy', 'ndarray', 'ndarray'\n"
+        "def square(x):\n"
+        "    return Fake()\n"),
     # forging the report
     "json_dumps_code": _trick(
         "import json\n"
