@@ -90,6 +90,33 @@ def test_rnn_forward_rejects_batch_major_2d_and_empty():
         rnn_forward(np.zeros((0, 1, 2)), np.zeros((1, 3)), W_xh, W_hh, b_h)
 
 
+def test_rnn_forward_is_rnn_step_unrolled_and_leaves_its_inputs_alone():
+    """rnn_forward computes every step's input part in one product; stepping by hand gives the same states."""
+    rng = np.random.default_rng(7)
+    W_xh, W_hh, b_h = init_rnn_weights(6, 4, recurrent_gain=1.1, bias_scale=0.5, seed=2)
+    x, h0 = rng.normal(size=(9, 3, 6)), rng.normal(size=(3, 4))
+    x_copy, h0_copy = x.copy(), h0.copy()
+    outputs, h_last = rnn_forward(x, h0, W_xh, W_hh, b_h)
+    h, by_hand = h0, []
+    for x_t in x:
+        h = rnn_step(x_t, h, W_xh, W_hh, b_h)
+        by_hand.append(h)
+    np.testing.assert_allclose(outputs, np.stack(by_hand), rtol=1e-14, atol=1e-15)
+    assert np.array_equal(h_last, outputs[-1])
+    np.testing.assert_array_equal(x, x_copy)
+    np.testing.assert_array_equal(h0, h0_copy)
+
+
+def test_rnn_forward_names_a_wrong_initial_state_or_weight():
+    W_xh, W_hh, b_h = init_rnn_weights(2, 3, seed=0)
+    with pytest.raises(ValueError, match="h0 should have shape"):
+        rnn_forward(np.zeros((4, 2, 2)), np.zeros((1, 3)), W_xh, W_hh, b_h)
+    with pytest.raises(ValueError, match="weight shapes"):
+        rnn_forward(np.zeros((4, 2, 5)), np.zeros((2, 3)), W_xh, W_hh, b_h)
+    with pytest.raises(ValueError, match="b_h"):
+        rnn_forward(np.zeros((4, 2, 2)), np.zeros((2, 3)), W_xh, W_hh, np.zeros(4))
+
+
 def test_init_rnn_weights_shapes_gain_and_determinism():
     W_xh, W_hh, b_h = init_rnn_weights(5, 8, recurrent_gain=0.7, seed=4)
     assert W_xh.shape == (5, 8) and W_hh.shape == (8, 8) and b_h.shape == (8,)

@@ -13,9 +13,11 @@ one input step reaches through later hidden states (the lesson's plot).
 Topic 08 adds the gated cells, in the same row-vector convention (H = hidden):
 
     LSTM  z = x_t W + h_{t-1} U + b             W (input, 4H), U (H, 4H), b (4H,)
-          i, f, g, o = split(z, 4)              gate order i, f, g, o (PyTorch's order;
-          c_t = sigma(f) * c_{t-1} + sigma(i) * tanh(g)   Keras calls g "c", same place)
-          h_t = sigma(o) * tanh(c_t)
+          z_i, z_f, z_g, z_o = split(z, 4)      gate order i, f, g, o (PyTorch's order;
+          i, f, o = sigma(z_i), sigma(z_f), sigma(z_o)    Keras calls g "c", same place)
+          g = tanh(z_g)
+          c_t = f * c_{t-1} + i * g
+          h_t = o * tanh(c_t)
     GRU   r = sigma(x_t W_r + b_xr + h_{t-1} U_r + b_hr)  W (input, 3H), U (H, 3H),
           z = sigma(x_t W_z + b_xz + h_{t-1} U_z + b_hz)  b_x and b_h (3H,) each,
           n = tanh(x_t W_n + b_xn + r * (h_{t-1} U_n + b_hn))   gate order r, z, n
@@ -61,24 +63,46 @@ def _float(x, name: str) -> np.ndarray:
     return arr
 
 
+def _rnn_weights(W_xh, W_hh, b_h, input_size: int):
+    """The three weights as float64 arrays, checked against each other and against `input_size`."""
+    W_xh, W_hh, b_h = _float(W_xh, "W_xh"), _float(W_hh, "W_hh"), _float(b_h, "b_h")
+    if W_hh.ndim != 2 or W_hh.shape[0] != W_hh.shape[1] or W_xh.shape != (input_size, W_hh.shape[0]):
+        raise ValueError(
+            f"weight shapes do not fit: inputs have {input_size} features, W_xh {W_xh.shape} "
+            f"(want (input_size, hidden)), W_hh {W_hh.shape} (want (hidden, hidden))"
+        )
+    if b_h.shape != (W_hh.shape[0],):
+        raise ValueError(f"b_h should have shape {(W_hh.shape[0],)}, got {b_h.shape}")
+    return W_xh, W_hh, b_h
+
+
+def _initial_state(h, batch: int, hidden: int, name: str) -> np.ndarray:
+    h = _float(h, name)
+    if h.shape != (batch, hidden):
+        raise ValueError(f"{name} should have shape {(batch, hidden)}, got {h.shape}")
+    return h
+
+
+def _recur(x_part, h_prev, W_hh) -> np.ndarray:
+    """h_t from the input's part of the pre-activation, x_t W_xh + b_h, and the previous state.
+
+    The input's part needs no earlier step, so `rnn_forward` computes it for every step in one
+    product; only h_{t-1} W_hh has to wait for the step before. `rnn_step` goes through the same
+    function, so stepping by hand and unrolling add the same terms in the same order.
+    """
+    return np.tanh(x_part + h_prev @ W_hh)
+
+
 def rnn_step(x_t, h_prev, W_xh, W_hh, b_h) -> np.ndarray:
     """One step of the recurrence; returns the new hidden state (batch, hidden)."""
     x_t, h_prev = _float(x_t, "x_t"), _float(h_prev, "h_prev")
-    W_xh, W_hh, b_h = _float(W_xh, "W_xh"), _float(W_hh, "W_hh"), _float(b_h, "b_h")
     if x_t.ndim != 2 or h_prev.ndim != 2:
         raise ValueError(
             f"x_t and h_prev must be 2-D (batch, features); got shapes {x_t.shape} and {h_prev.shape}"
         )
-    if W_xh.shape != (x_t.shape[1], W_hh.shape[0]) or W_hh.shape[0] != W_hh.shape[1]:
-        raise ValueError(
-            f"weight shapes do not fit: x_t {x_t.shape}, W_xh {W_xh.shape} (want (input_size, hidden)), "
-            f"W_hh {W_hh.shape} (want (hidden, hidden))"
-        )
-    if h_prev.shape != (x_t.shape[0], W_hh.shape[0]):
-        raise ValueError(f"h_prev should have shape {(x_t.shape[0], W_hh.shape[0])}, got {h_prev.shape}")
-    if b_h.shape != (W_hh.shape[0],):
-        raise ValueError(f"b_h should have shape {(W_hh.shape[0],)}, got {b_h.shape}")
-    return np.tanh(x_t @ W_xh + h_prev @ W_hh + b_h)
+    W_xh, W_hh, b_h = _rnn_weights(W_xh, W_hh, b_h, x_t.shape[1])
+    h_prev = _initial_state(h_prev, x_t.shape[0], W_hh.shape[0], "h_prev")
+    return _recur(x_t @ W_xh + b_h, h_prev, W_hh)
 
 
 def _time_major(x) -> np.ndarray:
@@ -96,15 +120,19 @@ def rnn_forward(x, h0, W_xh, W_hh, b_h) -> tuple[np.ndarray, np.ndarray]:
 
     Returns (outputs, h_last): outputs is (seq_len, batch, hidden), the hidden
     state after every step; h_last is outputs[-1].
+
+    The arguments are checked once, and the input's part of every step,
+    x_t W_xh + b_h, comes from one product over the whole sequence (as cuDNN
+    and Keras do); the loop over time is left with what only it can do.
     """
     x = _time_major(x)
-    h = _float(h0, "h0")
-    outputs = []
-    for x_t in x:  # the recurrence is sequential by nature: each step needs the last
-        h = rnn_step(x_t, h, W_xh, W_hh, b_h)
-        outputs.append(h)
-    out = np.stack(outputs)
-    return out, out[-1]
+    W_xh, W_hh, b_h = _rnn_weights(W_xh, W_hh, b_h, x.shape[2])
+    h = _initial_state(h0, x.shape[1], W_hh.shape[0], "h0")
+    x_parts = x @ W_xh + b_h  # (seq_len, batch, hidden)
+    outputs = np.empty_like(x_parts)
+    for t in range(len(x_parts)):  # the recurrence is sequential by nature: each step needs the last
+        h = outputs[t] = _recur(x_parts[t], h, W_hh)
+    return outputs, outputs[-1]
 
 
 def init_rnn_weights(
@@ -223,9 +251,11 @@ def lstm_step(x_t, h_prev, c_prev, W, U, b) -> tuple[np.ndarray, np.ndarray]:
     if c_prev.shape != h_prev.shape:
         raise ValueError(f"c_prev should have the shape of h_prev {h_prev.shape}, got {c_prev.shape}")
     b = _bias(b, W.shape[1], "b")
-    i, f, g, o = np.split(x_t @ W + h_prev @ U + b, 4, axis=1)
-    c_t = sigmoid(f) * c_prev + sigmoid(i) * np.tanh(g)
-    h_t = sigmoid(o) * np.tanh(c_t)
+    z = x_t @ W + h_prev @ U + b  # (batch, 4H): the four gates' pre-activations side by side
+    z_i, z_f, z_g, z_o = np.split(z, 4, axis=1)
+    i, f, g, o = sigmoid(z_i), sigmoid(z_f), np.tanh(z_g), sigmoid(z_o)
+    c_t = f * c_prev + i * g
+    h_t = o * np.tanh(c_t)
     return h_t, c_t
 
 
