@@ -58,6 +58,15 @@ def test_torch_rules_reject_bad_sizes(bad, exc):
         ts.rnn_output_shapes(*bad)
 
 
+@pytest.mark.parametrize("flags", [dict(bidirectional="False"), dict(batch_first=1), dict(bidirectional=None)])
+def test_torch_rules_refuse_an_option_that_is_not_a_bool(flags):
+    """A truthy string would silently count two directions; the rules name the option instead."""
+    name = next(iter(flags))
+    with pytest.raises(TypeError, match=f"`{name}` must be True or False"):
+        ts.rnn_output_shapes(4, 2, 5, 3, **flags)
+    assert ts.rnn_output_shapes(4, 2, 5, 3, bidirectional=np.bool_(True)) == ((4, 2, 6), (2, 2, 3))
+
+
 @pytest.mark.parametrize("batch_first", [False, True])
 def test_torch_check_input(batch_first):
     layer = torch.nn.RNN(8, 3, batch_first=batch_first)

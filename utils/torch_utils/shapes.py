@@ -2,7 +2,7 @@
 
 The same names exist in `utils.tf_utils.shapes` for Keras' `SimpleRNN`:
 
-- `rnn_output_shapes(...)`   the shapes the rules predict (the reference the exercises are checked against);
+- `rnn_output_shapes(...)`   the shapes the rules (`SHAPE_RULES`) predict;
 - `observed_rnn_shapes(...)` the shapes a real layer produces when it is run;
 - `rnn_shape_table()`        both, for every combination of the layer's options;
 - `check_rnn_input(layer, x)` a clear ValueError when the feature sizes disagree;
@@ -24,6 +24,7 @@ numpy W_xh (input, hidden), and keeps two biases, `bias_ih_l0` and
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import torch
@@ -43,19 +44,35 @@ __all__ = [
 ]
 
 
+#: The shape rules of `torch.nn.RNN` (and of `nn.GRU`, and `nn.LSTM`'s h_n and c_n), as PyTorch's
+#: documentation writes them: every axis is the product of named sizes, L = seq_len, N = batch,
+#: H = hidden_size, D = 2 if bidirectional else 1. Keyed by `batch_first`: it swaps the output's first
+#: two axes and never touches the states.
+SHAPE_RULES = {
+    False: {"output": (("L",), ("N",), ("D", "H")), "h_n": (("D", "num_layers"), ("N",), ("H",))},
+    True: {"output": (("N",), ("L",), ("D", "H")), "h_n": (("D", "num_layers"), ("N",), ("H",))},
+}
+
+
+def _flag(value, name: str) -> bool:
+    """`value` as a bool; TypeError for anything else (a string such as "False" is truthy)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"`{name}` must be True or False, got {type(value).__name__} {value!r}")
+    return bool(value)
+
+
 def rnn_output_shapes(seq_len, batch, input_size, hidden_size, num_layers=1, bidirectional=False, batch_first=False):
-    """Return `(output_shape, h_n_shape)` of `torch.nn.RNN` by the documented rules.
+    """Return `(output_shape, h_n_shape)` of `torch.nn.RNN` by the documented rules (`SHAPE_RULES`).
 
     `input_size` does not appear in either shape (it only has to match the
     data); it is accepted so the call reads like the layer's constructor.
     """
-    seq_len, batch = positive_int(seq_len, "seq_len"), positive_int(batch, "batch")
     positive_int(input_size, "input_size")
-    hidden_size, num_layers = positive_int(hidden_size, "hidden_size"), positive_int(num_layers, "num_layers")
-    directions = 2 if bidirectional else 1
-    output = (batch, seq_len, directions * hidden_size) if batch_first else (seq_len, batch, directions * hidden_size)
-    h_n = (directions * num_layers, batch, hidden_size)
-    return output, h_n
+    sizes = {"L": positive_int(seq_len, "seq_len"), "N": positive_int(batch, "batch"),
+             "H": positive_int(hidden_size, "hidden_size"), "num_layers": positive_int(num_layers, "num_layers"),
+             "D": 2 if _flag(bidirectional, "bidirectional") else 1}
+    rules = SHAPE_RULES[_flag(batch_first, "batch_first")]
+    return tuple(tuple(math.prod(sizes[name] for name in axis) for axis in rules[part]) for part in ("output", "h_n"))
 
 
 def observed_rnn_shapes(seq_len, batch, input_size, hidden_size, num_layers=1, bidirectional=False, batch_first=False):
