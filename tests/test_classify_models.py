@@ -71,6 +71,37 @@ def test_torch_models_map_ids_to_one_logit_and_reject_bad_shapes(torch_mod):
         assert p.shape == (5,) and p.dtype == np.float64 and ((p > 0) & (p < 1)).all()
 
 
+def test_torch_classifier_is_an_embedding_a_recurrent_layer_and_a_head_on_its_last_output(torch_mod):
+    """PyTorch is the oracle: the same layers built by hand from the same seed give the same logits."""
+    torch, c = torch_mod
+    nn = torch.nn
+    x = torch.randint(0, len(ORDER_VOCAB), (5, 7), generator=torch.Generator().manual_seed(0))
+    for cell, layer in (("rnn", nn.RNN), ("gru", nn.GRU), ("lstm", nn.LSTM)):
+        torch.manual_seed(3)
+        model = c.RNNClassifier(len(ORDER_VOCAB), 4, 6, cell=cell)
+        torch.manual_seed(3)
+        embedding, recurrent, head = nn.Embedding(len(ORDER_VOCAB), 4), layer(4, 6, batch_first=True), nn.Linear(6, 1)
+        assert type(model.rnn) is layer and model.cell == cell
+        with torch.no_grad():
+            by_hand = head(recurrent(embedding(x))[0][:, -1]).squeeze(-1)
+            torch.testing.assert_close(model(x), by_hand, rtol=0, atol=0)
+    assert c.RNNClassifier(len(ORDER_VOCAB)).cell == "rnn"  # lesson 05's model: a plain tanh RNN
+
+
+@pytest.mark.parametrize("kwargs,error,fragment", [
+    (dict(cell="transformer"), ValueError, "cell"),
+    (dict(hidden_size=0), ValueError, "hidden_size"),
+    (dict(embed_dim=4.0), TypeError, "embed_dim"),
+    (dict(vocab_size=-3), ValueError, "vocab_size"),
+])
+def test_both_classifiers_name_a_bad_option(torch_mod, tf_mod, kwargs, error, fragment):
+    args = dict(vocab_size=len(ORDER_VOCAB), embed_dim=4, hidden_size=6)
+    args.update(kwargs)
+    for module in (torch_mod[1], tf_mod[1]):
+        with pytest.raises(error, match=fragment):
+            module.RNNClassifier(**args)
+
+
 def test_torch_rnn_reads_the_last_output(torch_mod):
     """Changing only the last word changes the logit; the bag of words ignores a swap of two words."""
     torch, c = torch_mod
@@ -177,6 +208,22 @@ def test_keras_models_map_ids_to_one_logit(tf_mod):
             model(x[0])
         p = c.predict_proba(model, x)
         assert p.shape == (5,) and p.dtype == np.float64 and ((p > 0) & (p < 1)).all()
+
+
+def test_keras_classifier_cells_and_a_copy_from_its_config(tf_mod):
+    tf, c = tf_mod
+    import keras
+
+    x = np.random.default_rng(0).integers(0, len(ORDER_VOCAB), (5, 7))
+    for cell, layer in (("rnn", keras.layers.SimpleRNN), ("gru", keras.layers.GRU), ("lstm", keras.layers.LSTM)):
+        model = c.RNNClassifier(len(ORDER_VOCAB), 4, 6, cell=cell)
+        logits = model(x)
+        assert type(model.rnn) is layer and tuple(logits.shape) == (5,)
+        twin = c.RNNClassifier.from_config(model.get_config())
+        twin(x)
+        twin.set_weights(model.get_weights())
+        assert type(twin.rnn) is layer
+        np.testing.assert_allclose(np.asarray(twin(x)), np.asarray(logits), rtol=1e-6)
 
 
 def test_keras_train_step_returns_the_mean_bce_and_updates(tf_mod):

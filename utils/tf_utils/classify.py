@@ -2,8 +2,8 @@
 
 The same names exist in `utils.torch_utils.classify` for PyTorch:
 
-- `RNNClassifier(vocab_size, embed_dim, hidden_size)`: Embedding -> SimpleRNN
-  (its last output) -> Dense(1) -> one logit per message (batch,);
+- `RNNClassifier(vocab_size, embed_dim, hidden_size, cell="rnn")`: Embedding -> SimpleRNN
+  (or GRU, LSTM; its last output) -> Dense(1) -> one logit per message (batch,);
 - `BagOfWordsClassifier(vocab_size, embed_dim)`: the mean of the embeddings
   (order-blind) -> Dense(1) -> logit;
 - `train_step(model, optimizer, x, y)`: one optimisation step, returns the loss;
@@ -22,7 +22,8 @@ import numpy as np
 import tensorflow as tf
 import keras
 
-from ..evaluation import choose_threshold, classification_summary
+from .._shapes_common import positive_int
+from ..evaluation import choose_threshold, classification_summary, pick_cell
 
 __all__ = [
     "RNNClassifier",
@@ -51,15 +52,27 @@ def _check_ids(x):
         raise ValueError(f"x should be word ids of shape (batch, time), got shape {tuple(x.shape)}")
 
 
+#: The recurrent layers an RNNClassifier can read the messages with.
+_CELLS = {"rnn": keras.layers.SimpleRNN, "gru": keras.layers.GRU, "lstm": keras.layers.LSTM}
+
+
 @keras.saving.register_keras_serializable(package="utils")
 class RNNClassifier(keras.Model):
-    """Word ids (batch, time) -> one logit per message (batch,), from SimpleRNN's last output."""
+    """Word ids (batch, time) -> one logit per message (batch,), from a recurrent layer's last output.
 
-    def __init__(self, vocab_size: int, embed_dim: int = 8, hidden_size: int = 16, **kwargs):
+    `cell` picks the layer: "rnn" (a tanh `SimpleRNN`, the model of lesson 05), "gru" or "lstm";
+    each returns only its last output (return_sequences=False), which the Dense head reads. Sizes
+    must be positive ints (TypeError or ValueError naming the argument otherwise).
+    """
+
+    def __init__(self, vocab_size: int, embed_dim: int = 8, hidden_size: int = 16, cell: str = "rnn", **kwargs):
         super().__init__(**kwargs)
-        self.sizes = {"vocab_size": int(vocab_size), "embed_dim": int(embed_dim), "hidden_size": int(hidden_size)}
-        self.embedding = keras.layers.Embedding(vocab_size, embed_dim)
-        self.rnn = keras.layers.SimpleRNN(hidden_size)  # return_sequences=False: the last output only
+        layer = pick_cell(_CELLS, cell)
+        self.sizes = {"vocab_size": positive_int(vocab_size, "vocab_size"),
+                      "embed_dim": positive_int(embed_dim, "embed_dim"),
+                      "hidden_size": positive_int(hidden_size, "hidden_size"), "cell": cell}
+        self.embedding = keras.layers.Embedding(self.sizes["vocab_size"], self.sizes["embed_dim"])
+        self.rnn = layer(self.sizes["hidden_size"])  # return_sequences=False: the last output only
         self.head = keras.layers.Dense(1)
 
     def call(self, x):

@@ -2,8 +2,8 @@
 
 The same names exist in `utils.tf_utils.classify` for Keras:
 
-- `RNNClassifier(vocab_size, embed_dim, hidden_size)`: Embedding -> nn.RNN ->
-  the LAST output -> Linear -> one logit per message (batch,);
+- `RNNClassifier(vocab_size, embed_dim, hidden_size, cell="rnn")`: Embedding -> nn.RNN
+  (or nn.GRU, nn.LSTM) -> the LAST output -> Linear -> one logit per message (batch,);
 - `BagOfWordsClassifier(vocab_size, embed_dim)`: the same embedding, averaged
   over time (order-blind) -> Linear -> logit;
 - `train_step(model, optimizer, x, y)`: one optimisation step, returns the loss;
@@ -25,7 +25,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..evaluation import choose_threshold, classification_summary
+from .._shapes_common import positive_int
+from ..evaluation import choose_threshold, classification_summary, pick_cell
 
 __all__ = [
     "RNNClassifier",
@@ -44,19 +45,32 @@ def set_threads(num_threads: int = 2) -> None:
     torch.set_num_threads(max(1, int(num_threads)))
 
 
-class RNNClassifier(nn.Module):
-    """Word ids (batch, time) -> one logit per message (batch,), read from the last RNN output."""
+#: The recurrent layers an RNNClassifier can read the messages with.
+_CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
-    def __init__(self, vocab_size: int, embed_dim: int = 8, hidden_size: int = 16):
+
+class RNNClassifier(nn.Module):
+    """Word ids (batch, time) -> one logit per message (batch,), read from the last output of a recurrent layer.
+
+    `cell` picks the layer: "rnn" (a tanh `nn.RNN`, the model of lesson 05), "gru" or "lstm"; all
+    three read batch-first and only the last time step's output reaches the linear head. Sizes
+    must be positive ints (TypeError or ValueError naming the argument otherwise).
+    """
+
+    def __init__(self, vocab_size: int, embed_dim: int = 8, hidden_size: int = 16, cell: str = "rnn"):
         super().__init__()
+        layer = pick_cell(_CELLS, cell)
+        vocab_size, embed_dim = positive_int(vocab_size, "vocab_size"), positive_int(embed_dim, "embed_dim")
+        hidden_size = positive_int(hidden_size, "hidden_size")
+        self.cell = cell
         self.embedding = nn.Embedding(vocab_size, embed_dim)
-        self.rnn = nn.RNN(embed_dim, hidden_size, batch_first=True)
+        self.rnn = layer(embed_dim, hidden_size, batch_first=True)
         self.head = nn.Linear(hidden_size, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 2:
             raise ValueError(f"x should be word ids of shape (batch, time), got shape {tuple(x.shape)}")
-        outputs, _ = self.rnn(self.embedding(x))  # (batch, time, hidden)
+        outputs, _ = self.rnn(self.embedding(x))  # (batch, time, hidden); the states are not needed
         return self.head(outputs[:, -1]).squeeze(-1)
 
 
