@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..evaluation import BAD_BELOW
+
 __all__ = [
     "CLINIC_MODEL_IDS",
     "CLINIC_PITFALLS",
@@ -225,8 +227,8 @@ def load_clinic(seed: int = 0) -> Clinic:
 # the course's references for topic 07 (what the graded tests compare with)
 # ----------------------------------------------------------------------------
 
-__all__ += ["clinic_scores", "diagnose_clinic", "clinic_evidence", "deployments_on_validation", "seal_split",
-            "SplitSealedError", "DEPLOYMENT_REQUIREMENTS"]
+__all__ += ["clinic_scores", "diagnose_clinic", "diagnosis_signs", "clinic_evidence", "deployments_on_validation",
+            "seal_split", "SplitSealedError", "DEPLOYMENT_REQUIREMENTS", "DIAGNOSIS_THRESHOLDS", "DIAGNOSIS_RULES"]
 
 #: use -> (metric that must reach the floor, floor, metric to maximise then)
 DEPLOYMENT_REQUIREMENTS = {"spam_filter": ("precision", 0.95, "recall"), "screening": ("recall", 0.95, "precision")}
@@ -266,22 +268,46 @@ def _signs(clinic: Clinic) -> dict:
     return out
 
 
+def _gap(s: dict, a: str, b: str) -> float:
+    """How far accuracy on split `a` lies above accuracy on split `b` (negative when below)."""
+    return s["accuracy"][a] - s["accuracy"][b]
+
+
+#: Every threshold of topic 07's diagnosis, named once. The recall floor of the accuracy paradox is
+#: utils.evaluation's BAD_BELOW: a model that finds fewer than half of the positives is bad.
+DIAGNOSIS_THRESHOLDS = {
+    "bad_recall": BAD_BELOW,  # the accuracy paradox: test recall below this
+    "agree_within": 0.05,     # two accuracies this close agree; further apart, the higher one is suspect
+    "coin": 0.5,              # a guess between two labels
+    "good_elsewhere": 0.9,    # accuracy where the words alone decide, for a model that only ignores order
+}
+
+#: The diagnosis as a table: (pitfall, its sign in words, the test of that sign on a model's numbers
+#: from `_signs` and the thresholds). Checked in this order; a model gets the first pitfall whose sign
+#: it shows, and "none" when it shows none of them (the exercise's table says the same).
+DIAGNOSIS_RULES = (
+    ("accuracy_paradox", "test accuracy at least that of always answering 0, yet test recall below {bad_recall}",
+     lambda s, t: s["accuracy"]["test"] >= s["baseline"] and s["recall"] < t["bad_recall"]),
+    ("leakage", "validation accuracy more than {agree_within} above test accuracy",
+     lambda s, t: _gap(s, "val", "test") > t["agree_within"]),
+    ("overfitting", "training accuracy more than {agree_within} above validation accuracy, while validation "
+                    "and test agree (within {agree_within})",
+     lambda s, t: _gap(s, "train", "val") > t["agree_within"] and abs(_gap(s, "val", "test")) <= t["agree_within"]),
+    ("ignores_order", "test accuracy within {agree_within} of a coin's {coin} where only the order decides, "
+                      "above {good_elsewhere} elsewhere",
+     lambda s, t: abs(s["order"] - t["coin"]) <= t["agree_within"] and s["elsewhere"] > t["good_elsewhere"]),
+)
+
+
+def diagnosis_signs() -> dict:
+    """pitfall -> its sign in words, with the thresholds of DIAGNOSIS_THRESHOLDS filled in."""
+    return {pitfall: sign.format(**DIAGNOSIS_THRESHOLDS) for pitfall, sign, _ in DIAGNOSIS_RULES}
+
+
 def diagnose_clinic(clinic: Clinic) -> dict:
-    """The reference diagnosis of topic 07: model id -> one of CLINIC_PITFALLS, by the signs of the exercise."""
-    found = {}
-    for m, s in _signs(clinic).items():
-        acc = s["accuracy"]
-        if acc["test"] >= s["baseline"] and s["recall"] < 0.5:
-            found[m] = "accuracy_paradox"
-        elif acc["val"] - acc["test"] > 0.05:
-            found[m] = "leakage"
-        elif acc["train"] - acc["val"] > 0.05 and abs(acc["val"] - acc["test"]) <= 0.05:
-            found[m] = "overfitting"
-        elif abs(s["order"] - 0.5) <= 0.05 and s["elsewhere"] > 0.9:
-            found[m] = "ignores_order"
-        else:
-            found[m] = "none"
-    return found
+    """The reference diagnosis of topic 07: model id -> one of CLINIC_PITFALLS, by DIAGNOSIS_RULES."""
+    return {m: next((pitfall for pitfall, _, shows in DIAGNOSIS_RULES if shows(s, DIAGNOSIS_THRESHOLDS)), "none")
+            for m, s in _signs(clinic).items()}
 
 
 def clinic_evidence(clinic: Clinic) -> dict:
