@@ -133,6 +133,22 @@ def test_reference_diagnosis_names_each_pitfall_once():
         assert sorted(v for v in found.values() if v != "none") == sorted(p for p in CLINIC_PITFALLS if p != "none")
 
 
+def test_the_diagnosis_is_a_table_of_rules_whose_thresholds_are_named_once(monkeypatch):
+    """The rules come in CLINIC_PITFALLS' order, their words quote the thresholds, and the thresholds decide."""
+    from utils.data import clinic as cm
+    from utils.evaluation import BAD_BELOW
+
+    assert [pitfall for pitfall, _, _ in cm.DIAGNOSIS_RULES] + ["none"] == list(CLINIC_PITFALLS)
+    assert cm.DIAGNOSIS_THRESHOLDS["bad_recall"] == BAD_BELOW
+    signs = cm.diagnosis_signs()
+    assert signs["accuracy_paradox"].endswith("test recall below 0.5")
+    assert signs["overfitting"].count("0.05") == 2 and "0.9" in signs["ignores_order"]
+    clinic = load_clinic(0)
+    assert cm.diagnose_clinic(clinic)["heron"] == "leakage"
+    monkeypatch.setitem(cm.DIAGNOSIS_THRESHOLDS, "agree_within", 0.6)  # every gap now counts as agreement
+    assert "leakage" not in cm.diagnose_clinic(clinic).values()
+
+
 def test_sealed_test_split_refuses_every_read_and_choices_read_validation_only():
     import pytest
     from utils.data.clinic import SplitSealedError, deployments_on_validation, diagnose_clinic, seal_split
