@@ -44,7 +44,10 @@ searched for, because idiomatic code recurs where it is taught; the policy is:
    unless that very run is public too: it occurs in that order in the public text of `source/` (one
    assignment's visible test written like another's hidden one) or in a lesson.
 
-Everything else is *distinctive*, and one distinctive line found in DEST fails the check. Besides
+Everything else is *distinctive*, and one distinctive line found in DEST fails the check. `utils` has no
+exception: it is the course's public library (the lessons call it, the tests compare against it, and each
+exercise's `check_own_work` forbids the helpers that would answer it), so it may compute what an exercise
+asks, written as library code, but never in the words of a solution of `source/`. Besides
 lines, the check fails when DEST holds a `source/` folder, the autograder, the instructor's tests or
 gradebook, or a notebook cell with a solution or hidden-test marker.
 """
@@ -80,21 +83,6 @@ _ALLOWED_LINES = {
     "for return_sequences, return_state in itertools.product((False, True), repeat=2):":
         "a hidden test's loop over the four option pairs, the same loop as utils' table of Keras shapes",
 }
-#: Secret lines found in utils/ where utils holds the course's *reference* of the same exercise: the code
-#: the lessons call (lessons define no function) and, for most, what the tests compare against. These are
-#: genuine answer keys in the student edition, kept because the course is built on them; `publish` lists
-#: every one on each run, and check_own_work forbids calling them. Keyed by (file of DEST, topic, exercise).
-REFERENCES: dict[tuple[str, str, str], str] = {
-    ("utils/rnn.py", "01", "rnn_step"): "utils.rnn.rnn_step, the reference the 01 tests compare against",
-    ("utils/rnn.py", "01", "rnn_forward"): "utils.rnn.rnn_forward, the reference the 01 tests compare against",
-    ("utils/rnn.py", "08", "lstm_step"): "utils.rnn.lstm_step, the numpy LSTM step lessons 08 and the adapters use",
-    ("utils/torch_utils/shapes.py", "08", "expected_lstm_shapes"):
-        "utils.torch_utils's shape rules (rnn_output_shapes), the reference of the shape exercises",
-    ("utils/torch_utils/classify.py", "05", "SpamRNN"): "utils.torch_utils.RNNClassifier, the model lesson 05 trains",
-    ("utils/tf_utils/classify.py", "05", "train_step"): "utils.tf_utils.train_step, the step lesson 05 trains with",
-    ("utils/data/clinic.py", "07", "diagnose"): "utils.data.clinic.diagnose_clinic, the reference diagnosis of 07",
-}
-
 MARKERS = {
     "solution": ("### BEGIN SOLUTION", "### END SOLUTION"),
     "hidden": ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"),
@@ -256,7 +244,6 @@ class Leak:
     found_in: str  # the file of DEST (and cell)
     lines: list[str]  # the secret lines found
     why: str  # "distinctive line" | "run of N lines" | "instructor-only path" | "marker"
-    allowed: str | None = None  # the reason of a REFERENCES entry: reported, not a failure
 
     def __str__(self) -> str:
         shown = "\n".join(f"      {line.strip()}" for line in self.lines[:6])
@@ -329,9 +316,10 @@ def classify(line: str, public: str) -> str:
     return "distinctive"
 
 
-def scan(dest: Path, course_root: Path = ROOT) -> list[Leak]:
-    """Every piece of solution or hidden-test text of `course_root/source` found in `dest`, with the findings
-    that REFERENCES explains marked `allowed`."""
+def leak_check(dest: Path, course_root: Path = ROOT) -> list[Leak]:
+    """The leaks of `dest`: every piece of solution or hidden-test text of `course_root/source` found there that
+    no rule of the policy explains. `utils` is checked like every other file: the library may teach the
+    methods the exercises use, but it holds no solution's text."""
     dest, course_root = Path(dest), Path(course_root)
     regions, public_lines = secret_regions(course_root)
     public = "\n".join(sorted(public_lines | lesson_lines(course_root)))
@@ -340,9 +328,6 @@ def scan(dest: Path, course_root: Path = ROOT) -> list[Leak]:
     findings = _structure_leaks(dest)
     shown_runs = public_runs(course_root)
 
-    def reference(region: Region, name: str) -> str | None:
-        return REFERENCES.get((name.split(" (cell")[0], region.assignment.split("_")[0], region.cell))
-
     for region in regions:
         normed = [normalise(line) for line in region.lines]
         for raw, line in zip(region.lines, normed):  # rules 1-3
@@ -350,7 +335,7 @@ def scan(dest: Path, course_root: Path = ROOT) -> list[Leak]:
                 continue
             for name, lines in texts.items():
                 if any(line in text for text in lines):
-                    findings.append(Leak(region.where, name, [raw], "distinctive line", reference(region, name)))
+                    findings.append(Leak(region.where, name, [raw], "distinctive line"))
         body = [(raw, line) for raw, line in zip(region.lines, normed) if line and line not in ALLOWED]
         reported: set[str] = set()
         for start in range(len(body) - RUN_LINES + 1):  # rule 4
@@ -360,14 +345,9 @@ def scan(dest: Path, course_root: Path = ROOT) -> list[Leak]:
             for name, lines in texts.items():
                 if name not in reported and any(lines[i] == run[0] and _run_at(lines, i, run) for i in range(len(lines))):
                     findings.append(Leak(region.where, name, [raw for raw, _ in body[start:start + RUN_LINES]],
-                                         f"run of {RUN_LINES} lines", reference(region, name)))
+                                         f"run of {RUN_LINES} lines"))
                     reported.add(name)
     return findings
-
-
-def leak_check(dest: Path, course_root: Path = ROOT) -> list[Leak]:
-    """The leaks of `dest`: solution or hidden-test text of source/ that no rule of the policy explains."""
-    return [f for f in scan(dest, course_root) if not f.allowed]
 
 
 def _run_at(lines: list[str], i: int, run: list[str]) -> bool:
@@ -712,8 +692,7 @@ def publish(dest: Path, repository: str | None = None, course_root: Path = ROOT)
     with tempfile.TemporaryDirectory(prefix=f".{dest.name}-staging-", dir=dest.parent) as tmp:
         stage = Path(tmp)
         write_edition(stage, course_root, url)
-        findings = scan(stage, course_root)
-        leaks = [f for f in findings if not f.allowed]
+        leaks = leak_check(stage, course_root)
         if leaks:
             print(f"publish: REFUSED, {len(leaks)} piece(s) of solution or hidden-test text would reach the "
                   f"student edition; {dest} is unchanged:", file=sys.stderr)
@@ -726,7 +705,6 @@ def publish(dest: Path, repository: str | None = None, course_root: Path = ROOT)
                 shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
         for entry in stage.iterdir():
             shutil.move(str(entry), dest / entry.name)
-    _print_references(findings)
     counts = policy_counts(course_root)
     notebooks = len(list(dest.glob("notebooks/*.ipynb"))) + len(list(dest.glob("release/*/*.ipynb")))
     print(f"published the student edition to {dest}: {notebooks} notebooks, utils, README; badges and setup "
@@ -735,21 +713,9 @@ def publish(dest: Path, repository: str | None = None, course_root: Path = ROOT)
     return 0
 
 
-def _print_references(findings: list[Leak]) -> None:
-    """Say, on every run, which answer keys the edition carries by design (REFERENCES)."""
-    known = sorted({(f.found_in, f.where) for f in findings if f.allowed})
-    if known:
-        print(f"note: {len(known)} exercise(s) have solution lines that also occur in utils' reference code "
-              "(REFERENCES in autograder/publish.py; students can read these):")
-        for found_in, what in known:
-            print(f"  {found_in}: {what}")
-
-
 def check(dest: Path, course_root: Path = ROOT) -> int:
     """The leak check alone, on an edition published earlier (CI, or before a push)."""
-    findings = scan(Path(dest), Path(course_root))
-    leaks = [f for f in findings if not f.allowed]
-    _print_references(findings)
+    leaks = leak_check(Path(dest), Path(course_root))
     if leaks:
         print(f"leak check FAILED: {len(leaks)} piece(s) of solution or hidden-test text in {dest}:", file=sys.stderr)
         for leak in leaks:

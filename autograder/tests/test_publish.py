@@ -94,24 +94,55 @@ def test_without_repository_the_course_toml_setting_is_used(tmp_path):
     assert f"colab.research.google.com/github/{owner_repo}/blob/" in (tmp_path / "edition" / "README.md").read_text()
 
 
-def test_the_leak_check_passes_on_the_edition_and_says_which_references_it_carries(edition):
-    proc = _publish(edition, "--check")
+def test_the_leak_check_passes_on_the_edition_with_nothing_excused(edition, tmp_path):
+    """No solution line reaches the edition, utils included, and publish says so in one line: there is no list
+    of answer keys that the edition carries by design any more."""
+    assert not hasattr(P, "REFERENCES") and P.leak_check(edition, ROOT) == []
+    check = _publish(edition, "--check")
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert check.stdout.splitlines() == [f"leak check passed: no solution or hidden-test text of source/ in {edition}"]
+    proc = _publish(tmp_path / "again", "--repository", URL)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "leak check passed" in proc.stdout
-    findings = P.scan(edition, ROOT)
-    assert findings and all(f.allowed for f in findings)
-    for found in findings:  # each one is listed on every run, not allowed silently
-        assert found.found_in in proc.stdout and found.where in proc.stdout
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("published the student edition to ") and "leak check passed" in lines[0]
+    for said in (proc.stdout + check.stdout, proc.stderr + check.stderr):
+        assert "by design" not in said and "reference code" not in said and "students can read these" not in said
 
 
-def test_every_entry_of_the_policy_is_needed(edition):
-    """An allow-list entry that no longer matches anything is a hole waiting to be used: remove it."""
+def test_every_entry_of_the_policy_is_needed():
+    """An allow-list entry that no longer matches a secret line is a hole waiting to be used: remove it."""
     regions, _ = P.secret_regions(ROOT)
     secret = {P.normalise(line) for r in regions for line in r.lines}
     assert set(P.ALLOWED) <= secret
-    used = {(f.found_in, f.where.split()[0].split("/")[1].split("_")[0], f.where.split()[1])
-            for f in P.scan(edition, ROOT) if f.allowed}
-    assert set(P.REFERENCES) == used
+
+
+#: Solution lines that utils/ held word for word until the leak check became strict (issue 16), with the file of
+#: utils that held each. They are still solution text, so one of them planted anywhere in the edition is a leak.
+FORMER_REFERENCES = [
+    ("01_hidden_state", "rnn_step", "return np.tanh(x_t @ W_xh + h_prev @ W_hh + b_h)", "utils/rnn.py"),
+    ("01_hidden_state", "rnn_forward", "h = rnn_step(x_t, h, W_xh, W_hh, b_h)", "utils/rnn.py"),
+    ("08_lstm_gru_padding_pytorch", "lstm_step", "c_t = sigmoid(f) * c_prev + sigmoid(i) * np.tanh(g)", "utils/rnn.py"),
+    ("08_lstm_gru_padding_tensorflow", "lstm_step", "h_t = sigmoid(o) * np.tanh(c_t)", "utils/rnn.py"),
+    ("08_lstm_gru_padding_pytorch", "expected_lstm_shapes", "directions = 2 if bidirectional else 1",
+     "utils/torch_utils/shapes.py"),
+    ("05_sequence_classification_pytorch", "SpamRNN", "self.rnn = nn.RNN(embed_dim, hidden_size, batch_first=True)",
+     "utils/torch_utils/classify.py"),
+    ("07_metric_pitfalls", "diagnose", 'elif acc["val"] - acc["test"] > 0.05:', "utils/data/clinic.py"),
+]
+
+
+def test_the_former_references_are_gone_from_utils_or_taught_in_a_lesson(edition):
+    """The eighth former reference, TensorFlow's `grads = tape.gradient(...)`, is now taught in lesson 05's text
+    (public by rule 2); the seven others are still distinctive solution lines, and utils holds none of them."""
+    regions, public_lines = P.secret_regions(ROOT)
+    public = "\n".join(public_lines | P.lesson_lines(ROOT))
+    for assignment, cell, line, held_by in FORMER_REFERENCES:
+        region = next(r for r in regions if r.assignment == assignment and r.cell == cell and r.kind == "solution")
+        assert any(P.normalise(raw) == P.normalise(line) for raw in region.lines), (assignment, cell, line)
+        assert P.classify(P.normalise(line), public) == "distinctive", line
+        assert not any(P.normalise(line) in text for text in P._text_lines((edition / held_by).read_text())), held_by
+    taught = "grads = tape.gradient(loss, model.trainable_variables)"
+    assert P.classify(P.normalise(taught), public) == "public"
 
 
 @pytest.mark.parametrize("where", ["release", "utils"])
@@ -133,6 +164,32 @@ def test_one_planted_line_fails_the_leak_check(copy, where, kind):
     assert leaks[0].found_in.startswith(target.relative_to(copy).as_posix())
     proc = _publish(copy, "--check")
     assert proc.returncode == 1 and line.strip() in proc.stderr
+
+
+@pytest.mark.parametrize("where", ["release", "utils"])
+@pytest.mark.parametrize("assignment,cell,line,held_by", FORMER_REFERENCES,
+                         ids=[f"{a[:2]}-{c}" for a, c, _, _ in FORMER_REFERENCES])
+def test_a_former_utils_reference_planted_back_fails_the_leak_check(copy, where, assignment, cell, line, held_by):
+    """No exception for utils any more: the line goes back into the very file of utils that held it (inside the
+    function it came from, indented as library code), or into a release notebook's text, and the check fails."""
+    if where == "utils":
+        target = copy / held_by
+        target.write_text(target.read_text() + f"\n\ndef _planted(*args):\n    {line}\n")
+        found_in = held_by
+    else:
+        target = copy / "release" / "03_classification_metrics" / "03_classification_metrics.ipynb"
+        nb = nbformat.read(target, as_version=4)
+        nb.cells[-1].source += f"\n\nLast year's answer key said: `{line}`"
+        nbformat.write(nb, target)
+        found_in = f"{target.relative_to(copy).as_posix()} (cell {len(nb.cells) - 1})"
+    regions, _ = P.secret_regions(ROOT)
+    holding = {r.where for r in regions if r.kind == "solution" and P.normalise(line) in map(P.normalise, r.lines)}
+    assert f"source/{assignment} {cell} (solution)" in holding
+    leaks = P.leak_check(copy, ROOT)
+    assert {(leak.where, leak.found_in, leak.why) for leak in leaks} == {
+        (where_, found_in, "distinctive line") for where_ in holding}, leaks
+    assert all(leak.lines == [next(raw for r in regions if r.where == leak.where for raw in r.lines
+                                   if P.normalise(raw) == P.normalise(line))] for leak in leaks)
 
 
 def test_a_copied_body_of_ordinary_lines_is_found_as_a_run(copy):
