@@ -49,6 +49,10 @@ def main(argv=None) -> int:
     p_grade.add_argument("--secret-seed-file", default=None, metavar="PATH",
                          help="a file only you keep (outside the repository): hidden tests draw some of their "
                               "cases from it, so a leaked hidden test cannot be copied (default: fixed seeds)")
+    p_grade.add_argument("--cluster", default=None, metavar="ADDRESS",
+                         help="grade on a Dask cluster: a scheduler address (tcp://host:port), a scheduler file, "
+                              "or local:N for a LocalCluster of N worker processes here; every worker runs the "
+                              "same jailed, warm engine and this command stays the only writer of OUT_DIR")
     p_grade.add_argument("--course-root", default=None, help=argparse.SUPPRESS)
 
     p_pub = sub.add_parser("publish", help="write the student edition (no source/, hidden tests or solutions) into DEST")

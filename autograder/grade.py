@@ -376,8 +376,21 @@ def other_assignment_ids(course_root: Path) -> dict:
     return out
 
 
-def _helper_main(assignment_id, work, course_root, submissions, conn) -> None:
-    """In the helper process: nbgrader's generate_assignment, then every submission sanitised."""
+def read_plan(path, assignment: Assignment, others: dict):
+    """sanitise(), with a file it cannot read turned into an invalid plan (one odd file never stops a batch).
+    The one function that makes a plan, here and on a cluster's workers (autograder.cluster)."""
+    try:
+        return sanitise(path, assignment, others)
+    except Exception as exc:  # noqa: BLE001
+        from .assignment import Plan
+
+        return Plan(invalid=f"the notebook could not be read: {type(exc).__name__}: {str(exc)[:300]}",
+                    status_hint="invalid")
+
+
+def _helper_main(assignment_id, work, course_root, submissions, conn, full: bool = False) -> None:
+    """In the helper process: nbgrader's generate_assignment, then every submission sanitised.
+    `full`: send the assignment with its released cells (a cluster's workers sanitise with them)."""
     die_with_parent()  # SIGTERM or SIGKILL on the grader never leaves it waiting on the pipe
     skip_slow_optional_imports()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -387,18 +400,11 @@ def _helper_main(assignment_id, work, course_root, submissions, conn) -> None:
 
         assignment = prepare(assignment_id, work, course_root)
         others = other_assignment_ids(course_root)
-        # plain data only: the parent must not need nbformat to read it
-        conn.send(("ok", dataclasses.replace(assignment, release_cells=[])))
+        # plain data only (unless `full`): the parent must not need nbformat to read it
+        conn.send(("ok", assignment if full else dataclasses.replace(assignment, release_cells=[]), others))
         # one plan at a time, as each is ready: the first submissions are graded while the rest are read
         for student, path in submissions.items():
-            try:
-                plan = sanitise(path, assignment, others)
-            except Exception as exc:  # noqa: BLE001 - one odd file never stops the batch
-                from .assignment import Plan
-
-                plan = Plan(invalid=f"the notebook could not be read: {type(exc).__name__}: {str(exc)[:300]}",
-                            status_hint="invalid")
-            conn.send(("plan", student, plan))
+            conn.send(("plan", student, read_plan(path, assignment, others)))
         conn.send(("plans", None, None))
     except Exception as exc:  # noqa: BLE001 - reported by the parent
         conn.send(("error", f"{type(exc).__name__}: {exc}", None))
@@ -458,7 +464,8 @@ class JailUnavailable(ValueError):
 def grade(assignment_id: str, submissions: Path, out: Path, *, jobs: int | None = None,
           timeout: float | None = None, cell_timeout: float | None = None, memory_mb: int = 4096,
           course_root: Path = ROOT, progress: bool = True, log=print, unsafe_shared_process: bool = False,
-          disk_mb: int = 256, regrade: list | None = None, secret_seed_file: Path | None = None) -> list[dict]:
+          disk_mb: int = 256, regrade: list | None = None, secret_seed_file: Path | None = None,
+          cluster: str | None = None) -> list[dict]:
     """Grade every submission; return one result dict per student (sorted by id).
 
     Each submission runs in its own OS jail (autograder.sandbox) unless `unsafe_shared_process`.
@@ -466,7 +473,9 @@ def grade(assignment_id: str, submissions: Path, out: Path, *, jobs: int | None 
     once (jailed, like a student) and every cell may take 20 times its slowest cell plus 10 s, within
     10 to 120 s. `regrade`: None keeps finished students; [] grades everyone again; a list of ids
     grades those again. `secret_seed_file`: a file only the instructor keeps; hidden tests that draw
-    cases with utils.checks.hidden_seed() draw them from it (without it, from their fixed seeds)."""
+    cases with utils.checks.hidden_seed() draw them from it (without it, from their fixed seeds).
+    `cluster`: a Dask scheduler's address (tcp://host:port or a scheduler file) or `local:N`; the
+    submissions are then graded on its workers (autograder.cluster) and this process only writes OUT."""
     from .worker import Engine, Job, run_jobs
 
     # every path is made absolute before anything runs: nbgrader changes the working directory
@@ -477,6 +486,16 @@ def grade(assignment_id: str, submissions: Path, out: Path, *, jobs: int | None 
     notebook_timeout = float(timeout or 600.0)
     cell_timeout = float(cell_timeout) if cell_timeout else None
     utils_dir = course_root / "utils" if (course_root / "utils").is_dir() else ROOT / "utils"
+    if cluster is not None:
+        from .cluster import ClusterEngine
+
+        # every worker jails its submissions itself (and refuses where it cannot, unless unsafe)
+        engine = ClusterEngine(cluster, unsafe_shared_process=unsafe_shared_process, disk_mb=int(disk_mb), log=log)
+        try:
+            return _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell_timeout, memory_mb,
+                          course_root, progress, log, engine.jail_setting, Job, engine.run_jobs, regrade, hidden_seed)
+        finally:
+            engine.close()
     jail = None
     if not unsafe_shared_process:
         from .sandbox import default_read_only, probe
@@ -578,7 +597,9 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
     receive, send = ctx.Pipe()
     to_read = {SOLUTION: nb_path} if cell_timeout is None and todo else {}  # the solution is read first
     to_read.update({s: found[s] for s in todo})
-    helper = ctx.Process(target=_helper_main, args=(assignment_id, work, course_root, to_read, send), daemon=True)
+    full = getattr(engine, "needs_full_assignment", False)
+    helper = ctx.Process(target=_helper_main, args=(assignment_id, work, course_root, to_read, send, full),
+                         daemon=True)
     helper.start()
     send.close()
     if todo:
@@ -590,9 +611,13 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
     if outcome[0] != "ok":
         helper.join()
         raise RuntimeError(outcome[1])
-    assignment = outcome[1]
+    assignment, others = outcome[1], outcome[2]
     plans: dict = {}
     stream = _PlanStream(receive, plans)
+    if full:  # what a cluster's workers need, besides each notebook's bytes
+        engine.prepare_batch(assignment=assignment, fingerprint=fingerprint, others=others, plans=plans,
+                             paths={**found, SOLUTION: nb_path}, frameworks=detect_frameworks(nb_path),
+                             notebook_timeout=notebook_timeout, memory_mb=memory_mb, hidden_seed=hidden_seed)
     if SOLUTION in to_read:
         stream.take(block=True)  # the first plan sent
     if todo:
@@ -708,7 +733,9 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
         for student in invalid:  # now that the batch's limits are known
             save(result_from_plan(student, assignment, plans[student], key=keys[student]))
     except KeyboardInterrupt:
-        interrupted = True
+        interrupted = "interrupted"
+    except Incomplete as why:  # a cluster that could not grade everyone: what it did grade is saved
+        interrupted = str(why)
     finally:
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, previous_term)
@@ -719,7 +746,7 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
         helper.kill()
         helper.join()
         saved = sum(1 for s in found if load_state(state_dir, s, key) is not None)
-        raise Interrupted(f"interrupted: {saved} of {len(found)} saved in {out / '.state'}; run the same "
+        raise Interrupted(f"{interrupted}: {saved} of {len(found)} saved in {out / '.state'}; run the same "
                           "command again to finish")
 
     results = [load_state(state_dir, s, key) for s in sorted(found)]
@@ -753,6 +780,10 @@ class Interrupted(Exception):
     pass
 
 
+class Incomplete(Exception):
+    """A batch that stopped before every submission was graded (what was graded is saved)."""
+
+
 def totals_table(results: list[dict]) -> str:
     width = max([len("student_id")] + [len(r["student_id"]) for r in results])
     lines = [f"{'student_id':<{width}}  {'points':>7}  {'max':>5}  status"]
@@ -769,7 +800,8 @@ def grade_main(args) -> int:
                         course_root=Path(getattr(args, "course_root", None) or ROOT),
                         unsafe_shared_process=getattr(args, "unsafe_shared_process", False),
                         disk_mb=getattr(args, "disk_mb", 256), regrade=getattr(args, "regrade", None),
-                        secret_seed_file=getattr(args, "secret_seed_file", None))
+                        secret_seed_file=getattr(args, "secret_seed_file", None),
+                        cluster=getattr(args, "cluster", None))
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

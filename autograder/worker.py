@@ -724,6 +724,7 @@ class Job:
         self.flooded = False
         self.restart: set = set()  # student cells after which the child restarted itself (MemoryError)
         self.review: list = []  # what the trusted side asks the instructor to read by hand
+        self.cell_limit = None  # this job's own per-cell limit (seconds); None: the batch's
 
 
 # ----------------------------------------------------------------------------
@@ -939,17 +940,19 @@ def _valid_result(r) -> dict:
 
 def run_jobs(engine: Engine, jobs_list: list, *, jobs: int, cell_timeout, notebook_timeout: float,
              memory_bytes: int, on_finish, jail: dict | None = None, on_start=None, incoming=None,
-             hidden_seed: int | None = None) -> None:
+             hidden_seed: int | None = None, threads: int | None = None) -> None:
     """Grade every Job with at most `jobs` children at once; call on_finish(job) as each ends.
 
     `jail` (the sandbox.Jail settings but the uid) jails every child; None runs them in the unsafe
     shared-process mode. `incoming`, if given, brings more jobs while they run: `incoming.take(block)`
-    returns the new ones, `incoming.done` says whether more will come, `incoming.fileno()` wakes the loop."""
+    returns the new ones, `incoming.done` says whether more will come, `incoming.fileno()` wakes the loop.
+    `threads`: how many threads each child's frameworks may use (default: the cores over `jobs`)."""
     pending = list(jobs_list)
     running: dict = {}  # rfd -> job
     cell_limit = cell_timeout if callable(cell_timeout) else (lambda: cell_timeout)
-    threads = max(1, (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-                  // max(1, jobs))
+    if threads is None:
+        threads = max(1, (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+                      // max(1, jobs))
     counter = [0]
 
     def start(job):
@@ -1133,7 +1136,7 @@ def run_jobs(engine: Engine, jobs_list: list, *, jobs: int, cell_timeout, notebo
                 if job.elapsed + (t - job.attempt_started) > notebook_timeout:
                     kill(job)
                     finish_attempt(job, "notebook-timeout")
-                elif job.current is not None and t - job.cell_started > cell_limit():
+                elif job.current is not None and t - job.cell_started > (job.cell_limit or cell_limit()):
                     kill(job)
                     finish_attempt(job, "cell-timeout")
     finally:
