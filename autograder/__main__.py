@@ -53,6 +53,9 @@ def main(argv=None) -> int:
                          help="grade on a Dask cluster: a scheduler address (tcp://host:port), a scheduler file, "
                               "or local:N for a LocalCluster of N worker processes here; every worker runs the "
                               "same jailed, warm engine and this command stays the only writer of OUT_DIR")
+    p_grade.add_argument("--cluster-wait", type=float, default=None, metavar="SECONDS",
+                         help="with --cluster: how long to wait while the cluster has no worker before stopping "
+                              "(what was graded is kept; the same command finishes the batch; default 120)")
     p_grade.add_argument("--course-root", default=None, help=argparse.SUPPRESS)
 
     p_pub = sub.add_parser("publish", help="write the student edition (no source/, hidden tests or solutions) into DEST")

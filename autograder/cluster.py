@@ -337,9 +337,10 @@ class ClusterEngine:
     needs_full_assignment = True  # the workers sanitise with the released cells
 
     def __init__(self, address: str, *, unsafe_shared_process: bool = False, disk_mb: int = 256, log=print,
-                 no_worker_wait: float = NO_WORKER_WAIT):
+                 no_worker_wait: float | None = None):
         self.kind, self.target = parse_address(address)
-        self.address, self.log, self.no_worker_wait = address, log, float(no_worker_wait)
+        self.address, self.log = address, log
+        self.no_worker_wait = NO_WORKER_WAIT if no_worker_wait is None else max(1.0, float(no_worker_wait))
         self.jail_setting = None if unsafe_shared_process else {"disk_mb": int(disk_mb)}
         self.client = self.cluster = None
         self.batch: dict | None = None
@@ -413,6 +414,12 @@ class ClusterEngine:
             if "cannot jail" in str(exc):
                 raise JailUnavailable(str(exc))
             raise ValueError(f"the cluster's workers could not start grading: {exc}")
+        from .grade import Incomplete
+
+        try:  # a cluster may be scaling up (or have lost every worker): wait, but not forever
+            self.client.wait_for_workers(1, timeout=self.no_worker_wait)
+        except TimeoutError:
+            raise Incomplete(f"the cluster at {self.address} has had no worker for {self.no_worker_wait:g} s") from None
         batch = self.batch
         data = pickle.dumps({"assignment": batch["assignment"], "others": batch["others"],
                              "fingerprint": batch["fingerprint"], "notebook_timeout": float(notebook_timeout),

@@ -465,7 +465,7 @@ def grade(assignment_id: str, submissions: Path, out: Path, *, jobs: int | None 
           timeout: float | None = None, cell_timeout: float | None = None, memory_mb: int = 4096,
           course_root: Path = ROOT, progress: bool = True, log=print, unsafe_shared_process: bool = False,
           disk_mb: int = 256, regrade: list | None = None, secret_seed_file: Path | None = None,
-          cluster: str | None = None) -> list[dict]:
+          cluster: str | None = None, cluster_wait: float | None = None) -> list[dict]:
     """Grade every submission; return one result dict per student (sorted by id).
 
     Each submission runs in its own OS jail (autograder.sandbox) unless `unsafe_shared_process`.
@@ -490,7 +490,8 @@ def grade(assignment_id: str, submissions: Path, out: Path, *, jobs: int | None 
         from .cluster import ClusterEngine
 
         # every worker jails its submissions itself (and refuses where it cannot, unless unsafe)
-        engine = ClusterEngine(cluster, unsafe_shared_process=unsafe_shared_process, disk_mb=int(disk_mb), log=log)
+        engine = ClusterEngine(cluster, unsafe_shared_process=unsafe_shared_process, disk_mb=int(disk_mb), log=log,
+                               no_worker_wait=cluster_wait)
         try:
             return _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell_timeout, memory_mb,
                           course_root, progress, log, engine.jail_setting, Job, engine.run_jobs, regrade, hidden_seed)
@@ -801,7 +802,7 @@ def grade_main(args) -> int:
                         unsafe_shared_process=getattr(args, "unsafe_shared_process", False),
                         disk_mb=getattr(args, "disk_mb", 256), regrade=getattr(args, "regrade", None),
                         secret_seed_file=getattr(args, "secret_seed_file", None),
-                        cluster=getattr(args, "cluster", None))
+                        cluster=getattr(args, "cluster", None), cluster_wait=getattr(args, "cluster_wait", None))
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -156,11 +156,8 @@ def _attacks(paths: dict) -> dict:
     }
 
 
-@pytest.fixture(scope="module")
-def attacked(tmp_path_factory):
-    if probe() is not None:
-        pytest.fail(f"this machine cannot jail submissions: {probe()}")
-    tmp = tmp_path_factory.mktemp("sandbox")
+def make_corpus(tmp: Path) -> dict:
+    """The class of attackers (and two honest classmates) in tmp/submissions; OUT is to be tmp/out."""
     release_nb = _release(tmp)
     source_nb = FIXTURES / "source" / AID / f"{AID}.ipynb"
     subs, out = tmp / "submissions", tmp / "out"
@@ -179,6 +176,16 @@ def attacked(tmp_path_factory):
         nbformat.write(nb, subs / name / f"{AID}.ipynb")
     (subs / "symlinked").mkdir()
     os.symlink(source_nb, subs / "symlinked" / f"{AID}.ipynb")
+    return {"subs": subs, "out": out, "canary": canary, "attacks": attacks}
+
+
+@pytest.fixture(scope="module")
+def attacked(tmp_path_factory):
+    if probe() is not None:
+        pytest.fail(f"this machine cannot jail submissions: {probe()}")
+    tmp = tmp_path_factory.mktemp("sandbox")
+    corpus = make_corpus(tmp)
+    subs, out, canary, attacks = corpus["subs"], corpus["out"], corpus["canary"], corpus["attacks"]
     cmd = [sys.executable, "-m", "autograder", "grade", AID, str(subs), "--out", str(out),
            "--course-root", str(FIXTURES), *LIMITS]
     start = time.monotonic()
