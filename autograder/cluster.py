@@ -46,9 +46,12 @@ NO_WORKER_WAIT = 120.0  # seconds the client waits for a cluster that has no wor
 CONNECT_TIMEOUT = 30  # seconds to reach a scheduler
 
 
-def parse_address(address: str) -> tuple[str, object]:
-    """("local", N) for `local:N`, ("file", path) for a scheduler file, ("address", url) for tcp://..., or a
-    ValueError that says what is accepted."""
+def parse_address(address) -> tuple[str, object]:
+    """("local", N) for `local:N`, ("file", path) for a scheduler file, ("address", url) for tcp://...,
+    ("client", client) for a distributed.Client made by the caller (dask-gateway, dask-jobqueue,
+    dask-kubernetes hand one out), or a ValueError that says what is accepted."""
+    if hasattr(address, "submit") and hasattr(address, "register_plugin"):
+        return "client", address
     text = str(address).strip()
     if text.startswith("local:"):
         count = text[len("local:"):]
@@ -339,7 +342,9 @@ class ClusterEngine:
     def __init__(self, address: str, *, unsafe_shared_process: bool = False, disk_mb: int = 256, log=print,
                  no_worker_wait: float | None = None):
         self.kind, self.target = parse_address(address)
-        self.address, self.log = address, log
+        self.log = log
+        self.address = (str(getattr(getattr(address, "scheduler", None), "address", "the given client"))
+                        if self.kind == "client" else address)
         self.no_worker_wait = NO_WORKER_WAIT if no_worker_wait is None else max(1.0, float(no_worker_wait))
         self.jail_setting = None if unsafe_shared_process else {"disk_mb": int(disk_mb)}
         self.client = self.cluster = None
@@ -356,7 +361,9 @@ class ClusterEngine:
         except ImportError:
             raise ValueError("--cluster needs dask and distributed (pinned in requirements.txt: make setup)") from None
         try:
-            if self.kind == "local":
+            if self.kind == "client":
+                self.client = self.target
+            elif self.kind == "local":
                 # processes, one task at a time each: the same cores as `--jobs N`, with Dask in between
                 self.cluster = LocalCluster(n_workers=self.target, threads_per_worker=1, processes=True,
                                             dashboard_address=None, memory_limit=0, silence_logs=logging.ERROR)
@@ -382,8 +389,15 @@ class ClusterEngine:
     def close(self) -> None:
         import logging
 
-        # a LocalCluster's scheduler logs each worker's closed connection while it shuts down: not news
-        logging.getLogger("distributed").setLevel(logging.CRITICAL)
+        if self.kind == "local":  # its scheduler logs each worker's closed connection while it shuts down
+            logging.getLogger("distributed").setLevel(logging.CRITICAL)
+        if self.client is not None and self.kind != "local":  # a cluster that stays: its workers' engines go
+            try:
+                self.client.unregister_worker_plugin(PLUGIN)
+            except Exception:  # noqa: BLE001 - a cluster already gone
+                pass
+        if self.kind == "client":  # the caller's client: theirs to close
+            self.client = None
         for thing in (self.client, self.cluster):
             if thing is not None:
                 try:

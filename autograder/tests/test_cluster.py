@@ -250,3 +250,29 @@ def test_a_worker_with_other_course_code_refuses_to_grade():
     assert server.wait(timeout=60) == 1
     assert kind == "error" and "other course code" in message and cluster.code_digest() in message
     assert cluster.cells_digest([{"a": 1}]) != cluster.cells_digest([{"a": 2}])
+
+
+def test_a_client_made_by_the_caller_grades_too(klass, scheduler, tmp_path):
+    """The hub and Python recipes: dask-gateway, dask-jobqueue and dask-kubernetes hand out a Client, and
+    grade(..., cluster=client) uses it (and leaves it open: it is the caller's)."""
+    subset = ["correct", "doubled", "infinite_loop"]
+    subs = tmp_path / "subs"
+    for student in subset:
+        shutil.copytree(klass["subs"] / student, subs / student)
+    out = tmp_path / "out"
+    script = (
+        "from pathlib import Path\n"
+        "from distributed import Client\n"
+        "from autograder.grade import grade\n"
+        "if __name__ == '__main__':\n"
+        f"    client = Client(scheduler_file={str(scheduler.file)!r})\n"
+        f"    grade({AID!r}, Path({str(subs)!r}), Path({str(out)!r}), cluster=client, course_root=Path({str(FIXTURES)!r}),\n"
+        "          cell_timeout=8, timeout=60, memory_mb=1024, progress=False)\n"
+        "    assert client.status == 'running', client.status\n"
+        "    client.close()\n")
+    (tmp_path / "hub.py").write_text(script)
+    proc = subprocess.run([sys.executable, str(tmp_path / "hub.py")], cwd=ROOT, env=CLUSTER_ENV, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    local = [r for r in read_csv(klass["local"] / "grades.csv") if r["student_id"] in subset]
+    assert read_csv(out / "grades.csv") == local
