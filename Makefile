@@ -19,7 +19,7 @@ help:
 	@echo "make lab      open JupyterLab on the course (nbgrader extensions included)"
 	@echo "make release  regenerate release/ from source/"
 	@echo "make grade ASSIGNMENT=... SUBMISSIONS=... OUT=...   grade a folder of submissions"
-	@echo "make bench    print speed ratios against the named peers (spec section 8); BENCH=metrics|notebooks|grading for one"
+	@echo "make bench    print speed ratios against the named peers (spec section 8); BENCH=metrics|notebooks|grading|cluster for one"
 
 setup: $(STAMP)
 

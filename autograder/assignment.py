@@ -223,16 +223,25 @@ def _invalid(message: str, status: str = "invalid") -> Plan:
     return Plan(invalid=message, status_hint=status)
 
 
+def check_file(path: Path | None, assignment: Assignment) -> Plan | None:
+    """The checks that need the file itself, not its bytes: None, or the Plan that says why it is not graded.
+    (On a cluster the client makes them, and a worker that gets the bytes reads everything else.)"""
+    if path is not None and path.is_symlink():
+        return _invalid("the submission is a symbolic link, not a file: the grader never follows links "
+                        "(submit the notebook itself)")
+    if path is None or not path.exists():
+        return _invalid(f"no notebook {assignment.notebook}.ipynb was submitted", "missing")
+    return None
+
+
 def read_submission(path: Path | None, assignment: Assignment):
     """Return (notebook, None) or (None, Plan-with-the-reason)."""
     import nbformat
     from nbformat.warnings import DuplicateCellId
 
-    if path is not None and path.is_symlink():
-        return None, _invalid("the submission is a symbolic link, not a file: the grader never follows links "
-                              "(submit the notebook itself)")
-    if path is None or not path.exists():
-        return None, _invalid(f"no notebook {assignment.notebook}.ipynb was submitted", "missing")
+    failed = check_file(path, assignment)
+    if failed is not None:
+        return None, failed
     size = path.stat().st_size
     if size == 0:
         return None, _invalid("the submitted file is empty (0 bytes): nothing can be graded")

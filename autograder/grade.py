@@ -390,7 +390,8 @@ def read_plan(path, assignment: Assignment, others: dict):
 
 def _helper_main(assignment_id, work, course_root, submissions, conn, full: bool = False) -> None:
     """In the helper process: nbgrader's generate_assignment, then every submission sanitised.
-    `full`: send the assignment with its released cells (a cluster's workers sanitise with them)."""
+    `full` (a cluster's batch): send the assignment with its released cells, and only check each student's
+    file: the workers read and sanitise the notebooks, and send their plans back with the results."""
     die_with_parent()  # SIGTERM or SIGKILL on the grader never leaves it waiting on the pipe
     skip_slow_optional_imports()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -404,7 +405,12 @@ def _helper_main(assignment_id, work, course_root, submissions, conn, full: bool
         conn.send(("ok", assignment if full else dataclasses.replace(assignment, release_cells=[]), others))
         # one plan at a time, as each is ready: the first submissions are graded while the rest are read
         for student, path in submissions.items():
-            conn.send(("plan", student, read_plan(path, assignment, others)))
+            if full and student != SOLUTION:
+                from .assignment import Plan, check_file
+
+                conn.send(("plan", student, check_file(path, assignment) or Plan(cells=None)))
+            else:
+                conn.send(("plan", student, read_plan(path, assignment, others)))
         conn.send(("plans", None, None))
     except Exception as exc:  # noqa: BLE001 - reported by the parent
         conn.send(("error", f"{type(exc).__name__}: {exc}", None))

@@ -249,7 +249,6 @@ def test_a_worker_with_other_course_code_refuses_to_grade():
     kind, message = conn.recv()
     assert server.wait(timeout=60) == 1
     assert kind == "error" and "other course code" in message and cluster.code_digest() in message
-    assert cluster.cells_digest([{"a": 1}]) != cluster.cells_digest([{"a": 2}])
 
 
 def test_a_client_made_by_the_caller_grades_too(klass, scheduler, tmp_path):
