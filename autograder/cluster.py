@@ -117,7 +117,10 @@ class GraderPlugin(_PluginBase):
     async def setup(self, worker=None):
         import asyncio
 
-        jobs = int(getattr(getattr(worker, "state", None), "nthreads", 0) or getattr(worker, "nthreads", 1) or 1)
+        slots = int(getattr(getattr(worker, "state", None), "nthreads", 0) or getattr(worker, "nthreads", 1) or 1)
+        # a worker with two task threads per submission it grades hands its server the next notebook while
+        # the current one runs, so the server reads it meanwhile and starts it the moment a job ends
+        jobs = max(1, slots // 2)
         self._launch(jobs)  # on the worker's own thread: the server's death signal is tied to the thread that forks
         await asyncio.get_running_loop().run_in_executor(None, self._await_ready)
 
@@ -386,14 +389,15 @@ class ClusterEngine:
             elif self.kind == "local":
                 import dask
 
-                # processes, one task at a time each: the same cores as `--jobs N`, with Dask in between. A task
+                # processes, one submission graded at a time each (and the next one read meanwhile, in its
+                # second task thread): the same cores as `--jobs N`, with Dask in between. A task
                 # only waits on its worker's grading server, so Dask's diagnostics (a sampling profiler every
                 # 10 ms and an event-loop check every 20 ms in every process) have nothing to show and would
                 # take the cores the grading uses
                 dask.config.set({"distributed.worker.profile.enabled": False,
                                  "distributed.admin.tick.interval": "1s",
                                  "distributed.admin.system-monitor.interval": "2s"})
-                self.cluster = LocalCluster(n_workers=self.target, threads_per_worker=1, processes=True,
+                self.cluster = LocalCluster(n_workers=self.target, threads_per_worker=2, processes=True,
                                             dashboard_address=None, memory_limit=0, silence_logs=logging.ERROR)
                 self.client = Client(self.cluster, timeout=CONNECT_TIMEOUT)
             elif self.kind == "file":

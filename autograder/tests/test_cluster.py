@@ -87,7 +87,7 @@ class Scheduler:
             time.sleep(0.1)
         assert self.file.exists(), "the Dask scheduler did not start"
         if workers:
-            self._start(["worker", "--scheduler-file", str(self.file), "--nworkers", str(workers), "--nthreads", "1",
+            self._start(["worker", "--scheduler-file", str(self.file), "--nworkers", str(workers), "--nthreads", "2",
                          "--no-dashboard", "--memory-limit", "0"])
         from distributed import Client
 
