@@ -72,13 +72,19 @@ def _submissions(release_nb: Path, n: int, folder: Path, prefix: str = "student"
     return students
 
 
-def _ours(subs: Path, out: Path, *flags: str) -> tuple[float, dict]:
+def timed_grade(subs: Path, out: Path, *flags: str) -> float:
+    """Seconds `python -m autograder grade` takes on `subs` (a RuntimeError with its output if it fails)."""
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "autograder", "grade", AID, str(subs), "--out", str(out), *flags],
                           cwd=ROOT, env=_env(), capture_output=True, text=True)
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         raise RuntimeError(proc.stdout + proc.stderr)
+    return seconds
+
+
+def _ours(subs: Path, out: Path, *flags: str) -> tuple[float, dict]:
+    seconds = timed_grade(subs, out, *flags)
     with open(out / "totals.csv", newline="") as fh:
         return seconds, {r["student_id"]: float(r["points"]) for r in csv.DictReader(fh)}
 
