@@ -177,6 +177,17 @@ class _CapturedUtils:
     def create_module(self, spec):
         return None
 
+    def get_resource_reader(self, fullname):
+        """importlib.resources for a package served from captured code: its files are read from the
+        package's folder (bound read-only in the jail), as the file-system loader would. Without it,
+        utils.data's corpus fails in every jail ("Can't open orphan path")."""
+        if fullname not in self.code or not self.code[fullname][1]:
+            return None
+        from importlib.readers import FileReader
+        from types import SimpleNamespace
+
+        return FileReader(SimpleNamespace(path=self.code[fullname][0]))
+
     def exec_module(self, module):
         origin, _, code = self.code[module.__name__]
         module.__file__ = origin
