@@ -32,6 +32,7 @@ previous one, so later tests are still graded.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -513,6 +514,9 @@ def _student_main(warm: Warm, fd: int) -> int:
         except BaseException:  # noqa: BLE001
             pass
         result["output_chars"] = out.size
+        # a digest of what the cell printed: lets a test compare a graded run with the notebook run
+        # (a fixed-size hex string; it never reaches feedback, the report or the CSV files)
+        result["output_digest"] = hashlib.sha256(out.text().encode("utf-8", "replace")).hexdigest()
         if out.size > CELL_OUTPUT_CAP:
             result["truncated"] = True
         return result
@@ -942,6 +946,9 @@ def _valid_result(r) -> dict:
         out["requests"] = requests
     size = r.get("output_chars")
     out["output_chars"] = size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else 0
+    digest = r.get("output_digest")
+    if isinstance(digest, str) and len(digest) == 64 and all(c in "0123456789abcdef" for c in digest):
+        out["output_digest"] = digest
     if r.get("truncated") is True:
         out["truncated"] = True
     if r.get("restart") is True:
