@@ -188,7 +188,7 @@ class GraderPlugin(_PluginBase):
             slot[1] = {"error": "the grading server of this worker stopped"}
             slot[0].set()
 
-    def grade(self, batch: bytes, name: str, data: bytes, cell_limit: float) -> dict:
+    def grade(self, batch: bytes, name: str, data: bytes, cell_limit: float, seed: int | None = None) -> dict:
         """Grade one notebook of `batch` (called from a worker's task threads, several at a time)."""
         slot = [threading.Event(), None]
         digest = hashlib.sha256(batch).hexdigest()
@@ -204,22 +204,23 @@ class GraderPlugin(_PluginBase):
             self._count += 1
             rid = self._count
             self._waiting[rid] = slot
-            self._conn.send(("grade", rid, name, data, float(cell_limit)))
+            self._conn.send(("grade", rid, name, data, float(cell_limit), seed))
         slot[0].wait()
         if "error" in slot[1]:
             raise RuntimeError(slot[1]["error"])
         return slot[1]
 
 
-def grade_task(batch: bytes, name: str, data: bytes, cell_limit: float) -> dict:
+def grade_task(batch: bytes, name: str, data: bytes, cell_limit: float, seed: int | None = None) -> dict:
     """The Dask task: one notebook's bytes in (and the batch, a scattered object held once per worker), plain
-    result data out."""
+    result data out. `seed`: this submission's own seed for drawn hidden cases (the secret stays with the
+    client)."""
     from distributed import get_worker
 
     plugin = get_worker().plugins.get(PLUGIN)
     if plugin is None:
         raise RuntimeError("this worker has no grader (its GraderPlugin did not start)")
-    return plugin.grade(batch, name, data, cell_limit)
+    return plugin.grade(batch, name, data, cell_limit, seed)
 
 
 def _job_data(job) -> dict:
@@ -317,7 +318,7 @@ def serve(fd: int) -> int:
             while not self.done and (block or conn.poll()):
                 block = False
                 try:
-                    kind, rid, name, data, cell_limit = conn.recv()
+                    kind, rid, name, data, cell_limit, seed = conn.recv()
                 except (EOFError, OSError, ValueError):
                     self.done = True  # the worker closed it: finish what runs, then exit
                     break
@@ -332,6 +333,7 @@ def serve(fd: int) -> int:
                     continue
                 job = Job(rid, plan.cells, str(scratch / f"run-{rid}"))
                 job.cell_limit, job.plan = float(cell_limit), plan
+                job.hidden_seed = int(seed) if seed is not None else None
                 made.append(job)
             return made
 
@@ -490,7 +492,7 @@ class ClusterEngine:
 
         def submit(job) -> None:
             path = Path(paths[job.key])
-            future = self.client.submit(grade_task, batch, path.name, path.read_bytes(), float(limit()),
+            future = self.client.submit(grade_task, batch, path.name, path.read_bytes(), float(limit()), job.hidden_seed,
                                         key=f"grade-{uuid.uuid4().hex}", pure=False)
             running[future] = job
             finished.add(future)

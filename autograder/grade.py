@@ -22,7 +22,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import signal
 import sys
 import threading
@@ -547,6 +546,17 @@ def read_secret_seed(path) -> int:
 SOLUTION = "<solution>"  # the job that measures the solution's run time (never a student id)
 
 
+def submission_seed(secret: int | None, student: str, key: str) -> int | None:
+    """The seed of one submission's drawn hidden cases: from the grader's secret, the student's id and the
+    submission's content digest (`key`, from submission_key), so that what one submission learns of its
+    cases is worth nothing for any other, its own resubmission included. None without a secret: every
+    hidden seed is then the test's fixed one, and runs are reproducible."""
+    if secret is None:
+        return None
+    digest = hashlib.sha256(f"submission seed {int(secret)}:{student}:{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
 def derived_cell_timeout(seconds: dict, notebook_timeout: float) -> float:
     """20 x the solution's slowest cell + 10 s, within 10..120 s and the notebook's limit."""
     slowest = max([v for v in seconds.values() if isinstance(v, (int, float))] or [0.0])
@@ -624,7 +634,7 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
     if full:  # what a cluster's workers need, besides each notebook's bytes
         engine.prepare_batch(assignment=assignment, fingerprint=fingerprint, others=others, plans=plans,
                              paths={**found, SOLUTION: nb_path}, frameworks=detect_frameworks(nb_path),
-                             notebook_timeout=notebook_timeout, memory_mb=memory_mb, hidden_seed=hidden_seed)
+                             notebook_timeout=notebook_timeout, memory_mb=memory_mb, hidden_seed=None)
     if SOLUTION in to_read:
         stream.take(block=True)  # the first plan sent
     if todo:
@@ -680,14 +690,10 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
             bar.update(1)
 
     job_list = []
-    runs = work / "runs"
-    shutil.rmtree(runs, ignore_errors=True)
-    runs.mkdir()
     early: list = []  # finished before the solution: saved again with the derived limit once it is known
     if solution_plan is not None and solution_plan.invalid is None:
         limit["pending"] = True
-        (runs / "solution-run").mkdir()
-        job_list.append(Job(SOLUTION, solution_plan.cells, str(runs / "solution-run")))
+        job_list.append(Job(SOLUTION, solution_plan.cells))
     invalid = []
 
     def new_jobs(students) -> list:
@@ -697,9 +703,9 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
             if plan.invalid is not None:
                 invalid.append(student)  # saved once the limits of the batch are known
                 continue
-            workdir = runs / student
-            workdir.mkdir()
-            made.append(Job(student, plan.cells, str(workdir)))
+            job = Job(student, plan.cells)
+            job.hidden_seed = submission_seed(hidden_seed, student, keys[student])
+            made.append(job)
         return made
 
     job_list.extend(new_jobs([s for s in plans if s != SOLUTION]))
@@ -713,13 +719,11 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
         running_now.pop(job.key, None)
         if job.key == SOLUTION:
             settle(job)
-            shutil.rmtree(job.workdir, ignore_errors=True)
             return
         result = result_from_plan(job.key, assignment, plans[job.key], job, keys[job.key], limit["cell"],
                                   notebook_timeout)
         save(result)
         show_running()
-        shutil.rmtree(job.workdir, ignore_errors=True)
 
     started = time.monotonic()
     interrupted = None
@@ -734,7 +738,7 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
         if job_list or not stream.done:
             run_jobs(engine, job_list, jobs=jobs, cell_timeout=lambda: limit["cell"], notebook_timeout=notebook_timeout,
                      memory_bytes=int(memory_mb) * 2**20, on_finish=finished, jail=jail, on_start=started_job,
-                     incoming=stream, hidden_seed=hidden_seed)
+                     incoming=stream)  # each job carries its own seed (submission_seed)
         while not stream.done:  # the helper's last word (nothing was left to grade)
             stream.take(block=True)
         for student in invalid:  # now that the batch's limits are known
@@ -748,7 +752,6 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
             signal.signal(signal.SIGTERM, previous_term)
         if bar is not None:
             bar.close()
-    shutil.rmtree(runs, ignore_errors=True)
     if interrupted:
         helper.kill()
         helper.join()

@@ -338,7 +338,7 @@ def _locate_failure(exc, filename: str) -> int | None:
     return line
 
 
-def job_child(warm: Warm, spec_fd: int, wfd: int) -> None:
+def job_child(warm: Warm, spec_fd: int, wfd: int, workdir: str) -> None:
     """Body of a child forked by the engine for one submission. Never returns: it ends with os._exit.
 
     It keeps only the job's two descriptors, then splits into the student's process and the trusted
@@ -353,7 +353,7 @@ def job_child(warm: Warm, spec_fd: int, wfd: int) -> None:
                     os.close(int(name))
                 except OSError:
                     pass
-        _split_job(warm, spec_fd, wfd)  # never returns
+        _split_job(warm, spec_fd, wfd, workdir)  # never returns
     except BaseException:  # noqa: BLE001 - a child never unwinds into the engine's code
         code = 70
     os._exit(code)
@@ -375,7 +375,7 @@ def _read_all(fd: int) -> bytes:
     return b"".join(chunks)
 
 
-def _split_job(warm: Warm, spec_fd: int, wfd: int) -> None:
+def _split_job(warm: Warm, spec_fd: int, wfd: int, workdir: str) -> None:
     """One submission as two processes. This one forks the student's process FIRST, while it still
     holds nothing of the job (no hidden test, no other cell), then reads the job, hands the student's
     process only the student's cells, and runs the test cells itself: it is the trusted side, and the
@@ -393,7 +393,7 @@ def _split_job(warm: Warm, spec_fd: int, wfd: int) -> None:
             os.close(spec_fd)
             os.close(wfd)
             die_with_parent()
-            code = _student_main(warm, theirs.detach())
+            code = _student_main(warm, theirs.detach(), workdir)
         finally:
             os._exit(code)
     theirs.close()
@@ -434,7 +434,7 @@ def _framework_threads(threads: int) -> None:
             pass
 
 
-def _student_main(warm: Warm, fd: int) -> int:
+def _student_main(warm: Warm, fd: int, workdir: str) -> int:
     """The student's process: told its cells by the trusted side, it enters the jail, then runs a cell
     or answers a request (channel.serve) whenever asked. Nothing it sends is believed beyond its data."""
     import resource
@@ -442,7 +442,6 @@ def _student_main(warm: Warm, fd: int) -> int:
     from . import channel
 
     header, _ = channel.recv_message(fd)
-    workdir = header["workdir"]
     memory_base = None
     if header.get("jail"):
         from . import sandbox
@@ -618,7 +617,7 @@ def _trusted_main(warm: Warm, spec: dict, wfd: int, fd: int, student_pid: int) -
         while data:
             data = data[os.write(wfd, data):]
 
-    channel.send_message(fd, {"workdir": spec["workdir"], "jail": spec.get("jail"),
+    channel.send_message(fd, {"jail": spec.get("jail"),
                               "memory_bytes": spec["memory_bytes"], "threads": spec["threads"]}, [])
     link = channel.TrustedChannel(fd)
     for index, cell in enumerate(cells):  # read here, where no student code runs
@@ -719,7 +718,8 @@ def _trusted_main(warm: Warm, spec: dict, wfd: int, fd: int, student_pid: int) -
 class Job:
     """One submission being graded, possibly over several child processes."""
 
-    def __init__(self, key, plan_cells, workdir):
+    def __init__(self, key, plan_cells, workdir=None):
+        # workdir: unused since the engine makes each job's scratch folder itself (kept for callers)
         self.key, self.cells, self.workdir = key, plan_cells, workdir
         self.results: dict = {}  # cell index -> result
         self.skip: set = set()
@@ -740,6 +740,7 @@ class Job:
         self.restart: set = set()  # student cells after which the child restarted itself (MemoryError)
         self.review: list = []  # what the trusted side asks the instructor to read by hand
         self.cell_limit = None  # this job's own per-cell limit (seconds); None: the batch's
+        self.hidden_seed = None  # this submission's seed for drawn hidden cases; None: the batch's
 
 
 # ----------------------------------------------------------------------------
@@ -750,181 +751,7 @@ REPORT_CAP = 4 * 2**20  # bytes a child may send about one attempt; more is a fl
 STATUS_WORDS = ("ok", "passed", "failed", "error", "tampered")
 
 
-class EngineError(RuntimeError):
-    pass
-
-
-class Engine:
-    """The warm engine process, forked before anything of the batch is read.
-
-    It imports the frameworks once, then on request forks a child for one submission and hands it
-    two descriptors: one to read its job from, one to report on. It never sees a job's content, so
-    no child can find another student's cells, or the batch's state, in the memory it inherits.
-    It reports each child's exit status. It dies with the grading process (PR_SET_PDEATHSIG)."""
-
-    def __init__(self, utils_root: Path | None = None):
-        import socket
-
-        self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self.statuses: dict = {}
-        self.ready = False
-        pid = os.fork()
-        if pid == 0:
-            code = 70
-            try:
-                self.sock.close()
-                code = _engine_main(theirs, utils_root)
-            finally:
-                os._exit(code)
-        theirs.close()
-        self.pid = pid
-
-    def warm(self, frameworks, threads: int = 1) -> None:
-        """Import these frameworks in the engine (it answers `ready` once they are); each child's
-        framework may use `threads` threads."""
-        self.sock.send(json.dumps({"op": "warm", "frameworks": list(frameworks), "threads": int(threads)}).encode())
-
-    def _receive(self, block: bool = True):
-        import socket
-
-        self.sock.setblocking(block)
-        try:
-            data = self.sock.recv(65536)
-        except (BlockingIOError, InterruptedError):
-            return None
-        except (ConnectionError, OSError, socket.error):
-            data = b""
-        if not data:
-            raise EngineError("the grading engine process died")
-        msg = json.loads(data)
-        if msg.get("exited") is not None:
-            self.statuses[int(msg["exited"])] = int(msg["status"])
-        return msg
-
-    def wait_ready(self) -> None:
-        while not self.ready:
-            msg = self._receive()
-            if "error" in msg:
-                raise EngineError(msg["error"])
-            self.ready = bool(msg.get("ready"))
-
-    def spawn(self, fds: list) -> int:
-        import socket
-
-        self.wait_ready()
-        self.sock.setblocking(True)
-        socket.send_fds(self.sock, [b'{"op": "spawn"}'], fds)
-        while True:
-            msg = self._receive()
-            if msg.get("spawned") is not None:
-                return int(msg["spawned"])
-            if "error" in msg:
-                raise EngineError(msg["error"])
-
-    def poll(self) -> None:
-        while self._receive(block=False) is not None:
-            pass
-
-    def wait(self, pid: int, timeout: float = 30.0) -> int:
-        """The wait status of child `pid` (as os.waitpid gives it)."""
-        deadline = time.monotonic() + timeout
-        while pid not in self.statuses:
-            if time.monotonic() > deadline:
-                return 9  # killed, as far as anyone can tell
-            self.sock.settimeout(0.5)
-            try:
-                self._receive()
-            except TimeoutError:
-                pass
-            except OSError:
-                pass
-        return self.statuses.pop(pid)
-
-    def close(self) -> None:
-        try:
-            self.sock.setblocking(True)
-            self.sock.send(b'{"op": "quit"}')
-        except OSError:
-            pass
-        self.sock.close()
-        try:
-            os.waitpid(self.pid, 0)
-        except OSError:
-            pass
-
-
-def _engine_main(sock, utils_root) -> int:
-    import ctypes
-    import socket
-
-    try:
-        libc = ctypes.CDLL(None)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: ends with the grading process
-        # PR_SET_CHILD_SUBREAPER: a student's process whose trusted process has ended is reaped here
-        libc.prctl(36, 1)
-    except Exception:  # noqa: BLE001
-        pass
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the grading process's to handle
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    sock.setblocking(True)
-    try:
-        request = json.loads(sock.recv(4096) or b"{}")
-        if request.get("op") != "warm":
-            return 0
-        warm = Warm(tuple(str(f) for f in request.get("frameworks", [])), utils_root,
-                    threads=max(1, int(request.get("threads", 1))))
-    except BaseException as exc:  # noqa: BLE001
-        sock.send(json.dumps({"error": f"could not start the grading engine: {type(exc).__name__}: {exc}"}).encode())
-        return 1
-    import gc
-
-    gc.collect()
-    gc.freeze()  # the warm objects leave the collector's view: children do not copy their pages by touching them
-    sock.send(b'{"ready": true}')
-    wake_r, wake_w = os.pipe()
-    os.set_blocking(wake_w, False)
-    signal.signal(signal.SIGCHLD, lambda *_: None)
-    signal.set_wakeup_fd(wake_w)
-    children: set = set()
-    while True:
-        readable, _, _ = select.select([sock, wake_r], [], [])
-        if wake_r in readable:
-            os.read(wake_r, 4096)
-        while children:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                break
-            if pid == 0:
-                break
-            children.discard(pid)
-            sock.send(json.dumps({"exited": pid, "status": status}).encode())
-        if sock not in readable:
-            continue
-        try:
-            data, fds, _, _ = socket.recv_fds(sock, 4096, 4)
-        except OSError:
-            data, fds = b"", []
-        request = json.loads(data) if data else {"op": "quit"}
-        if request.get("op") != "spawn":
-            for pid in children:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-            return 0
-        pid = os.fork()
-        if pid == 0:
-            signal.set_wakeup_fd(-1)
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
-            for fd in (wake_r, wake_w, sock.fileno()):
-                os.close(fd)
-            job_child(warm, fds[0], fds[1])
-        for fd in fds:
-            os.close(fd)
-        children.add(pid)
-        sock.send(json.dumps({"spawned": pid}).encode())
+from .engine import Engine, EngineError  # noqa: E402,F401 - the engine process lives in engine.py
 
 
 def _valid_result(r) -> dict:
@@ -985,8 +812,9 @@ def run_jobs(engine: Engine, jobs_list: list, *, jobs: int, cell_timeout, notebo
                       for i, c in enumerate(job.cells)],
             "skip": sorted(job.skip),
             "done": sorted(i for i in job.results if job.cells[i]["kind"] == "test"),
-            "secret": job.secret, "workdir": job.workdir, "memory_bytes": memory_bytes, "threads": threads,
-            "hidden_seed": hidden_seed,  # read by the trusted process only
+            "secret": job.secret, "memory_bytes": memory_bytes, "threads": threads,
+            # this submission's own seed (grade.submission_seed), read by the trusted process only
+            "hidden_seed": job.hidden_seed if job.hidden_seed is not None else hidden_seed,
             "jail": None,
         }
         if jail is not None:
@@ -994,7 +822,6 @@ def run_jobs(engine: Engine, jobs_list: list, *, jobs: int, cell_timeout, notebo
 
             counter[0] += 1
             spec["jail"] = {**jail, "uid": FIRST_UID + counter[0] % 60000}
-            os.makedirs(job.workdir, exist_ok=True)
         try:
             job.pid = engine.spawn([spec_r, wfd])
         finally:
