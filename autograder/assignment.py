@@ -42,7 +42,7 @@ class TestCell:
     grade_id: str
     points: float
     source: str  # the source version, hidden tests included
-    hidden_lines: tuple  # (first, last) 1-based line numbers of the hidden block, or ()
+    hidden_lines: tuple  # hidden_blocks(source): ((first, last), ...) 1-based, or ()
 
 
 @dataclass
@@ -58,13 +58,25 @@ class Assignment:
     points: dict = field(default_factory=dict)  # grade_id -> (points if it passes, points if it fails)
 
 
-def _hidden_range(source: str) -> tuple:
+def hidden_blocks(source: str) -> tuple:
+    """Each hidden block of a test cell as (first, last) 1-based line numbers, BEGIN and END markers
+    included: the exact ranges, not one span from the first BEGIN to the last END. A BEGIN without its
+    END runs to the end of the cell."""
+    blocks, begin = [], None
     lines = source.splitlines()
-    begin = [i + 1 for i, line in enumerate(lines) if line.strip() == HIDDEN_BEGIN]
-    end = [i + 1 for i, line in enumerate(lines) if line.strip() == HIDDEN_END]
-    if begin and end:
-        return (begin[0], end[-1])
-    return ()
+    for i, line in enumerate(lines, start=1):
+        if line.strip() == HIDDEN_BEGIN and begin is None:
+            begin = i
+        elif line.strip() == HIDDEN_END and begin is not None:
+            blocks.append((begin, i))
+            begin = None
+    if begin is not None:
+        blocks.append((begin, len(lines)))
+    return tuple(blocks)
+
+
+def in_hidden_block(blocks: tuple, line) -> bool:
+    return isinstance(line, int) and any(first <= line <= last for first, last in blocks)
 
 
 def source_notebook(assignment_id: str, course_root: Path = ROOT) -> Path:
@@ -168,7 +180,7 @@ def prepare(assignment_id: str, work: Path, course_root: Path = ROOT) -> Assignm
             if sources[gid].cell_type != "code":
                 continue  # manually graded markdown answers are not autograded
             text = sources[gid].source
-            tests[gid] = TestCell(gid, float(grade_cells[gid].max_score), text, _hidden_range(text))
+            tests[gid] = TestCell(gid, float(grade_cells[gid].max_score), text, hidden_blocks(text))
     expected_meta = {
         c.metadata["nbgrader"]["grade_id"]: dict(c.metadata["nbgrader"])
         for c in release_nb.cells

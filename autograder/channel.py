@@ -201,9 +201,13 @@ class Codec:
     value that is not plain data (a handle on the student's side; an error or a Remote on the trusted
     side); `from_handle(node)` turns a handle node back into an object."""
 
-    def __init__(self, to_handle, from_handle, rebuild_tensors: bool = True, unpickle=None):
+    def __init__(self, to_handle, from_handle, rebuild_tensors: bool = True, unpickle=None,
+                 import_missing: bool = False):
         self.to_handle, self.from_handle, self.rebuild_tensors = to_handle, from_handle, rebuild_tensors
         self.unpickle = unpickle  # only the student's side takes a pickled copy (of what the test built)
+        # only the student's side imports a library module a name needs: the trusted side looks names up
+        # among the modules it has already imported, never importing what the student's process names
+        self.import_missing = import_missing
 
     # -- encoding ------------------------------------------------------------
 
@@ -360,7 +364,7 @@ class Codec:
             return np.dtype(x)
         if key == "$r" and type(x) is str and len(x) < 300:
             try:
-                return resolve(x, import_missing=True)
+                return resolve(x, import_missing=self.import_missing)
             except LookupError as exc:
                 raise ChannelError(f"an unknown library name: {exc}") from None
         if key == "$h":
@@ -412,16 +416,32 @@ class StudentError(Exception):
     """An exception raised by the student's code whose class is not a built-in one."""
 
 
-def rebuild_error(node) -> BaseException:
+HIDDEN_TEXT = "its message is not shown: your code had received hidden inputs"
+
+
+def builtin_error_name(name) -> str | None:
+    """`name` if it names a built-in exception class (ValueError), else None: a class name of the
+    student's own is text of the student's, which can carry anything."""
+    import builtins
+
+    cls = getattr(builtins, name, None) if isinstance(name, str) and name.isidentifier() else None
+    return name if isinstance(cls, type) and issubclass(cls, BaseException) else None
+
+
+def rebuild_error(node, tainted: bool = False) -> BaseException:
     """The exception the trusted side raises for an error of the student's code: the first built-in
     exception class among its classes (ValueError, TypeError, RuntimeError, ...), with its text. A
-    SystemExit or KeyboardInterrupt of the student's becomes a RuntimeError that says so."""
+    SystemExit or KeyboardInterrupt of the student's becomes a RuntimeError that says so. `tainted`: the
+    student's process has received hidden inputs, so its text never crosses (only a built-in class)."""
     import builtins
 
     if type(node) is not dict:
         return ChannelError("a malformed error report")
     kind, message = str(node.get("kind", "Exception"))[:100], str(node.get("message", ""))[:4000]
     names = node.get("types") if type(node.get("types")) is list else []
+    if tainted:
+        kind, message = builtin_error_name(kind) or "Exception", HIDDEN_TEXT
+        node = {k: v for k, v in node.items() if k != "class"}
     if kind in ("SystemExit", "KeyboardInterrupt", "GeneratorExit"):
         return RuntimeError(f"your code raised {kind} while the test called it")
     if type(node.get("class")) is str:  # a library's own error (tf.errors.InvalidArgumentError): the same class
@@ -490,6 +510,8 @@ class Remote:
                     break
             if resolved is Remote and classes:  # a class of the student's own: a stand-in of that name
                 own = str(classes[0]).rpartition(":")[2].rpartition(".")[2][:80] or "object"
+                if object.__getattribute__(self, "_channel").tainted:  # a name is text of the student's
+                    own = "object_of_your_code"
                 resolved = type(own, (Remote,), {"__slots__": ()})
             object.__setattr__(self, "_resolved", resolved)
         return resolved
@@ -530,6 +552,8 @@ class Remote:
         return answer
 
     def __repr__(self):
+        if object.__getattribute__(self, "_channel").tainted:
+            return "<an object of your code>"  # its repr is text of the student's, which may carry hidden inputs
         try:
             text = self._req("repr")
         except Exception:  # noqa: BLE001 - a repr is only ever shown
@@ -577,6 +601,40 @@ class TrustedChannel:
         self.codec = Codec(self._to_wire, self._from_wire)
         self.notes: list = []  # forbidden calls the student's side reported (believed only against it)
         self.watch: dict = {}  # handle -> check_own_work's settings: its calls are watched
+        # hidden inputs: once a hidden test has run (`enter_hidden`) and then sent the student's process
+        # anything, no text of that process may reach an output again: `tainted` turns its error texts,
+        # reprs and class names off here, and `texts` keeps the strings it sent since, to be cut out of
+        # any message (`scrub`)
+        self.hidden_entered = False
+        self.tainted = False
+        self.texts: set = set()
+
+    def enter_hidden(self) -> None:
+        self.hidden_entered = True
+
+    def _remember(self, value, depth: int = 0) -> None:
+        """Keep the strings of a value the tainted process sent (bounded)."""
+        if len(self.texts) > 20_000 or depth > 8:
+            return
+        if isinstance(value, str):
+            if len(value) >= 3:
+                self.texts.add(value[:4000])
+        elif isinstance(value, (list, tuple)):
+            for v in value[:2000]:
+                self._remember(v, depth + 1)
+        elif isinstance(value, dict):
+            for k, v in list(value.items())[:2000]:
+                self._remember(k, depth + 1)
+                self._remember(v, depth + 1)
+
+    def scrub(self, message: str) -> str:
+        """`message` with every string the tainted process sent cut out."""
+        if not self.texts or not message:
+            return message
+        for text in sorted(self.texts, key=len, reverse=True):
+            if text in message:
+                message = message.replace(text, "…")
+        return message
 
     def _to_wire(self, obj, buffers):
         if isinstance(obj, Remote):  # Remote itself or a stand-in subclass: the student's own object
@@ -597,10 +655,14 @@ class TrustedChannel:
         if type(x) is not list or len(x) != 2 or type(x[0]) is not int or type(x[1]) is not list:
             raise ChannelError("a malformed handle")
         classes = [str(c)[:300] for c in x[1][:32]]
+        if self.tainted:
+            self._remember(classes)
         return Remote(self, x[0], classes)
 
     def request(self, op: str, **fields):
         buffers: list = []
+        if self.hidden_entered:
+            self.tainted = True  # what this request carries may come from a hidden test
         self.seq += 1
         header = {"op": op, "n": self.seq}
         for key, value in fields.items():
@@ -618,6 +680,9 @@ class TrustedChannel:
         seen = reply.get("seen")
         if watched and type(seen) is list and seen:
             names = sorted({str(x)[:200] for x in seen[:20]})
+            if self.tainted:  # names the student's process reports are its text: only the forbidden ones pass
+                forbidden = {str(f) for f in watched.get("forbids", [])}
+                names = sorted({n if n in forbidden else "a forbidden helper" for n in names})
             if len(self.notes) < 100:
                 self.notes.extend(f"{watched.get('what', 'an answer')} called {n} while a test ran it" for n in names)
             raise ForbiddenCall(
@@ -626,10 +691,13 @@ class TrustedChannel:
                 f"  not allowed here: {', '.join(map(str, watched.get('forbids', [])))}\n"
                 f"  write instead: {watched.get('instead', '')}")
         if "error" in reply:
-            raise rebuild_error(reply["error"])
+            raise rebuild_error(reply["error"], self.tainted)
         if "value" not in reply:
             raise ChannelError("a reply without a value")
-        return self.codec.decode(reply["value"], got)
+        value = self.codec.decode(reply["value"], got)
+        if self.tainted:
+            self._remember(value)
+        return value
 
     def make(self, factory, *args, **kwargs):
         """utils.checks.student_side in the graded run: build the object in the student's process."""
@@ -709,7 +777,7 @@ def serve(fd: int, namespace: dict, run_cell, own_work, arm=None) -> None:
 
     import pickle
 
-    codec = Codec(to_handle, from_handle, unpickle=pickle.loads)
+    codec = Codec(to_handle, from_handle, unpickle=pickle.loads, import_missing=True)
     while True:
         try:
             header, buffers = recv_message(fd)

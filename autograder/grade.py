@@ -30,7 +30,8 @@ import time
 from pathlib import Path
 
 from . import ROOT, die_with_parent, skip_slow_optional_imports
-from .assignment import Assignment, detect_frameworks, prepare, sanitise, source_fingerprint, source_notebook
+from .assignment import (Assignment, detect_frameworks, in_hidden_block, prepare, sanitise, source_fingerprint,
+                         source_notebook)
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,99}$")
 STATE_VERSION = 2
@@ -225,9 +226,23 @@ def load_state(state_dir: Path, student: str, key: bytes | None = None) -> dict 
 # ----------------------------------------------------------------------------
 
 
-def _first_line(text: str, limit: int = 300) -> str:
+MAX_NOTES = 20  # notes kept per submission (more are counted in one last note)
+NOTE_CAP = 300  # characters of one note
+
+
+def _last_line(text: str, limit: int = NOTE_CAP) -> str:
+    """The last non-blank line of an error message (a traceback's is the error itself), cut to `limit`."""
     lines = [line for line in (text or "").strip().splitlines() if line.strip()]
     return (lines[-1] if lines else "")[:limit]
+
+
+def capped_notes(notes: list) -> list:
+    """At most MAX_NOTES notes of at most NOTE_CAP characters: a submission cannot fill its feedback, the
+    report or the CSV files with notes (260 raising cells are 20 notes and a count)."""
+    kept = [n if len(n) <= NOTE_CAP else n[: NOTE_CAP - 1] + "…" for n in notes[:MAX_NOTES]]
+    if len(notes) > MAX_NOTES:
+        kept.append(f"… and {len(notes) - MAX_NOTES} more notes like these")
+    return kept
 
 
 _GPU = re.compile(r"not compiled with CUDA|no CUDA GPUs|CUDA driver|Found no NVIDIA driver|cuda.*is not available", re.I)
@@ -288,7 +303,7 @@ def result_from_plan(student: str, assignment: Assignment, plan, job=None, key: 
             message = r.get("message", "")
             status, message = _reword(status, message)
             hidden = bool(test.hidden_lines) and status in ("failed", "error") and (
-                r.get("line") is None or test.hidden_lines[0] <= r["line"] <= test.hidden_lines[1])
+                r.get("line") is None or in_hidden_block(test.hidden_lines, r["line"]))
             feedback = message
             if hidden and not message.startswith("a hidden case:"):  # hidden_case's messages carry no value
                 feedback = ("a hidden check failed: the visible checks passed, but the hidden ones (other inputs, "
@@ -318,7 +333,7 @@ def result_from_plan(student: str, assignment: Assignment, plan, job=None, key: 
                     notes.append(f"the Python process died while running {label} ({why.split(':', 1)[1]}); "
                                  "it was skipped and the cells after it were run again")
                 elif r.get("status") == "error":
-                    notes.append(f"{label} raised an error: {_first_line(r.get('message', ''))}")
+                    notes.append(f"{label} raised an error: {_last_line(r.get('message', ''))}")
             if r.get("truncated"):
                 notes.append(f"{label} printed {r['output_chars']:,} characters; only the first "
                              f"{100_000:,} were kept")
@@ -343,7 +358,7 @@ def result_from_plan(student: str, assignment: Assignment, plan, job=None, key: 
         "points": sum(c["points"] for c in cells),
         "max_points": sum(c["max_points"] for c in cells),
         "cells": cells,
-        "notes": notes,
+        "notes": capped_notes(notes),
         "review": list(job.review) if job is not None else [],
         "seconds": {c["label"]: results.get(i, {}).get("seconds") for i, c in enumerate(plan.cells)}
         if job is not None else {},

@@ -45,6 +45,7 @@ import traceback
 from pathlib import Path
 
 from . import die_with_parent
+from .assignment import HIDDEN_BEGIN
 
 CELL_OUTPUT_CAP = 100_000  # characters of output kept per cell
 MESSAGE_CAP = 4_000  # characters of a failure message kept
@@ -598,6 +599,36 @@ def dynamic_imports(source: str) -> list:
     return sorted(set(found))
 
 
+HIDDEN_MARK = "__autograder_hidden__"
+
+
+def marked_test_source(source: str) -> str:
+    """A test cell's source with a call of HIDDEN_MARK on each `### BEGIN HIDDEN TESTS` line (indented as
+    the block's next statement, the marker kept as its comment): when the hidden test starts, the trusted
+    side knows it. The lines keep their numbers."""
+    lines = source.split("\n")
+    for i, line in enumerate(lines):
+        if line.strip() != HIDDEN_BEGIN:
+            continue
+        following = next((x for x in lines[i + 1:] if x.strip() and not x.lstrip().startswith("#")), "")
+        indent = following[: len(following) - len(following.lstrip())]
+        lines[i] = f"{indent}{HIDDEN_MARK}()  {HIDDEN_BEGIN}"
+    return "\n".join(lines)
+
+
+def _hidden_safe_result(result: dict, link) -> dict:
+    """A student cell's result once its process has received hidden inputs: the cell's number and the
+    built-in class of its error, no text of the student's."""
+    from .channel import builtin_error_name
+
+    if result.get("status") != "error" or not link.tainted:
+        return result
+    kind = builtin_error_name(str(result.get("message", "")).split(":", 1)[0].strip())
+    message = (f"{kind} (its message is not shown: your code had received hidden inputs)" if kind else
+               "an error (not shown: your code had received hidden inputs)")
+    return {**result, "message": message}
+
+
 def _trusted_main(warm: Warm, spec: dict, wfd: int, fd: int, student_pid: int) -> int:
     """The trusted side of one submission: walks the notebook, has the student's process run each of
     its cells, runs each test cell here against the student's answers (through the channel), and
@@ -657,7 +688,7 @@ def _trusted_main(warm: Warm, spec: dict, wfd: int, fd: int, student_pid: int) -
             except (channel.ChannelError, ValueError, TypeError) as exc:
                 result = {"status": "error", "message": f"your process answered something the grader cannot "
                                                         f"read ({exc})"[:MESSAGE_CAP], "restart": True}
-            send({"t": "end", "i": index, "r": result})
+            send({"t": "end", "i": index, "r": _hidden_safe_result(result, link)})
             if result.get("restart"):
                 return 0
             continue
@@ -667,8 +698,13 @@ def _trusted_main(warm: Warm, spec: dict, wfd: int, fd: int, student_pid: int) -
         filename = cell["filename"]
         broken = False
         try:
-            code = compile(cell["source"], filename, "exec", dont_inherit=True)
-            namespace = {"__name__": "__main__", "__builtins__": _builtins}
+            try:
+                code = compile(marked_test_source(cell["source"]), filename, "exec", dont_inherit=True)
+            except SyntaxError:  # the marks did not fit this cell's layout: it counts as hidden from its start
+                code = compile(cell["source"], filename, "exec", dont_inherit=True)
+                if HIDDEN_BEGIN in cell["source"]:
+                    link.enter_hidden()
+            namespace = {"__name__": "__main__", "__builtins__": _builtins, HIDDEN_MARK: link.enter_hidden}
             for name in _test_names(cell["source"]):
                 try:
                     namespace[name] = link.request("get", name=name)
@@ -691,6 +727,8 @@ def _trusted_main(warm: Warm, spec: dict, wfd: int, fd: int, student_pid: int) -
         else:
             sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
             result = {"status": "passed", "message": ""}
+        if link.tainted:  # no string the student's process sent since it saw hidden inputs is quoted
+            result["message"] = link.scrub(result.get("message", ""))
         result["seconds"] = round(time.monotonic() - started, 3)
         result["requests"] = link.seq - requests_before  # what this test asked the student's process
         result["output_chars"] = out.size
