@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
 import shutil
 import warnings
@@ -235,12 +236,53 @@ def _invalid(message: str, status: str = "invalid") -> Plan:
     return Plan(invalid=message, status_hint=status)
 
 
+class SymlinkSubmission(type(Path())):
+    """A submission reached through a symbolic link at any depth below SUBMISSIONS, or that is not a regular
+    file: never followed nor read (a link could point at a classmate's work or the instructor's files).
+    `why` says which."""
+
+    why = ("the submission is a symbolic link, not a file: the grader never follows links "
+           "(submit the notebook itself)")
+
+
+def not_plain_file(folder: Path, path: Path) -> str | None:
+    """Why `path` (below `folder`) cannot be graded as it stands: a symbolic link in any of its components
+    below `folder`, or not a regular file. None when it is a plain file reached without a link."""
+    import stat
+
+    try:
+        rel = Path(path).relative_to(folder)
+    except ValueError:
+        return "the submission is not inside the submissions folder"
+    current = Path(folder)
+    for part in rel.parts:
+        current = current / part
+        try:
+            mode = os.lstat(current).st_mode
+        except OSError:
+            return None  # not there (a missing notebook says so itself)
+        if stat.S_ISLNK(mode):
+            where = "" if current == Path(path) else f" ({current.relative_to(folder)} is a link)"
+            return (f"the submission is reached through a symbolic link{where}: the grader never follows links "
+                    "(submit the notebook itself, in a folder of its own)")
+    if not stat.S_ISREG(os.lstat(path).st_mode):
+        return "the submission is not a regular file (a device, a pipe or a folder): it was not read"
+    return None
+
+
+def marked(path: Path, why: str) -> SymlinkSubmission:
+    link = SymlinkSubmission(path)
+    link.why = why
+    return link
+
+
 def check_file(path: Path | None, assignment: Assignment) -> Plan | None:
     """The checks that need the file itself, not its bytes: None, or the Plan that says why it is not graded.
     (On a cluster the client makes them, and a worker that gets the bytes reads everything else.)"""
+    if isinstance(path, SymlinkSubmission):
+        return _invalid(path.why)
     if path is not None and path.is_symlink():
-        return _invalid("the submission is a symbolic link, not a file: the grader never follows links "
-                        "(submit the notebook itself)")
+        return _invalid(SymlinkSubmission.why)
     if path is None or not path.exists():
         return _invalid(f"no notebook {assignment.notebook}.ipynb was submitted", "missing")
     return None
@@ -260,7 +302,16 @@ def read_submission(path: Path | None, assignment: Assignment):
     if size > MAX_NOTEBOOK_BYTES:
         return None, _invalid(f"the submitted file is {size / 2**20:.0f} MB, more than the "
                               f"{MAX_NOTEBOOK_BYTES // 2**20} MB a notebook may have; it was not read")
-    raw = path.read_bytes()
+    try:  # the file itself, never a link put in its place since it was found, never a pipe
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        return None, _invalid(f"the submitted file could not be opened ({exc.strerror}): it was not read")
+    with os.fdopen(fd, "rb") as fh:
+        import stat
+
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            return None, _invalid("the submission is not a regular file: it was not read")
+        raw = fh.read(MAX_NOTEBOOK_BYTES + 1)
     try:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:

@@ -322,11 +322,11 @@ class JailGroup:
         try:
             for line in _read(os.path.join(path, "cpu.stat")).splitlines():
                 key, _, value = line.partition(" ")
-                if key == "usage_usec":  # v2, and v1 kernels that show it
+                if key == "usage_usec":  # v2
                     return int(value) / 1e6
+            return int(_read(os.path.join(path, "cpuacct.usage"))) / 1e9  # v1, cpu,cpuacct together
         except (FileNotFoundError, ValueError):
-            pass
-        return None
+            return None
 
 
 def _limit(part: Part, memory_bytes: int, max_pids: int, cpu_cores: float) -> None:

@@ -30,8 +30,8 @@ import time
 from pathlib import Path
 
 from . import ROOT, die_with_parent, skip_slow_optional_imports
-from .assignment import (Assignment, detect_frameworks, in_hidden_block, prepare, sanitise, source_fingerprint,
-                         source_notebook)
+from .assignment import (Assignment, SymlinkSubmission, detect_frameworks, in_hidden_block, marked, not_plain_file,
+                         prepare, sanitise, source_fingerprint, source_notebook)
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,99}$")
 STATE_VERSION = 2
@@ -47,8 +47,6 @@ def default_jobs() -> int:
 # ----------------------------------------------------------------------------
 
 
-class SymlinkSubmission(type(Path())):
-    """A submission that is a symbolic link: never followed (it could point at the instructor's files)."""
 
 
 LMS_NAME = re.compile(r"^(?P<who>.+?)_assignsubmission_(?:file|onlinetext)_(?P<file>.*)$")
@@ -77,7 +75,8 @@ def find_submissions(folder: Path, assignment_id: str, notes: dict | None = None
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"SUBMISSIONS_DIR {str(folder)!r} is not a directory")
-    base = folder / "submitted" if (folder / "submitted").is_dir() else folder
+    submitted = folder / "submitted"
+    base = submitted if submitted.is_dir() and not submitted.is_symlink() else folder
     found: dict = {}
     warnings = []
     notes = {} if notes is None else notes
@@ -97,6 +96,10 @@ def find_submissions(folder: Path, assignment_id: str, notes: dict | None = None
         if entry.is_symlink():
             if entry.suffix == ".ipynb" or entry.is_dir():
                 found[sid] = SymlinkSubmission(entry)
+            continue
+        if entry.is_dir() and (entry / assignment_id).is_symlink():  # nothing behind the link is listed
+            found[sid] = marked(entry / assignment_id / name, not_plain_file(folder, entry / assignment_id / name)
+                                or SymlinkSubmission.why)
             continue
         if entry.is_dir():
             for candidate in (entry / assignment_id / name, entry / name):
@@ -125,6 +128,11 @@ def find_submissions(folder: Path, assignment_id: str, notes: dict | None = None
                     found[sid] = None
         elif entry.suffix == ".ipynb" and sid not in found:
             found[sid] = entry
+    for sid, path in found.items():  # a link at any depth below SUBMISSIONS, or not a regular file
+        if path is not None and not isinstance(path, SymlinkSubmission):
+            why = not_plain_file(folder, path)
+            if why is not None:
+                found[sid] = marked(path, why)
     if other_assignments:
         warnings.append(f"{other_assignments} student folder(s) hold only other assignments: not part of this batch")
     if not found:
@@ -594,11 +602,14 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
     timing_file = work / "solution-timing.json"
     measured = None
     if cell_timeout is None:
-        try:
+        try:  # trusted only when signed with the batch's key, as a resume record is (OUT may be tampered with)
+            import hmac
+
             cached = json.loads(timing_file.read_text(encoding="utf-8"))
-            if cached.get("fingerprint") == fingerprint:
+            if (cached.get("fingerprint") == fingerprint and isinstance(cached.get("mac"), str)
+                    and hmac.compare_digest(cached["mac"], _mac(key, cached))):
                 measured = cached["seconds"]
-        except (OSError, ValueError, KeyError, AttributeError):
+        except (OSError, ValueError, KeyError, AttributeError, TypeError):
             pass
         if measured is not None:
             cell_timeout = derived_cell_timeout(measured, notebook_timeout)
@@ -657,9 +668,8 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
 
         preload()  # nbgrader's part is done and the engine is still importing the frameworks: a core is free
 
-    # the solution, when its run time is not known yet, is graded first in the same pool: until it is
-    # done every cell may take 120 s; then the derived limit applies (a student finishing before that
-    # had no cell longer than the solution's whole run, far below the 10 s floor of the derived limit)
+    # the solution, when its run time is not known yet (or its record in OUT is not signed with the batch's
+    # key), is run first and alone, jailed like a student: the derived limit then applies to everyone
     solution_plan = plans.pop(SOLUTION, None)
     limit = {"cell": cell_timeout if cell_timeout is not None else 120.0}
     if cell_timeout is None and (solution_plan is None or solution_plan.invalid is not None):
@@ -669,7 +679,8 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
         seconds = {job.cells[i]["label"]: r.get("seconds") for i, r in job.results.items()}
         if job.killers:
             seconds["(stopped)"] = 6.0  # the solution itself hit a limit: take the largest default
-        atomic_write(timing_file, json.dumps({"fingerprint": fingerprint, "seconds": seconds}, indent=1))
+        timing = {"fingerprint": fingerprint, "seconds": seconds}
+        atomic_write(timing_file, json.dumps({**timing, "mac": _mac(key, timing)}, indent=1))
         limit["cell"] = derived_cell_timeout(seconds, notebook_timeout)
         limit["pending"] = False
         for result in early:
@@ -750,6 +761,11 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, on_term)
     try:
+        if job_list and job_list[0].key == SOLUTION and not full:  # (a cluster runs it alone itself)
+            # the solution's timing run alone, before any student: no classmate's load inflates the limit
+            run_jobs(engine, [job_list.pop(0)], jobs=1, cell_timeout=lambda: limit["cell"],
+                     notebook_timeout=notebook_timeout, memory_bytes=int(memory_mb) * 2**20, on_finish=finished,
+                     jail=jail, on_start=started_job)
         if job_list or not stream.done:
             run_jobs(engine, job_list, jobs=jobs, cell_timeout=lambda: limit["cell"], notebook_timeout=notebook_timeout,
                      memory_bytes=int(memory_mb) * 2**20, on_finish=finished, jail=jail, on_start=started_job,

@@ -1,10 +1,11 @@
 """Jail uids unique on this host: no two running jails, of any batch or grader, share one.
 
-A uid is leased by binding an AF_UNIX socket in the abstract namespace to the name
-`\\0autograder-jail-uid-<uid>`: a second bind of the same name fails with EADDRINUSE, and the
-kernel frees the name when the last descriptor of the socket is closed, so a lease ends when its
-holders die (a SIGKILLed grader included) and leaves no file behind. The socket is inherited by
-`fork`, so a jail forked while the lease is held keeps its uid taken until its last process ends.
+A uid is leased by binding an AF_UNIX stream socket (never listening: inert) in the abstract
+namespace to the name `\\0autograder-jail-uid-<uid>`: a second bind of the same name fails with
+EADDRINUSE, and the kernel frees the name when the last descriptor of the socket is closed, so a
+lease ends when its holders die (a SIGKILLed grader included) and leaves no file behind. The
+socket is inherited by `fork`, so a jail forked while the lease is held keeps its uid taken until
+its last process ends (or until it closes the descriptor: the worker may close it in the child).
 
 The abstract namespace belongs to the network namespace: graders in different network namespaces
 (containers) do not see each other's leases; give them disjoint ranges (`first`, `span`).
@@ -58,7 +59,7 @@ class UidLease:
 
 def try_lease(uid: int) -> UidLease | None:
     """The lease of exactly `uid`, or None while someone else holds it."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
     try:
         sock.bind(_NAME.format(int(uid)))
     except OSError as e:
