@@ -592,6 +592,27 @@ class ForbiddenCall(AssertionError):
     """The student's process saw the graded function call a helper the exercise forbids."""
 
 
+def _real_forbidden_name(name: str, forbidden: list) -> bool:
+    """`name` (dotted) is one of the forbidden names or below one, and names an object that exists in this
+    process's already imported modules: then it carries nothing but that name."""
+    if not any(name == f or name.startswith(f + ".") for f in forbidden):
+        return False
+    parts = name.split(".")
+    for cut in range(len(parts), 0, -1):
+        module = sys.modules.get(".".join(parts[:cut]))
+        if module is None:
+            continue
+        obj = module
+        for attr in parts[cut:]:
+            if not attr.isidentifier() or attr.startswith("__"):
+                return False
+            obj = getattr(obj, attr, None)
+            if obj is None:
+                return False
+        return True
+    return False
+
+
 class TrustedChannel:
     """The trusted side's end: requests to the student's process, and what it answered."""
 
@@ -680,9 +701,9 @@ class TrustedChannel:
         seen = reply.get("seen")
         if watched and type(seen) is list and seen:
             names = sorted({str(x)[:200] for x in seen[:20]})
-            if self.tainted:  # names the student's process reports are its text: only the forbidden ones pass
-                forbidden = {str(f) for f in watched.get("forbids", [])}
-                names = sorted({n if n in forbidden else "a forbidden helper" for n in names})
+            if self.tainted:  # names the student's process reports are its text: only real, forbidden ones pass
+                forbidden = [str(f) for f in watched.get("forbids", [])]
+                names = sorted({n if _real_forbidden_name(n, forbidden) else "a forbidden helper" for n in names})
             if len(self.notes) < 100:
                 self.notes.extend(f"{watched.get('what', 'an answer')} called {n} while a test ran it" for n in names)
             raise ForbiddenCall(

@@ -447,6 +447,11 @@ def _student_main(warm: Warm, fd: int, workdir: str) -> int:
     if header.get("jail"):
         from . import sandbox
 
+        if header.get("cgroup"):  # still root: join the jail's own control group before anything else
+            from .cgroups import JailGroup, Part
+
+            group = header["cgroup"]
+            JailGroup(str(group["name"]), tuple(Part(int(v), str(p), tuple(c)) for v, p, c in group["parts"])).join()
         memory_base = _mem_now()
         sandbox.enter(sandbox.Jail(**header["jail"]), workdir)
         workdir = "/tmp"
@@ -648,7 +653,7 @@ def _trusted_main(warm: Warm, spec: dict, wfd: int, fd: int, student_pid: int) -
         while data:
             data = data[os.write(wfd, data):]
 
-    channel.send_message(fd, {"jail": spec.get("jail"),
+    channel.send_message(fd, {"jail": spec.get("jail"), "cgroup": spec.get("cgroup"),
                               "memory_bytes": spec["memory_bytes"], "threads": spec["threads"]}, [])
     link = channel.TrustedChannel(fd)
     for index, cell in enumerate(cells):  # read here, where no student code runs
@@ -659,8 +664,7 @@ def _trusted_main(warm: Warm, spec: dict, wfd: int, fd: int, student_pid: int) -
                                              "a call to a forbidden helper could hide behind it; read it"})
     import utils.checks
 
-    utils.checks._STUDENT_SIDE = link.make
-    utils.checks._HIDDEN_SEED = spec.get("hidden_seed")
+    utils.checks.use_grader(link.make, spec.get("hidden_seed"))
     _framework_threads(int(spec["threads"]))
 
     def student_gone() -> int:
@@ -779,6 +783,9 @@ class Job:
         self.review: list = []  # what the trusted side asks the instructor to read by hand
         self.cell_limit = None  # this job's own per-cell limit (seconds); None: the batch's
         self.hidden_seed = None  # this submission's seed for drawn hidden cases; None: the batch's
+        self.group = None  # the control group of the running attempt's jail (autograder.cgroups.JailGroup)
+        self.uid_lease = None  # its uid (autograder.uids.UidLease)
+        self.oom = False  # the kernel's memory limit of a jail of this job was reached
 
 
 # ----------------------------------------------------------------------------
@@ -837,6 +844,8 @@ def run_jobs(engine: Engine, jobs_list: list, *, jobs: int, cell_timeout, notebo
         threads = max(1, (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
                       // max(1, jobs))
     counter = [0]
+    groups = _jail_groups() if jail is not None else None  # control groups per jail, where the grader may make them
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
     def start(job):
         job.attempts += 1
@@ -856,10 +865,19 @@ def run_jobs(engine: Engine, jobs_list: list, *, jobs: int, cell_timeout, notebo
             "jail": None,
         }
         if jail is not None:
-            from .sandbox import FIRST_UID
+            from .uids import lease_uid
 
             counter[0] += 1
-            spec["jail"] = {**jail, "uid": FIRST_UID + counter[0] % 60000}
+            job.uid_lease = lease_uid()  # a uid no other jail on this host uses while this one runs
+            spec["jail"] = {**jail, "uid": job.uid_lease.uid}
+            if groups is not None:
+                # memory (shared memory included), processes and CPU for the whole jail: a share of the cores
+                # no larger than its share of the batch, so that no jail slows a classmate's past its limit
+                job.group = groups.jail(f"job-{counter[0]}", memory_bytes=int(memory_bytes),
+                                        max_pids=int(jail.get("max_processes", 256)),
+                                        cpu_cores=max(1.0, cores / max(1, jobs)))
+                spec["cgroup"] = {"name": job.group.name,
+                                  "parts": [[p.version, p.path, list(p.controllers)] for p in job.group.parts]}
         try:
             job.pid = engine.spawn([spec_r, wfd])
         finally:
@@ -917,6 +935,20 @@ def run_jobs(engine: Engine, jobs_list: list, *, jobs: int, cell_timeout, notebo
         except OSError:
             pass
 
+    def release_jail(job):
+        """Everything the jail started is killed (its control group), its group removed, its uid freed."""
+        group, job.group = getattr(job, "group", None), None
+        if group is not None:
+            job.oom = group.oom_killed()
+            group.kill(timeout=2.0)
+            try:
+                group.remove(timeout=0.5)
+            except OSError:
+                pass  # still busy: the batch's close() removes it
+        lease, job.uid_lease = getattr(job, "uid_lease", None), None
+        if lease is not None:
+            lease.release()
+
     def finish_attempt(job, how: str):
         """The child is gone: read what it said, decide whether to fork again."""
         running.pop(job.rfd, None)
@@ -939,6 +971,7 @@ def run_jobs(engine: Engine, jobs_list: list, *, jobs: int, cell_timeout, notebo
         if how != "exited":
             kill(job)
         status = engine.wait(job.pid)
+        release_jail(job)
         for line in job.buffer.split(b"\n"):
             handle(job, line)
         job.buffer = b""
@@ -965,6 +998,8 @@ def run_jobs(engine: Engine, jobs_list: list, *, jobs: int, cell_timeout, notebo
                 except ValueError:
                     name = f"signal {sig}"
                 why = f"died:signal {name}" if sig else f"died:exit status {code}"
+                if job.oom:
+                    why = f"died:it went over the memory limit of {memory_bytes // 2**20} MB"
             if job.current is None and job.restart - job.skip:
                 job.skip |= job.restart
                 job.finished = job.attempts > len(job.cells) + 1
@@ -1025,3 +1060,18 @@ def run_jobs(engine: Engine, jobs_list: list, *, jobs: int, cell_timeout, notebo
     finally:
         for job in list(running.values()):
             kill(job)
+            release_jail(job)
+        if groups is not None:
+            groups.close()
+
+
+def _jail_groups():
+    """A batch of control groups beneath the grader's own (autograder.cgroups), or None where the grader
+    may not make them: each jail then has only its per-process limits (RLIMIT_AS, RLIMIT_NPROC of its own
+    uid), as the README states."""
+    from . import cgroups
+
+    try:
+        return cgroups.Batch.create()
+    except OSError:
+        return None

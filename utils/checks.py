@@ -284,6 +284,14 @@ _STUDENT_SIDE = None
 _HIDDEN_SEED = None
 
 
+def use_grader(student_side=None, seed: int | None = None) -> None:
+    """Called by the grader's trusted process, never in a notebook: `student_side(factory, *args)` builds
+    objects where the learner's code runs (see `student_side`), and `seed` is this submission's own seed
+    for drawn hidden cases (None: every hidden seed is the test's fixed one)."""
+    global _STUDENT_SIDE, _HIDDEN_SEED
+    _STUDENT_SIDE, _HIDDEN_SEED = student_side, (None if seed is None else int(seed))
+
+
 def hidden_seed(default: int) -> int:
     """The seed a hidden test draws its cases from: `default` in a notebook and in a plain graded run;
     in a run with `grade --secret-seed-file`, a number derived from the instructor's secret and

@@ -27,6 +27,7 @@ from autograder import cgroups, uids
 MiB = 1 << 20
 MEMORY_LIMIT = 200 * MiB
 PREFIX = f"agtest{os.getpid()}"
+PR_SET_CHILD_SUBREAPER = 36
 
 
 # ------------------------------------------------------------------------------------- helpers
@@ -322,6 +323,14 @@ def test_cpu_quota_limits_a_busy_loop(batch):
 def test_kill_empties_a_group_of_sleepers(batch):
     group = batch.jail("kill", memory_bytes=512 * MiB, max_pids=64, cpu_cores=1)
     libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+    assert libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0  # orphans come to us: we reap them
+    try:
+        _kill_sleepers(group, libc)
+    finally:
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+
+
+def _kill_sleepers(group, libc) -> None:
 
     def body(w):
         group.join()
@@ -355,6 +364,8 @@ def test_kill_empties_a_group_of_sleepers(batch):
     while any(_alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not any(_alive(p) for p in pids)
+    for p in pids[1:]:  # the orphans, reparented to this process
+        os.waitpid(p, 0)
     group.remove()
 
 
@@ -427,9 +438,9 @@ def test_uid_leases_are_unique_and_walk_the_range():
     with pytest.raises(uids.UidError):
         uids.lease_uid(first, 3)
     leases[1].release()
-    leases[1].release()
+    leases[1].release()  # idempotent
     with uids.lease_uid(first, 3) as again:
-        assert again.uid == first + 1
+        assert again.uid == leases[1].uid  # the only one free
     assert not again.held
     for lease in leases:
         lease.release()

@@ -283,12 +283,11 @@ def _drawn_course(tmp: Path) -> Path:
 def _drawn_values(seed: int | None) -> list:
     import utils.checks
 
-    saved = utils.checks._HIDDEN_SEED
-    utils.checks._HIDDEN_SEED = seed
+    utils.checks.use_grader(None, seed)  # as the trusted process of that submission does
     try:
         return np.random.default_rng(utils.checks.hidden_seed(11)).integers(-50, 50, size=4).astype(float).tolist()
     finally:
-        utils.checks._HIDDEN_SEED = saved
+        utils.checks.use_grader(None, None)
 
 
 def _lookup_answer(known: list) -> str:
