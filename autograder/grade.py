@@ -370,6 +370,7 @@ def result_from_plan(student: str, assignment: Assignment, plan, job=None, key: 
         "review": list(job.review) if job is not None else [],
         "seconds": {c["label"]: results.get(i, {}).get("seconds") for i, c in enumerate(plan.cells)}
         if job is not None else {},
+        "memory_peak_mb": round(job.memory_peak / 2**20, 1) if job is not None and job.memory_peak else None,
         "requests": {c["label"]: results[i]["requests"] for i, c in enumerate(plan.cells)
                      if "requests" in results.get(i, {})} if job is not None else {},
     }

@@ -786,6 +786,7 @@ class Job:
         self.group = None  # the control group of the running attempt's jail (autograder.cgroups.JailGroup)
         self.uid_lease = None  # its uid (autograder.uids.UidLease)
         self.oom = False  # the kernel's memory limit of a jail of this job was reached
+        self.memory_peak = None  # the most memory (bytes) a jail of this job was charged, by its control group
 
 
 # ----------------------------------------------------------------------------
@@ -940,6 +941,9 @@ def run_jobs(engine: Engine, jobs_list: list, *, jobs: int, cell_timeout, notebo
         group, job.group = getattr(job, "group", None), None
         if group is not None:
             job.oom = group.oom_killed()
+            peak = group.memory_peak()
+            if peak is not None:
+                job.memory_peak = max(job.memory_peak or 0, int(peak))
             group.kill(timeout=2.0)
             try:
                 group.remove(timeout=0.5)

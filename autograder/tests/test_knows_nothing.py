@@ -347,3 +347,106 @@ def test_a_perfect_leak_of_drawn_cases_is_worth_nothing_to_another_submission(tm
                  _lookup_answer(_drawn_values(None)))
     grades = _grade_course(course, subs3, tmp_path / "out3", None)
     assert grades[("replay", "test_square")] == 2
+
+
+# ----------------------------------------------------------------------------
+# limits that hold per jail
+# ----------------------------------------------------------------------------
+
+MEMORY_HOG = (  # five children forked through ctypes (os.fork's refusal does not see them) and memfd pages
+    "import ctypes, os, mmap, time\n"
+    "libc = ctypes.CDLL(None)\n"
+    "for _ in range(5):\n"
+    "    if libc.fork() == 0:\n"
+    "        try:\n"
+    "            block = bytearray(300 * 2**20)\n"
+    "            for i in range(0, len(block), 4096):\n"
+    "                block[i] = 1\n"
+    "            time.sleep(8)\n"
+    "        finally:\n"
+    "            os._exit(0)\n"
+    "fd = os.memfd_create('hog')\n"
+    "os.ftruncate(fd, 250 * 2**20)\n"
+    "m = mmap.mmap(fd, 250 * 2**20)\n"
+    "for i in range(0, 250 * 2**20, 4096):\n"
+    "    m[i] = 1\n"
+    "time.sleep(8)\n")
+CPU_HOG = (  # 64 threads that burn CPU with the GIL released (zlib), for as long as the jail lives
+    "import threading, zlib, os\n"
+    "data = os.urandom(1 << 20)\n"
+    "def burn():\n"
+    "    while True:\n"
+    "        zlib.compress(data, 9)\n"
+    "for _ in range(64):\n"
+    "    threading.Thread(target=burn, daemon=True).start()\n"
+    "import time\n"
+    "time.sleep(25)\n")
+
+
+def _peak_jail_memory_mb(stop, peaks) -> None:
+    """Sample the resident memory of every jail process (uids of the jail range), in MiB, until `stop`."""
+    import time as _time
+
+    while not stop.is_set():
+        total = 0
+        for p in Path("/proc").iterdir():
+            if not p.name.isdigit():
+                continue
+            try:
+                status = (p / "status").read_text()
+                uid = int(status.split("\nUid:")[1].split()[0])
+                if 1_900_000 <= uid < 1_960_000:
+                    total += int(status.split("\nRssAnon:")[1].split()[0]) + int(status.split("\nRssShmem:")[1].split()[0])
+            except (OSError, IndexError, ValueError):
+                continue
+        peaks.append(total / 1024)
+        _time.sleep(0.05)
+
+
+@pytest.mark.slow  # a class graded with two jails that try to take the machine
+def test_memory_and_cpu_attacks_stop_at_the_jail_limit_and_classmates_keep_their_grades(tmp_path):
+    import threading
+
+    from autograder import cgroups
+
+    assert cgroups.probe() is None, f"this machine offers control groups: {cgroups.probe()}"
+    release_nb = _release(tmp_path)
+    source_nb = FIXTURES / "source" / AID / f"{AID}.ipynb"
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    for name in ("honest_a", "honest_b"):
+        _with_answer(release_nb, source_nb, subs / name / f"{AID}.ipynb", "square", CORRECT)
+    for name, code in (("memory_hog", MEMORY_HOG), ("cpu_hog", CPU_HOG)):
+        nb = nbformat.read(release_nb, as_version=4)
+        _answer("square", CORRECT)(nb.cells)
+        _answer("mean_of", "def mean_of(x):\n    return float(np.mean(x))")(nb.cells)
+        _answer("answer_demo", 'answer_demo = "b"')(nb.cells)
+        nb.cells.insert(2, new_code_cell(code))
+        _write(nb, subs / name / f"{AID}.ipynb")
+    stop, peaks = threading.Event(), []
+    sampler = threading.Thread(target=_peak_jail_memory_mb, args=(stop, peaks), daemon=True)
+    sampler.start()
+    cmd = [sys.executable, "-m", "autograder", "grade", AID, str(subs), "--out", str(out),
+           "--course-root", str(FIXTURES), "--cell-timeout", "20", "--timeout", "120", "--memory-mb", "512",
+           "--jobs", "2"]
+    try:
+        proc = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=600)
+    finally:
+        stop.set()
+        sampler.join()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    totals = {r["student_id"]: r for r in read_csv(out / "totals.csv")}
+    assert float(totals["honest_a"]["points"]) == float(totals["honest_b"]["points"]) == 4
+    # the hogs' answers are right: the honest grade, whatever their hostile cell cost them
+    assert float(totals["memory_hog"]["points"]) == 4 and float(totals["cpu_hog"]["points"]) == 4
+    # five children of 300 MiB each fit a per-process limit of 512 MiB (1.5 GB and more): the jail's control
+    # group holds all of them and the memfd pages to 512 MiB, and the kernel's own count says so
+    peak = _state(out, "memory_hog")["memory_peak_mb"]
+    assert peak is not None and 400 < peak <= 512, peak
+    # the sampled resident memory of all jail processes (shared pages counted once per process) stays far
+    # below what the hog asked for (1.75 GB on top of both jails' inherited pages)
+    assert max(peaks) < max(peaks[:3]) + 1000, (peaks[:3], max(peaks))
+    # the honest classmates' cells stayed far inside their limit while the CPU hog ran beside them
+    for name in ("honest_a", "honest_b"):
+        seconds = [v for v in _state(out, name)["seconds"].values() if isinstance(v, (int, float))]
+        assert max(seconds) < 5, seconds
+    assert not [p for p in Path("/sys/fs/cgroup").glob("*/**/autograder-*") if p.is_dir()]
