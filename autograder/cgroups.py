@@ -409,6 +409,26 @@ def _prepare_v2(own: Part, vacate: bool) -> None:
     _step(_enable, own.path, own.controllers, what=f"enable {names} in {own.path}/cgroup.subtree_control")
 
 
+def _sweep_stale(own_path: str, prefix: str) -> None:
+    """Remove the batch groups that a grader killed before its close() left here (its pid is gone): their
+    jails are empty (a jail dies with its grader), so only the empty directories remain, deepest first."""
+    pattern = re.compile(rf"{re.escape(prefix)}-(\d+)-[0-9a-f]{{8}}")
+    try:
+        entries = os.listdir(own_path)
+    except OSError:
+        return
+    for entry in entries:
+        m = pattern.fullmatch(entry)
+        if not m or os.path.exists(f"/proc/{m.group(1)}"):
+            continue
+        top = os.path.join(own_path, entry)
+        for dirpath, dirnames, _ in sorted(os.walk(top), key=lambda w: -w[0].count(os.sep)):
+            try:
+                os.rmdir(dirpath)
+            except OSError:
+                pass  # not empty yet, or gone: a later batch tries again
+
+
 @dataclass
 class Batch:
     """One parent group per hierarchy (beneath the own group) for the jails of one batch."""
@@ -428,6 +448,8 @@ class Batch:
         own, reasons = _layout()
         if not own:
             raise CgroupError(errno.ENOTSUP, "; ".join(reasons))
+        for p in own:
+            _sweep_stale(p.path, prefix)
         name = f"{prefix}-{os.getpid()}-{secrets.token_hex(4)}"
         batch = cls(name, ())
         try:

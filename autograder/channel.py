@@ -592,10 +592,13 @@ class ForbiddenCall(AssertionError):
     """The student's process saw the graded function call a helper the exercise forbids."""
 
 
-def _real_forbidden_name(name: str, forbidden: list) -> bool:
-    """`name` (dotted) is one of the forbidden names or below one, and names an object that exists in this
-    process's already imported modules: then it carries nothing but that name."""
-    if not any(name == f or name.startswith(f + ".") for f in forbidden):
+def _real_forbidden_name(name: str, watched: dict) -> bool:
+    """`name` (dotted) is one the exercise forbids, and names an object that exists in this process's
+    already imported modules: then it carries nothing but that name."""
+    from utils.checks import called_helper
+
+    if not called_helper(name, [str(p) for p in watched.get("patterns", [])],
+                         [str(a) for a in watched.get("allows", [])]):
         return False
     parts = name.split(".")
     for cut in range(len(parts), 0, -1):
@@ -702,8 +705,7 @@ class TrustedChannel:
         if watched and type(seen) is list and seen:
             names = sorted({str(x)[:200] for x in seen[:20]})
             if self.tainted:  # names the student's process reports are its text: only real, forbidden ones pass
-                forbidden = [str(f) for f in watched.get("forbids", [])]
-                names = sorted({n if _real_forbidden_name(n, forbidden) else "a forbidden helper" for n in names})
+                names = sorted({n if _real_forbidden_name(n, watched) else "a forbidden helper" for n in names})
             if len(self.notes) < 100:
                 self.notes.extend(f"{watched.get('what', 'an answer')} called {n} while a test ran it" for n in names)
             raise ForbiddenCall(

@@ -175,7 +175,7 @@ def test_messages_say_what_happened(graded):
     assert "died" in rows[("killed_kernel", M)] and "SIGKILL" in rows[("killed_kernel", M)]
     assert "died" in notes["os_exit"]
     assert "only the first" in notes["flood"]
-    assert "MemoryError" in notes["memory_bomb"] or "stopped" in notes["memory_bomb"]
+    assert any(word in notes["memory_bomb"] for word in ("MemoryError", "stopped", "memory limit"))
     # the escape target lies under /tmp, which inside the jail is the submission's own empty scratch
     # folder: the OS answers that the path is not there, for the write and the rename into it (the
     # audit hook's refusal is for the rest)

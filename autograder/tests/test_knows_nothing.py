@@ -383,30 +383,8 @@ CPU_HOG = (  # 64 threads that burn CPU with the GIL released (zlib), for as lon
     "time.sleep(25)\n")
 
 
-def _peak_jail_memory_mb(stop, peaks) -> None:
-    """Sample the resident memory of every jail process (uids of the jail range), in MiB, until `stop`."""
-    import time as _time
-
-    while not stop.is_set():
-        total = 0
-        for p in Path("/proc").iterdir():
-            if not p.name.isdigit():
-                continue
-            try:
-                status = (p / "status").read_text()
-                uid = int(status.split("\nUid:")[1].split()[0])
-                if 1_900_000 <= uid < 1_960_000:
-                    total += int(status.split("\nRssAnon:")[1].split()[0]) + int(status.split("\nRssShmem:")[1].split()[0])
-            except (OSError, IndexError, ValueError):
-                continue
-        peaks.append(total / 1024)
-        _time.sleep(0.05)
-
-
 @pytest.mark.slow  # a class graded with two jails that try to take the machine
 def test_memory_and_cpu_attacks_stop_at_the_jail_limit_and_classmates_keep_their_grades(tmp_path):
-    import threading
-
     from autograder import cgroups
 
     assert cgroups.probe() is None, f"this machine offers control groups: {cgroups.probe()}"
@@ -422,17 +400,12 @@ def test_memory_and_cpu_attacks_stop_at_the_jail_limit_and_classmates_keep_their
         _answer("answer_demo", 'answer_demo = "b"')(nb.cells)
         nb.cells.insert(2, new_code_cell(code))
         _write(nb, subs / name / f"{AID}.ipynb")
-    stop, peaks = threading.Event(), []
-    sampler = threading.Thread(target=_peak_jail_memory_mb, args=(stop, peaks), daemon=True)
-    sampler.start()
     cmd = [sys.executable, "-m", "autograder", "grade", AID, str(subs), "--out", str(out),
            "--course-root", str(FIXTURES), "--cell-timeout", "20", "--timeout", "120", "--memory-mb", "512",
            "--jobs", "2"]
-    try:
-        proc = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=600)
-    finally:
-        stop.set()
-        sampler.join()
+    grader = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stdout, stderr = grader.communicate(timeout=600)
+    proc = subprocess.CompletedProcess(cmd, grader.returncode, stdout, stderr)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     totals = {r["student_id"]: r for r in read_csv(out / "totals.csv")}
     assert float(totals["honest_a"]["points"]) == float(totals["honest_b"]["points"]) == 4
@@ -442,11 +415,8 @@ def test_memory_and_cpu_attacks_stop_at_the_jail_limit_and_classmates_keep_their
     # group holds all of them and the memfd pages to 512 MiB, and the kernel's own count says so
     peak = _state(out, "memory_hog")["memory_peak_mb"]
     assert peak is not None and 400 < peak <= 512, peak
-    # the sampled resident memory of all jail processes (shared pages counted once per process) stays far
-    # below what the hog asked for (1.75 GB on top of both jails' inherited pages)
-    assert max(peaks) < max(peaks[:3]) + 1000, (peaks[:3], max(peaks))
     # the honest classmates' cells stayed far inside their limit while the CPU hog ran beside them
     for name in ("honest_a", "honest_b"):
         seconds = [v for v in _state(out, name)["seconds"].values() if isinstance(v, (int, float))]
         assert max(seconds) < 5, seconds
-    assert not [p for p in Path("/sys/fs/cgroup").glob("*/**/autograder-*") if p.is_dir()]
+    assert not list(Path("/sys/fs/cgroup").glob(f"**/autograder-{grader.pid}-*"))  # every group removed

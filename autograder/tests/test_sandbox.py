@@ -192,27 +192,35 @@ def attacked(tmp_path_factory):
     # the grader inherits a pipe, as it does make's jobserver pipe under `make`: no jail may see it
     inherited = os.pipe()
     try:
-        proc = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=900,
-                              pass_fds=inherited)
+        grader = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, pass_fds=inherited)
+        stdout, stderr = grader.communicate(timeout=900)
+        proc = subprocess.CompletedProcess(cmd, grader.returncode, stdout, stderr)
     finally:
         for fd in inherited:
             os.close(fd)
     seconds = time.monotonic() - start
     totals_before = (out / "totals.csv").read_bytes() if (out / "totals.csv").exists() else b""
     time.sleep(5)  # the lingering child of one attacker would rewrite totals.csv after 4 s
-    return {"proc": proc, "out": out, "subs": subs, "canary": canary, "attacks": attacks,
+    return {"proc": proc, "grader_pid": grader.pid, "out": out, "subs": subs, "canary": canary, "attacks": attacks,
             "totals_before": totals_before, "seconds": seconds, "tmp": tmp}
 
 
-def _jail_processes() -> list:
+def _jail_processes(grader_pid: int | None = None) -> list:
+    """Processes with a jail's uid; with `grader_pid` (where control groups are made), only those in that
+    grader's jail groups: other tests may be grading beside this one."""
+    from autograder import cgroups
+
+    mine = f"autograder-{grader_pid}-" if grader_pid is not None and cgroups.probe() is None else None
     found = []
     for p in Path("/proc").iterdir():
         if p.name.isdigit():
             try:
                 uid = int((p / "status").read_text().split("\nUid:")[1].split()[0])
+                groups = (p / "cgroup").read_text() if mine else ""
             except (OSError, IndexError, ValueError):
                 continue
-            if FIRST_UID <= uid < FIRST_UID + 65536:
+            if FIRST_UID <= uid < FIRST_UID + 65536 and (mine is None or mine in groups):
                 found.append((p.name, uid))
     return found
 
@@ -278,9 +286,10 @@ def test_nothing_outside_changed(attacked):
 
 def test_no_process_of_any_jail_remains(attacked):
     deadline = time.monotonic() + 10
-    while _jail_processes() and time.monotonic() < deadline:
+    while _jail_processes(attacked["grader_pid"]) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not _jail_processes()
+    assert not _jail_processes(attacked["grader_pid"])
+    assert not list(Path("/sys/fs/cgroup").glob(f"**/autograder-{attacked['grader_pid']}-*"))
 
 
 def test_attacks_are_explained_to_the_attacker(attacked):
