@@ -135,11 +135,60 @@ def _channel_cost(out: Path) -> None:
           f"{mean * large / 1000:.1f} ms per test cell", flush=True)
 
 
+def floor_seconds(folder: Path, limit: int | None = None) -> float:
+    """The floor: seconds per submission to run the same cells (the student's, and the source's test cells,
+    hidden ones included) on the same answers in one warm process, with no jail, no channel, no fork and no
+    nbgrader: what grading costs at the very least. Run in a fresh process (`--floor FOLDER`)."""
+    import contextlib
+    import io
+
+    import nbformat
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import numpy  # noqa: F401 - warm, as the engine is
+    import tensorflow  # noqa: F401
+
+    import utils.checks  # noqa: F401
+    import utils.tf_utils  # noqa: F401
+
+    source = nbformat.read(SOURCE / AID / f"{AID}.ipynb", as_version=4)
+    tests = {c.metadata["nbgrader"]["grade_id"]: c.source for c in source.cells
+             if c.metadata.get("nbgrader", {}).get("grade") and not c.metadata["nbgrader"].get("solution")}
+    paths = sorted(folder.glob(f"*/{AID}/{AID}.ipynb"))[:limit]
+    cells_of = []
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        cells_of.append([tests.get(c.metadata.get("nbgrader", {}).get("grade_id"), c.source)
+                         for c in nb.cells if c.cell_type == "code"])
+    start = time.perf_counter()
+    for cells in cells_of:
+        namespace: dict = {"__name__": "__main__"}
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            for code in cells:
+                try:
+                    exec(compile(code, "<cell>", "exec"), namespace)  # noqa: S102 - the bench's own submissions
+                except Exception:  # noqa: BLE001 - a wrong answer fails its test, as in grading
+                    pass
+    return (time.perf_counter() - start) / max(1, len(cells_of))
+
+
+def _floor_in_fresh_process(folder: Path) -> float:
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.grading", "--floor", str(folder)], cwd=ROOT, env=_env(),
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stdout + proc.stderr)
+    return float(proc.stdout.strip().splitlines()[-1])
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.grading")
+    parser.add_argument("--floor", type=Path, help=argparse.SUPPRESS)  # the floor's own process
     parser.add_argument("--n", type=int, default=12, help="submissions graded by both (default 12)")
     parser.add_argument("--large", type=int, default=100, help="submissions graded by ours (default 100)")
     args = parser.parse_args(argv or [])
+    if args.floor is not None:
+        print(floor_seconds(args.floor))
+        return 0
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
         tmp = Path(tmp)
         course = tmp / "course"
@@ -181,6 +230,12 @@ def main(argv=None) -> int:
         print(f"  python -m autograder grade, {args.large}:   {t_large:7.1f} s  ({t_large / args.large:.2f} s per "
               f"notebook, jailed); nbgrader extrapolated: {projected:.0f} s")
         print(f"  speed-up at {args.large}: {projected / t_large:.1f}x  (target >= 20x)")
+        cores = len(os.sched_getaffinity(0))
+        floor = _floor_in_fresh_process(large)
+        ideal = floor * args.large / cores
+        print(f"  floor: the same cells on the same answers in one warm process (no jail, no channel): "
+              f"{floor:.3f} s per submission, {ideal:.1f} s for {args.large} on {cores} cores if perfectly "
+              f"parallel -> ours is {t_large / ideal:.2f}x the floor (aim <= 1.5x)", flush=True)
         return 0 if agree else 1
 
 
