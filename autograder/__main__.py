@@ -6,10 +6,13 @@ import argparse
 import sys
 
 
+_AS_COMMAND = [__name__ == "__main__"]
+
+
 def _fast_exit(code: int) -> int:
     """Every result is on disk (state files fsynced, outputs closed): skip the seconds that tearing
     down torch and tensorflow takes at interpreter exit. Only when run as a command."""
-    if __name__ == "__main__":
+    if _AS_COMMAND[0]:
         import os
 
         sys.stdout.flush()
@@ -97,6 +100,12 @@ def main(argv=None) -> int:
         return _fast_exit(demo(args.assignments, Path(args.course_root or ROOT),
                                Path(args.out) if args.out else None, args.jobs))
     return 2
+
+
+def console() -> int:
+    """The `rnn-autograder` command (pyproject.toml's [project.scripts])."""
+    _AS_COMMAND[0] = True
+    return main()
 
 
 if __name__ == "__main__":

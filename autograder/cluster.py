@@ -132,9 +132,8 @@ class GraderPlugin(_PluginBase):
         from multiprocessing.connection import Connection
 
         ours, theirs = socket.socketpair()
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
         self._server = subprocess.Popen([sys.executable, "-m", "autograder.cluster", str(theirs.fileno())],
-                                        pass_fds=[theirs.fileno()], cwd=str(ROOT), env=env,
+                                        pass_fds=[theirs.fileno()], cwd=str(ROOT),
                                         stdin=subprocess.DEVNULL, start_new_session=True)
         theirs.close()
         self._conn = Connection(ours.detach())

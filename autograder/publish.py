@@ -637,8 +637,13 @@ if __name__ == "__main__":
 
 
 def _student_pyproject(text: str) -> str:
-    """The instructor's pyproject.toml without its test settings (they name the instructor's test folders)."""
-    return re.sub(r"\n\[tool\.pytest\.ini_options\]\n.*?(?=\n\[|\Z)", "\n", text, flags=re.S).rstrip() + "\n"
+    """The instructor's pyproject.toml without its test settings (they name the instructor's test folders)
+    and without the grader (its package and its command: the edition has no autograder/)."""
+    for section in (r"tool\.pytest\.ini_options", r"project\.scripts"):
+        text = re.sub(rf"\n\[{section}\]\n.*?(?=\n\[|\n# |\Z)", "\n", text, flags=re.S)
+    text = re.sub(r"\n# The course's grader.*?(?=\n\[)", "", text, flags=re.S)
+    text = re.sub(r', "autograder(?:\.\w+)?"', "", text)
+    return text.rstrip() + "\n"
 
 
 def write_edition(stage: Path, course_root: Path, url: str) -> None:

@@ -31,7 +31,7 @@ from autograder.examples import build_class
 from autograder.tests.test_grading import AID, ENV, FIXTURES, ROOT, _release, _with_answer, read_csv, run_grade
 
 DASK = Path(sys.executable).parent / "dask"
-CLUSTER_ENV = dict(ENV, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), ENV.get("PYTHONPATH")])))
+CLUSTER_ENV = {k: v for k, v in ENV.items() if k != "PYTHONPATH"}  # the installed packages: no PYTHONPATH
 
 
 def _shared_dir(tmp_path_factory, name: str) -> tuple[Path, bool]:
