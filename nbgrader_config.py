@@ -32,5 +32,6 @@ c.ClearSolutions.code_stub = {
 }
 # Keep the release free of outputs and execution counts.
 c.ClearOutput.enabled = True
-# Each cell may run this long during autograding before it counts as a timeout.
+# For `nbgrader autograde` itself (the benchmark's peer): a cell may run this long. `python -m autograder
+# grade` does not read it; its limits are in autograder/limits.py.
 c.ExecutePreprocessor.timeout = 120

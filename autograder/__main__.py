@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from . import limits
+
 
 _AS_COMMAND = [__name__ == "__main__"]
 
@@ -34,17 +36,19 @@ def main(argv=None) -> int:
     p_grade.add_argument("submissions", metavar="SUBMISSIONS_DIR")
     p_grade.add_argument("--out", required=True, metavar="OUT_DIR")
     p_grade.add_argument("--jobs", type=int, default=None, help="parallel workers (default: every core)")
-    p_grade.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="per-notebook time limit (default 600)")
+    p_grade.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help=f"per-notebook time limit (default {limits.NOTEBOOK_TIMEOUT_S:g})")
     p_grade.add_argument("--cell-timeout", type=float, default=None, metavar="SECONDS",
-                         help="per-cell time limit (default: 20 x the solution's slowest cell + 10 s, "
-                              "within 10..120 s, measured once per assignment)")
+                         help=f"per-cell time limit (default: {limits.CELL_TIMEOUT_FACTOR} x the solution's slowest "
+                              f"cell + {limits.CELL_TIMEOUT_MARGIN_S:g} s, within {limits.CELL_TIMEOUT_FLOOR_S:g}.."
+                              f"{limits.CELL_TIMEOUT_CAP_S:g} s, measured once per assignment)")
     p_grade.add_argument("--regrade", nargs="*", default=None, metavar="STUDENT",
                          help="grade these students again even if their results are kept (no name: everyone)")
-    p_grade.add_argument("--memory-mb", type=int, default=4096,
+    p_grade.add_argument("--memory-mb", type=int, default=limits.MEMORY_MB,
                          help="memory (MiB) one submission may allocate on top of the warm grader's own "
-                              "size (default 4096)")
-    p_grade.add_argument("--disk-mb", type=int, default=256,
-                         help="size (MiB) of the private scratch folder of each jailed submission (default 256)")
+                              f"size (default {limits.MEMORY_MB})")
+    p_grade.add_argument("--disk-mb", type=int, default=limits.DISK_MB,
+                         help="size (MiB) of the private scratch folder of each jailed submission "
+                              f"(default {limits.DISK_MB})")
     p_grade.add_argument("--unsafe-shared-process", action="store_true",
                          help="grade without the OS jail, for trusted submissions only: each one then runs "
                               "unjailed in the grader's account and could read hidden tests and other "
@@ -58,7 +62,7 @@ def main(argv=None) -> int:
                               "same jailed, warm engine and this command stays the only writer of OUT_DIR")
     p_grade.add_argument("--cluster-wait", type=float, default=None, metavar="SECONDS",
                          help="with --cluster: how long to wait while the cluster has no worker before stopping "
-                              "(what was graded is kept; the same command finishes the batch; default 120)")
+                              f"(what was graded is kept; the same command finishes the batch; default {limits.CLUSTER_WAIT_S:g})")
     p_grade.add_argument("--course-root", default=None, help=argparse.SUPPRESS)
 
     p_pub = sub.add_parser("publish", help="write the student edition (no source/, hidden tests or solutions) into DEST")

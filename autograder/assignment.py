@@ -28,11 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import ROOT, ensure_tools_on_path
+from .limits import MAX_NOTEBOOK_BYTES
 
 # nbformat (and nbgrader) are imported inside the functions that use them: the grading parent
 # never needs them, and leaving them out of its start-up keeps them off the critical path.
 
-MAX_NOTEBOOK_BYTES = 64 * 2**20  # a submission larger than this is not read at all
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 FRAMEWORK_PATTERN = re.compile(r"^\s*(?:import|from)\s+(torch|tensorflow|keras)\b", re.M)
 PLOTTING_PATTERN = re.compile(r"matplotlib|\bplots\b|\bplot_\w+\(|\bplt\.")

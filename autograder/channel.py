@@ -31,11 +31,12 @@ import os
 import struct
 import sys
 
-MAX_HEADER = 32 * 2**20  # bytes of JSON in one message
-MAX_BUFFERS = 1024 * 2**20  # bytes of array data in one message
-MAX_DEPTH = 64
-MAX_ITEMS = 1_000_000  # values in one message
-MAX_ITER = 100_000  # items an `iter` request materialises
+from .limits import CHANNEL_MAX_BUFFERS as MAX_BUFFERS
+from .limits import CHANNEL_MAX_DEPTH as MAX_DEPTH
+from .limits import CHANNEL_MAX_HEADER as MAX_HEADER
+from .limits import CHANNEL_MAX_ITEMS as MAX_ITEMS
+from .limits import CHANNEL_MAX_ITER as MAX_ITER
+
 DTYPES = {"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
           "float16", "float32", "float64", "complex64", "complex128"}
 TRUSTED_PACKAGES = ("numpy", "torch", "tensorflow", "keras", "utils", "math", "builtins", "collections",

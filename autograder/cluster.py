@@ -42,9 +42,10 @@ import uuid
 from pathlib import Path
 
 from . import ROOT, die_with_parent
+from . import limits
 
 PLUGIN = "rnn-course-grader"  # the plugin's name on every worker (a new batch replaces it)
-NO_WORKER_WAIT = 120.0  # seconds the client waits for a cluster that has no worker before it stops
+NO_WORKER_WAIT = limits.CLUSTER_WAIT_S  # seconds the client waits for a cluster that has no worker before it stops
 CONNECT_TIMEOUT = 30  # seconds to reach a scheduler
 
 
@@ -341,7 +342,7 @@ def serve(fd: int) -> int:
         shutil.rmtree(job.workdir, ignore_errors=True)
 
     try:
-        run_jobs(engine, [], jobs=jobs, cell_timeout=120.0, notebook_timeout=batch["notebook_timeout"],
+        run_jobs(engine, [], jobs=jobs, cell_timeout=limits.CELL_TIMEOUT_CAP_S, notebook_timeout=batch["notebook_timeout"],
                  memory_bytes=int(batch["memory_mb"]) * 2**20, on_finish=finished, jail=jail,
                  incoming=Requests(), hidden_seed=batch["hidden_seed"], threads=threads)
     finally:
@@ -360,7 +361,7 @@ class ClusterEngine:
 
     needs_full_assignment = True  # the workers sanitise with the released cells
 
-    def __init__(self, address: str, *, unsafe_shared_process: bool = False, disk_mb: int = 256, log=print,
+    def __init__(self, address: str, *, unsafe_shared_process: bool = False, disk_mb: int = limits.DISK_MB, log=print,
                  no_worker_wait: float | None = None):
         from . import skip_slow_optional_imports
 

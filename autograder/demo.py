@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from . import ROOT
+from .limits import DEMO_CELL_TIMEOUT_S, DEMO_NOTEBOOK_TIMEOUT_S
 from .examples import EXPECTED, build_class
 
 FIXTURES = Path(__file__).resolve().parent / "tests" / "fixtures"
@@ -31,7 +32,7 @@ def _pick(course_root: Path, requested: list) -> list:
 
 
 def demo(assignments=None, course_root: Path = ROOT, out: Path | None = None, jobs: int | None = None,
-         cell_timeout: float = 10.0, timeout: float = 120.0) -> int:
+         cell_timeout: float = DEMO_CELL_TIMEOUT_S, timeout: float = DEMO_NOTEBOOK_TIMEOUT_S) -> int:
     from .assignment import prepare
     from .grade import grade, totals_table
 

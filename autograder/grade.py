@@ -30,6 +30,8 @@ import time
 from pathlib import Path
 
 from . import ROOT, die_with_parent, skip_slow_optional_imports
+from .limits import (CELL_OUTPUT_CAP, CELL_TIMEOUT_CAP_S, DISK_MB, MAX_NOTES, MEMORY_MB, NOTE_CAP, NOTEBOOK_TIMEOUT_S,
+                     SOLUTION_STOPPED_S, derived_cell_timeout)
 from .assignment import (Assignment, SymlinkSubmission, detect_frameworks, in_hidden_block, marked, not_plain_file,
                          prepare, sanitise, source_fingerprint, source_notebook)
 
@@ -234,10 +236,6 @@ def load_state(state_dir: Path, student: str, key: bytes | None = None) -> dict 
 # ----------------------------------------------------------------------------
 
 
-MAX_NOTES = 20  # notes kept per submission (more are counted in one last note)
-NOTE_CAP = 300  # characters of one note
-
-
 def _last_line(text: str, limit: int = NOTE_CAP) -> str:
     """The last non-blank line of an error message (a traceback's is the error itself), cut to `limit`."""
     lines = [line for line in (text or "").strip().splitlines() if line.strip()]
@@ -344,7 +342,7 @@ def result_from_plan(student: str, assignment: Assignment, plan, job=None, key: 
                     notes.append(f"{label} raised an error: {_last_line(r.get('message', ''))}")
             if r.get("truncated"):
                 notes.append(f"{label} printed {r['output_chars']:,} characters; only the first "
-                             f"{100_000:,} were kept")
+                             f"{CELL_OUTPUT_CAP:,} were kept")
         if -1 in killers:
             notes.append(f"the grading process died before running any cell ({killers[-1]})")
     statuses = [c["status"] for c in cells]
@@ -491,9 +489,9 @@ class JailUnavailable(ValueError):
 
 
 def grade(assignment_id: str, submissions: Path, out: Path, *, jobs: int | None = None,
-          timeout: float | None = None, cell_timeout: float | None = None, memory_mb: int = 4096,
+          timeout: float | None = None, cell_timeout: float | None = None, memory_mb: int = MEMORY_MB,
           course_root: Path = ROOT, progress: bool = True, log=print, unsafe_shared_process: bool = False,
-          disk_mb: int = 256, regrade: list | None = None, secret_seed_file: Path | None = None,
+          disk_mb: int = DISK_MB, regrade: list | None = None, secret_seed_file: Path | None = None,
           cluster: str | None = None, cluster_wait: float | None = None) -> list[dict]:
     """Grade every submission; return one result dict per student (sorted by id).
 
@@ -512,7 +510,7 @@ def grade(assignment_id: str, submissions: Path, out: Path, *, jobs: int | None 
     out, submissions, course_root = (Path(p).expanduser().resolve() for p in (out, submissions, course_root))
     jobs = max(1, jobs or default_jobs())
     hidden_seed = read_secret_seed(secret_seed_file) if secret_seed_file is not None else None
-    notebook_timeout = float(timeout or 600.0)
+    notebook_timeout = float(timeout or NOTEBOOK_TIMEOUT_S)
     cell_timeout = float(cell_timeout) if cell_timeout else None
     utils_dir = course_root / "utils" if (course_root / "utils").is_dir() else ROOT / "utils"
     if cluster is not None:
@@ -579,12 +577,6 @@ def submission_seed(secret: int | None, student: str, key: str) -> int | None:
         return None
     digest = hashlib.sha256(f"submission seed {int(secret)}:{student}:{key}".encode()).digest()
     return int.from_bytes(digest[:8], "big")
-
-
-def derived_cell_timeout(seconds: dict, notebook_timeout: float) -> float:
-    """20 x the solution's slowest cell + 10 s, within 10..120 s and the notebook's limit."""
-    slowest = max([v for v in seconds.values() if isinstance(v, (int, float))] or [0.0])
-    return float(min(notebook_timeout, max(10.0, min(120.0, round(20 * slowest + 10)))))
 
 
 def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell_timeout, memory_mb, course_root,
@@ -672,14 +664,14 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
     # the solution, when its run time is not known yet (or its record in OUT is not signed with the batch's
     # key), is run first and alone, jailed like a student: the derived limit then applies to everyone
     solution_plan = plans.pop(SOLUTION, None)
-    limit = {"cell": cell_timeout if cell_timeout is not None else 120.0}
+    limit = {"cell": cell_timeout if cell_timeout is not None else CELL_TIMEOUT_CAP_S}
     if cell_timeout is None and (solution_plan is None or solution_plan.invalid is not None):
         limit["cell"] = derived_cell_timeout(measured or {}, notebook_timeout)
 
     def settle(job) -> None:
         seconds = {job.cells[i]["label"]: r.get("seconds") for i, r in job.results.items()}
         if job.killers:
-            seconds["(stopped)"] = 6.0  # the solution itself hit a limit: take the largest default
+            seconds["(stopped)"] = SOLUTION_STOPPED_S  # the solution itself hit a limit
         timing = {"fingerprint": fingerprint, "seconds": seconds}
         atomic_write(timing_file, json.dumps({**timing, "mac": _mac(key, timing)}, indent=1))
         limit["cell"] = derived_cell_timeout(seconds, notebook_timeout)
@@ -838,10 +830,10 @@ def grade_main(args) -> int:
     try:
         results = grade(args.assignment, Path(args.submissions), Path(args.out), jobs=args.jobs,
                         timeout=args.timeout, cell_timeout=getattr(args, "cell_timeout", None),
-                        memory_mb=getattr(args, "memory_mb", 4096),
+                        memory_mb=getattr(args, "memory_mb", MEMORY_MB),
                         course_root=Path(getattr(args, "course_root", None) or ROOT),
                         unsafe_shared_process=getattr(args, "unsafe_shared_process", False),
-                        disk_mb=getattr(args, "disk_mb", 256), regrade=getattr(args, "regrade", None),
+                        disk_mb=getattr(args, "disk_mb", DISK_MB), regrade=getattr(args, "regrade", None),
                         secret_seed_file=getattr(args, "secret_seed_file", None),
                         cluster=getattr(args, "cluster", None), cluster_wait=getattr(args, "cluster_wait", None))
     except ValueError as exc:

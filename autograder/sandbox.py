@@ -33,6 +33,8 @@ import signal
 import sys
 from dataclasses import dataclass, field
 
+from . import limits
+
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
@@ -52,10 +54,10 @@ class JailError(OSError):
 @dataclass
 class Jail:
     uid: int
-    disk_mb: int = 256  # size of the private /tmp
-    max_processes: int = 256  # processes and threads of the jail's uid
-    max_open_files: int = 1024
-    max_file_mb: int = 256
+    disk_mb: int = limits.DISK_MB  # size of the private /tmp
+    max_processes: int = limits.MAX_PROCESSES  # processes and threads of the jail's uid (and its control group)
+    max_open_files: int = limits.MAX_OPEN_FILES
+    max_file_mb: int = limits.MAX_FILE_MB
     read_only: list = field(default_factory=list)  # host paths visible (read-only) inside
 
 
@@ -146,7 +148,7 @@ def _bind(source: str, root: str, read_only: bool = True) -> None:
 def _build_root(jail: Jail, root: str) -> None:
     """In the new mount namespace (as PID 1 of the new PID namespace): build the new / and enter it."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE, None, "make / private")
-    _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=8m,mode=0755", "tmpfs for the new root")
+    _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, f"size={limits.ROOT_TMPFS_MB}m,mode=0755", "tmpfs for the new root")
     # the private /tmp first: a course kept under /tmp (a fresh clone in mktemp -d) is bound inside it
     os.makedirs(root + "/tmp")
     _mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={int(jail.disk_mb)}m,mode=1777",
@@ -161,7 +163,7 @@ def _build_root(jail: Jail, root: str) -> None:
     for i, name in enumerate(("stdin", "stdout", "stderr")):
         os.symlink(f"/proc/self/fd/{i}", f"{root}/dev/{name}")
     os.makedirs(root + "/dev/shm")
-    _mount("tmpfs", root + "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777", "tmpfs /dev/shm")
+    _mount("tmpfs", root + "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"size={limits.SHM_MB}m,mode=1777", "tmpfs /dev/shm")
     os.makedirs(root + "/proc")
     _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None, "proc of the new PID namespace")
     os.chdir(root)

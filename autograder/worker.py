@@ -46,9 +46,9 @@ from pathlib import Path
 
 from . import die_with_parent
 from .assignment import HIDDEN_BEGIN
+from .limits import (CELL_OUTPUT_CAP, MAX_FILE_MB, MAX_PROCESSES, MAX_REVIEW, MESSAGE_CAP, NOTE_CAP,
+                     REPORT_CAP)
 
-CELL_OUTPUT_CAP = 100_000  # characters of output kept per cell
-MESSAGE_CAP = 4_000  # characters of a failure message kept
 PROTECTED_MODULES = ("builtins", "sys", "math", "os", "io", "json", "json.encoder", "numpy", "numpy.linalg", "numpy.testing",
                      "torch", "tensorflow", "keras", "IPython", "IPython.core.interactiveshell",
                      "IPython.core.ultratb", "autograder", "autograder.worker")
@@ -466,7 +466,7 @@ def _student_main(warm: Warm, fd: int, workdir: str) -> int:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 2**20, 256 * 2**20))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_FILE_MB * 2**20, MAX_FILE_MB * 2**20))
     if header.get("memory_bytes"):
         limit = (memory_base or _mem_now()) + int(header["memory_bytes"])
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -793,7 +793,6 @@ class Job:
 # the engine: a warm process that holds nothing of any student, and forks one child per submission
 # ----------------------------------------------------------------------------
 
-REPORT_CAP = 4 * 2**20  # bytes a child may send about one attempt; more is a flood and ends it
 STATUS_WORDS = ("ok", "passed", "failed", "error", "tampered")
 
 
@@ -875,7 +874,7 @@ def run_jobs(engine: Engine, jobs_list: list, *, jobs: int, cell_timeout, notebo
                 # memory (shared memory included), processes and CPU for the whole jail: a share of the cores
                 # no larger than its share of the batch, so that no jail slows a classmate's past its limit
                 job.group = groups.jail(f"job-{counter[0]}", memory_bytes=int(memory_bytes),
-                                        max_pids=int(jail.get("max_processes", 256)),
+                                        max_pids=int(jail.get("max_processes", MAX_PROCESSES)),
                                         cpu_cores=max(1.0, cores / max(1, jobs)))
                 spec["cgroup"] = {"name": job.group.name,
                                   "parts": [[p.version, p.path, list(p.controllers)] for p in job.group.parts]}
@@ -908,8 +907,8 @@ def run_jobs(engine: Engine, jobs_list: list, *, jobs: int, cell_timeout, notebo
                 job.done = True
                 return
             if kind == "review":
-                text = str(msg.get("text", ""))[:300]
-                if text and text not in job.review and len(job.review) < 20:
+                text = str(msg.get("text", ""))[:NOTE_CAP]
+                if text and text not in job.review and len(job.review) < MAX_REVIEW:
                     job.review.append(text)
                 return
             i = msg.get("i")
