@@ -13,7 +13,7 @@ engine's, unchanged:
 - **Each worker** gets a `GraderPlugin`, which carries the assignment (its trusted tests included) once. The
   plugin starts a grading server: a separate, single-threaded process (`python -m autograder.cluster`), not a
   thread of the worker. The server forks the warm engine before it reads anything of the batch, sanitises each
-  notebook it is handed with the same function as the client (`grade.read_plan`), and grades it with the local
+  notebook it is handed with the same function as the client (`batch.read_plan`), and grades it with the local
   pool (`worker.run_jobs`): each submission in its own jail, the trusted verdicts in their own process. A
   worker's tasks only hand notebooks to its server and wait for the answer.
 - **What the client reads itself:** only whether each student's file is there and is not a symbolic link; the
@@ -250,7 +250,8 @@ def serve(fd: int) -> int:
     die_with_parent()  # a worker that dies takes its server, its engine and its jails with it
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     conn = Connection(fd)
-    from .worker import Engine, EngineError, Job, run_jobs
+    from .engine import Engine, EngineError
+    from .worker import Job, run_jobs
 
     utils_dir = ROOT / "utils"
     engine = Engine(utils_root=utils_dir)  # forked before anything of the batch is read
@@ -277,7 +278,7 @@ def serve(fd: int) -> int:
         threads = int(config["threads"] or max(1, cores // jobs))
         engine.warm(config["frameworks"], threads=threads)
         from . import skip_slow_optional_imports
-        from .grade import read_plan
+        from .batch import read_plan
 
         skip_slow_optional_imports()
         import nbgrader.preprocessors  # noqa: F401 - while the engine imports the frameworks
@@ -457,12 +458,12 @@ class ClusterEngine:
         self._registering.join()
         exc = self._registered.get("error")
         if exc is not None:
-            from .grade import JailUnavailable
+            from .batch import JailUnavailable
 
             if "cannot jail" in str(exc):
                 raise JailUnavailable(str(exc))
             raise ValueError(f"the cluster's workers could not start grading: {exc}")
-        from .grade import Incomplete
+        from .batch import Incomplete
 
         try:  # a cluster may be scaling up (or have lost every worker): wait, but not forever
             self.client.wait_for_workers(1, timeout=self.no_worker_wait)
@@ -479,7 +480,7 @@ class ClusterEngine:
         """grade._grade's run_jobs, on the cluster: the same jobs in, the same on_finish calls out."""
         from distributed import as_completed
 
-        from .grade import SOLUTION, Incomplete
+        from .batch import SOLUTION, Incomplete
 
         self._connect()
         batch = self._scatter_batch(notebook_timeout, memory_bytes, hidden_seed)

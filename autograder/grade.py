@@ -30,10 +30,11 @@ import time
 from pathlib import Path
 
 from . import ROOT, die_with_parent, skip_slow_optional_imports
+from .batch import SOLUTION, UNSAFE_FLAG, Incomplete, Interrupted, JailUnavailable, read_plan  # noqa: F401
 from .limits import (CELL_OUTPUT_CAP, CELL_TIMEOUT_CAP_S, DISK_MB, MAX_NOTES, MEMORY_MB, NOTE_CAP, NOTEBOOK_TIMEOUT_S,
                      SOLUTION_STOPPED_S, derived_cell_timeout)
 from .assignment import (Assignment, SymlinkSubmission, detect_frameworks, in_hidden_block, marked, not_plain_file,
-                         prepare, sanitise, source_fingerprint, source_notebook)
+                         prepare, source_fingerprint, source_notebook)
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,99}$")
 STATE_VERSION = 2
@@ -397,18 +398,6 @@ def other_assignment_ids(course_root: Path) -> dict:
     return out
 
 
-def read_plan(path, assignment: Assignment, others: dict):
-    """sanitise(), with a file it cannot read turned into an invalid plan (one odd file never stops a batch).
-    The one function that makes a plan, here and on a cluster's workers (autograder.cluster)."""
-    try:
-        return sanitise(path, assignment, others)
-    except Exception as exc:  # noqa: BLE001
-        from .assignment import Plan
-
-        return Plan(invalid=f"the notebook could not be read: {type(exc).__name__}: {str(exc)[:300]}",
-                    status_hint="invalid")
-
-
 def _helper_main(assignment_id, work, course_root, submissions, conn, full: bool = False) -> None:
     """In the helper process: nbgrader's generate_assignment, then every submission sanitised.
     `full` (a cluster's batch): send the assignment with its released cells, and only check each student's
@@ -481,13 +470,6 @@ class _PlanStream:
         return self.to_jobs([s for s in arrived if s != SOLUTION])
 
 
-UNSAFE_FLAG = "--unsafe-shared-process"
-
-
-class JailUnavailable(ValueError):
-    """The operating system cannot jail submissions here, and the unsafe mode was not asked for."""
-
-
 def grade(assignment_id: str, submissions: Path, out: Path, *, jobs: int | None = None,
           timeout: float | None = None, cell_timeout: float | None = None, memory_mb: int = MEMORY_MB,
           course_root: Path = ROOT, progress: bool = True, log=print, unsafe_shared_process: bool = False,
@@ -503,7 +485,8 @@ def grade(assignment_id: str, submissions: Path, out: Path, *, jobs: int | None 
     cases with utils.checks.hidden_seed() draw them from it (without it, from their fixed seeds).
     `cluster`: a Dask scheduler's address (tcp://host:port or a scheduler file) or `local:N`; the
     submissions are then graded on its workers (autograder.cluster) and this process only writes OUT."""
-    from .worker import Engine, Job, run_jobs
+    from .engine import Engine
+    from .worker import Job, run_jobs
 
     # every path is made absolute before anything runs: nbgrader changes the working directory
     # under the gradebook's sqlite URL, so a relative OUT would point somewhere else by then
@@ -563,9 +546,6 @@ def read_secret_seed(path) -> int:
         raise ValueError(f"the secret seed file {path} is empty: put any long random text in it, e.g. "
                          "python -c 'import secrets; print(secrets.token_hex(16))' > FILE")
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
-
-
-SOLUTION = "<solution>"  # the job that measures the solution's run time (never a student id)
 
 
 def submission_seed(secret: int | None, student: str, key: str) -> int | None:
@@ -808,14 +788,6 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
         f"({done_before} already done; {'each in its own jail' if jail else 'UNSAFE: unjailed, shared process'})"
         f"; results in {out}")
     return results
-
-
-class Interrupted(Exception):
-    pass
-
-
-class Incomplete(Exception):
-    """A batch that stopped before every submission was graded (what was graded is saved)."""
 
 
 def totals_table(results: list[dict]) -> str:

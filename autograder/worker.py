@@ -44,10 +44,15 @@ import time
 import traceback
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from . import die_with_parent
 from .assignment import HIDDEN_BEGIN
 from .limits import (CELL_OUTPUT_CAP, MAX_FILE_MB, MAX_PROCESSES, MAX_REVIEW, MESSAGE_CAP, NOTE_CAP,
                      REPORT_CAP)
+
+if TYPE_CHECKING:  # for the annotations only: the engine module imports this one in its own process
+    from .engine import Engine
 
 PROTECTED_MODULES = ("builtins", "sys", "math", "os", "io", "json", "json.encoder", "numpy", "numpy.linalg", "numpy.testing",
                      "torch", "tensorflow", "keras", "IPython", "IPython.core.interactiveshell",
@@ -794,9 +799,6 @@ class Job:
 # ----------------------------------------------------------------------------
 
 STATUS_WORDS = ("ok", "passed", "failed", "error", "tampered")
-
-
-from .engine import Engine, EngineError  # noqa: E402,F401 - the engine process lives in engine.py
 
 
 def _valid_result(r) -> dict:

@@ -74,6 +74,14 @@ def seed_everything(seed: int = 0) -> None:
         tf.keras.utils.set_random_seed(seed)
 
 
+def quiet_tensorflow() -> None:
+    """Route TensorFlow's Python logging to errors only (tf.get_logger() is the "tensorflow" logger)."""
+    import logging
+
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    logging.getLogger("absl").setLevel(logging.ERROR)
+
+
 def setup_notebook(seed: int = 0, framework: str | None = None, *, verbose: bool = True) -> dict:
     """Prepare a lesson or exercise notebook.
 
@@ -92,8 +100,6 @@ def setup_notebook(seed: int = 0, framework: str | None = None, *, verbose: bool
 
             info["device"] = str(get_device())
         else:
-            from .tf_utils import quiet_tensorflow
-
             quiet_tensorflow()
             import tensorflow as tf
 

@@ -12,19 +12,11 @@ The same names exist in `utils.torch_utils` for PyTorch. Topic modules:
 
 from __future__ import annotations
 
-import logging
-
-from ..notebook import quiet_frameworks
+from ..notebook import quiet_frameworks, quiet_tensorflow
 
 quiet_frameworks()  # TensorFlow reads its logging settings from the environment at import time
 
 import tensorflow as tf  # noqa: E402
-
-
-def quiet_tensorflow() -> None:
-    """Route TensorFlow's Python logging to errors only."""
-    tf.get_logger().setLevel(logging.ERROR)
-    logging.getLogger("absl").setLevel(logging.ERROR)
 
 
 def get_device() -> str:

@@ -13,14 +13,7 @@ one API, one module per framework). Topic modules:
 
 from __future__ import annotations
 
-import torch
-
-
-def get_device() -> torch.device:
-    """CUDA when it is there, the CPU otherwise. Nothing in the course needs a GPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
+from .device import get_device  # noqa: F401
 from .shapes import *  # noqa: E402,F401,F403
 from .classify import *  # noqa: E402,F401,F403
 from .next_token import *  # noqa: E402,F401,F403

@@ -133,7 +133,7 @@ def train_classifier(model: nn.Module, train, val=None, *, epochs: int = 20, lr:
     from tqdm.auto import tqdm
 
     if device is None:
-        from . import get_device
+        from .device import get_device
 
         device = get_device()
     model.to(device)

@@ -108,7 +108,7 @@ class SineRegressor(_Recurrent):
 def make_next_token_model(vocab_size: int, embed_dim: int = 16, hidden_size: int = 64, *, cell: str = "rnn",
                           seed: int = 0, device=None) -> NextTokenModel:
     """A seeded `NextTokenModel` on `device` (default: utils.torch_utils.get_device())."""
-    from . import get_device
+    from .device import get_device
 
     torch.manual_seed(seed)
     return NextTokenModel(vocab_size, embed_dim, hidden_size, cell).to(device or get_device())
@@ -116,7 +116,7 @@ def make_next_token_model(vocab_size: int, embed_dim: int = 16, hidden_size: int
 
 def make_sine_regressor(hidden_size: int = 32, *, cell: str = "rnn", seed: int = 0, device=None) -> SineRegressor:
     """A seeded `SineRegressor` on `device` (default: utils.torch_utils.get_device())."""
-    from . import get_device
+    from .device import get_device
 
     torch.manual_seed(seed)
     return SineRegressor(hidden_size, cell).to(device or get_device())

@@ -140,7 +140,7 @@ def train_padded_classifier(model: nn.Module, train, val=None, *, epochs: int = 
     from tqdm.auto import tqdm
 
     if device is None:
-        from . import get_device
+        from .device import get_device
 
         device = get_device()
     model.to(device)
