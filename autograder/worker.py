@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING
 
 from . import die_with_parent
 from .assignment import HIDDEN_BEGIN
-from .limits import (CELL_OUTPUT_CAP, MAX_FILE_MB, MAX_PROCESSES, MAX_REVIEW, MESSAGE_CAP, NOTE_CAP,
+from .limits import (CELL_OUTPUT_CAP, GROUP_MEMORY_MARGIN, MAX_FILE_MB, MAX_PROCESSES, MAX_REVIEW, MESSAGE_CAP, NOTE_CAP,
                      REPORT_CAP)
 
 if TYPE_CHECKING:  # for the annotations only: the engine module imports this one in its own process
@@ -91,7 +91,8 @@ class Warm:
             if threads:  # before the first op: the children inherit the configured context
                 tf.config.threading.set_intra_op_parallelism_threads(threads)
                 tf.config.threading.set_inter_op_parallelism_threads(threads)
-            _warm_keras()
+            # no op runs here: TensorFlow's runtime (its thread pools) must start in each forked child,
+            # since a pool started here has no threads there (any tf.function, fit() or large op hangs)
         from IPython.core.interactiveshell import InteractiveShell
         from traitlets.config import Config
 
@@ -119,29 +120,6 @@ class Warm:
         except Exception:  # noqa: BLE001 - leave it to the compiler to report
             text = source
         return compile(text, filename, "exec", dont_inherit=True)
-
-
-def _warm_keras() -> None:
-    """Run the Keras code paths every recurrent-layer test takes, once, in eager mode, before any fork:
-    their lazy imports and one-time set-up are then inherited instead of paid by every child (about
-    0.2 s each). Generic layers on zeros: nothing of the course's tests or solutions. No tf.function and
-    no fit(), whose thread pools would not survive a fork."""
-    import numpy as np
-    import tensorflow as tf
-    from tensorflow import keras
-
-    x = np.zeros((2, 3, 2), "float32")
-    for layer in (keras.layers.SimpleRNN(2, return_sequences=True, return_state=True),
-                  keras.layers.LSTM(2, return_state=True), keras.layers.GRU(2, return_state=True),
-                  keras.layers.Bidirectional(keras.layers.SimpleRNN(2))):
-        layer(x)
-        layer.set_weights(layer.get_weights())
-    model = keras.Sequential([keras.Input((3, 2)), keras.layers.SimpleRNN(2), keras.layers.Dense(1, activation="sigmoid")])
-    with tf.GradientTape() as tape:
-        loss = keras.losses.BinaryCrossentropy()(np.zeros((2, 1), "float32"), model(x))
-    keras.optimizers.Adam(1e-3).apply_gradients(zip(tape.gradient(loss, model.trainable_variables),
-                                                    model.trainable_variables))
-    model(x, training=False)
 
 
 def capture_utils(root: Path | None = None) -> dict:
@@ -623,7 +601,17 @@ def marked_test_source(source: str) -> str:
         following = next((x for x in lines[i + 1:] if x.strip() and not x.lstrip().startswith("#")), "")
         indent = following[: len(following) - len(following.lstrip())]
         lines[i] = f"{indent}{HIDDEN_MARK}()  {HIDDEN_BEGIN}"
-    return "\n".join(lines)
+    marked = "\n".join(lines)
+    import ast
+
+    tree = ast.parse(marked)  # a SyntaxError: the caller counts the cell as hidden from its start
+    names = sum(1 for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id == HIDDEN_MARK)
+    alone = sum(1 for n in ast.walk(tree) if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call)
+                and isinstance(n.value.func, ast.Name) and n.value.func.id == HIDDEN_MARK
+                and not n.value.args and not n.value.keywords)
+    if alone != names:  # a mark inside brackets (a list of cases) would be part of an expression: `mark()(case)`
+        raise SyntaxError("a hidden block's mark is not a statement of its own")
+    return marked
 
 
 def _hidden_safe_result(result: dict, link) -> dict:
@@ -732,12 +720,13 @@ def _trusted_main(warm: Warm, spec: dict, wfd: int, fd: int, student_pid: int) -
         except BaseException as exc:  # noqa: BLE001 - a failing test is the data we want
             sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
             result = {"status": "failed" if isinstance(exc, AssertionError) else "error",
-                      "line": _locate_failure(exc, filename), "message": _describe(exc)[:MESSAGE_CAP]}
+                      "line": _locate_failure(exc, filename), "message": _describe(exc)}
         else:
             sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
             result = {"status": "passed", "message": ""}
         if link.tainted:  # no string the student's process sent since it saw hidden inputs is quoted
             result["message"] = link.scrub(result.get("message", ""))
+        result["message"] = result.get("message", "")[:MESSAGE_CAP]  # cut after the scrub, never before
         result["seconds"] = round(time.monotonic() - started, 3)
         result["requests"] = link.seq - requests_before  # what this test asked the student's process
         result["output_chars"] = out.size
@@ -848,6 +837,19 @@ def run_jobs(engine: Engine, jobs_list: list, *, jobs: int, cell_timeout, notebo
     counter = [0]
     groups = _jail_groups() if jail is not None else None  # control groups per jail, where the grader may make them
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    # the jail's group may hold `memory_bytes` beyond the warm pages it inherits and may copy (the engine's
+    # resident size): one process that allocates too much then meets its RLIMIT_AS first (a MemoryError
+    # the student can read, the same on every run), and the group stops what that limit cannot see
+    # (children forked by any means, shared memory)
+    group_memory: list = []  # read once the engine is warm
+
+    def jail_memory() -> int:
+        if not group_memory:
+            if hasattr(engine, "wait_ready"):
+                engine.wait_ready()
+            group_memory.append(int(memory_bytes) + _resident_bytes(getattr(engine, "pid", None))
+                                + GROUP_MEMORY_MARGIN)
+        return group_memory[0]
 
     def start(job):
         job.attempts += 1
@@ -875,7 +877,7 @@ def run_jobs(engine: Engine, jobs_list: list, *, jobs: int, cell_timeout, notebo
             if groups is not None:
                 # memory (shared memory included), processes and CPU for the whole jail: a share of the cores
                 # no larger than its share of the batch, so that no jail slows a classmate's past its limit
-                job.group = groups.jail(f"job-{counter[0]}", memory_bytes=int(memory_bytes),
+                job.group = groups.jail(f"job-{counter[0]}", memory_bytes=jail_memory(),
                                         max_pids=int(jail.get("max_processes", MAX_PROCESSES)),
                                         cpu_cores=max(1.0, cores / max(1, jobs)))
                 spec["cgroup"] = {"name": job.group.name,
@@ -1068,6 +1070,18 @@ def run_jobs(engine: Engine, jobs_list: list, *, jobs: int, cell_timeout, notebo
             release_jail(job)
         if groups is not None:
             groups.close()
+
+
+def _resident_bytes(pid) -> int:
+    """The resident memory of process `pid` (0 when it cannot be read)."""
+    try:
+        with open(f"/proc/{int(pid)}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, TypeError, ValueError):
+        pass
+    return 0
 
 
 def _jail_groups():
