@@ -7,7 +7,6 @@ import sys
 
 from . import limits
 
-
 _AS_COMMAND = [__name__ == "__main__"]
 
 
@@ -36,48 +35,98 @@ def main(argv=None) -> int:
     p_grade.add_argument("submissions", metavar="SUBMISSIONS_DIR")
     p_grade.add_argument("--out", required=True, metavar="OUT_DIR")
     p_grade.add_argument("--jobs", type=int, default=None, help="parallel workers (default: every core)")
-    p_grade.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help=f"per-notebook time limit (default {limits.NOTEBOOK_TIMEOUT_S:g})")
-    p_grade.add_argument("--cell-timeout", type=float, default=None, metavar="SECONDS",
-                         help=f"per-cell time limit (default: {limits.CELL_TIMEOUT_FACTOR} x the solution's slowest "
-                              f"cell + {limits.CELL_TIMEOUT_MARGIN_S:g} s, within {limits.CELL_TIMEOUT_FLOOR_S:g}.."
-                              f"{limits.CELL_TIMEOUT_CAP_S:g} s, measured once per assignment)")
-    p_grade.add_argument("--regrade", nargs="*", default=None, metavar="STUDENT",
-                         help="grade these students again even if their results are kept (no name: everyone)")
-    p_grade.add_argument("--memory-mb", type=int, default=limits.MEMORY_MB,
-                         help="memory (MiB) one submission may allocate on top of the warm grader's own "
-                              f"size (default {limits.MEMORY_MB})")
-    p_grade.add_argument("--disk-mb", type=int, default=limits.DISK_MB,
-                         help="size (MiB) of the private scratch folder of each jailed submission "
-                              f"(default {limits.DISK_MB})")
-    p_grade.add_argument("--unsafe-shared-process", action="store_true",
-                         help="grade without the OS jail, for trusted submissions only: each one then runs "
-                              "unjailed in the grader's account and could read hidden tests and other "
-                              "students' work (the only way where Linux namespaces are unavailable)")
-    p_grade.add_argument("--secret-seed-file", default=None, metavar="PATH",
-                         help="a file only you keep (outside the repository): hidden tests draw some of their "
-                              "cases from it, so a leaked hidden test cannot be copied (default: fixed seeds)")
-    p_grade.add_argument("--cluster", default=None, metavar="ADDRESS",
-                         help="grade on a Dask cluster: a scheduler address (tcp://host:port), a scheduler file, "
-                              "or local:N for a LocalCluster of N worker processes here; every worker runs the "
-                              "same jailed, warm engine and this command stays the only writer of OUT_DIR")
-    p_grade.add_argument("--cluster-wait", type=float, default=None, metavar="SECONDS",
-                         help="with --cluster: how long to wait while the cluster has no worker before stopping "
-                              f"(what was graded is kept; the same command finishes the batch; default {limits.CLUSTER_WAIT_S:g})")
+    p_grade.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help=f"per-notebook time limit (default {limits.NOTEBOOK_TIMEOUT_S:g})",
+    )
+    p_grade.add_argument(
+        "--cell-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help=f"per-cell time limit (default: {limits.CELL_TIMEOUT_FACTOR} x the solution's slowest "
+        f"cell + {limits.CELL_TIMEOUT_MARGIN_S:g} s, within {limits.CELL_TIMEOUT_FLOOR_S:g}.."
+        f"{limits.CELL_TIMEOUT_CAP_S:g} s, measured once per assignment)",
+    )
+    p_grade.add_argument(
+        "--regrade",
+        nargs="*",
+        default=None,
+        metavar="STUDENT",
+        help="grade these students again even if their results are kept (no name: everyone)",
+    )
+    p_grade.add_argument(
+        "--memory-mb",
+        type=int,
+        default=limits.MEMORY_MB,
+        help="memory (MiB) one submission may allocate on top of the warm grader's own "
+        f"size (default {limits.MEMORY_MB})",
+    )
+    p_grade.add_argument(
+        "--disk-mb",
+        type=int,
+        default=limits.DISK_MB,
+        help=f"size (MiB) of the private scratch folder of each jailed submission (default {limits.DISK_MB})",
+    )
+    p_grade.add_argument(
+        "--unsafe-shared-process",
+        action="store_true",
+        help="grade without the OS jail, for trusted submissions only: each one then runs "
+        "unjailed in the grader's account and could read hidden tests and other "
+        "students' work (the only way where Linux namespaces are unavailable)",
+    )
+    p_grade.add_argument(
+        "--secret-seed-file",
+        default=None,
+        metavar="PATH",
+        help="a file only you keep (outside the repository): hidden tests draw some of their "
+        "cases from it, so a leaked hidden test cannot be copied (default: fixed seeds)",
+    )
+    p_grade.add_argument(
+        "--cluster",
+        default=None,
+        metavar="ADDRESS",
+        help="grade on a Dask cluster: a scheduler address (tcp://host:port), a scheduler file, "
+        "or local:N for a LocalCluster of N worker processes here; every worker runs the "
+        "same jailed, warm engine and this command stays the only writer of OUT_DIR",
+    )
+    p_grade.add_argument(
+        "--cluster-wait",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="with --cluster: how long to wait while the cluster has no worker before stopping "
+        f"(what was graded is kept; the same command finishes the batch; default {limits.CLUSTER_WAIT_S:g})",
+    )
     p_grade.add_argument("--course-root", default=None, help=argparse.SUPPRESS)
 
-    p_pub = sub.add_parser("publish", help="write the student edition (no source/, hidden tests or solutions) into DEST")
-    p_pub.add_argument("dest", metavar="DEST", help="an empty folder, a clone of the student repository, or an "
-                                                    "edition published before (its .git is kept)")
-    p_pub.add_argument("--repository", default=None, metavar="URL",
-                       help="the student repository the badges and the Colab setup point at "
-                            "(default: student_repository in course.toml)")
-    p_pub.add_argument("--check", action="store_true",
-                       help="write nothing: run the leak check on the edition already in DEST")
+    p_pub = sub.add_parser(
+        "publish", help="write the student edition (no source/, hidden tests or solutions) into DEST"
+    )
+    p_pub.add_argument(
+        "dest",
+        metavar="DEST",
+        help="an empty folder, a clone of the student repository, or an edition published before (its .git is kept)",
+    )
+    p_pub.add_argument(
+        "--repository",
+        default=None,
+        metavar="URL",
+        help="the student repository the badges and the Colab setup point at "
+        "(default: student_repository in course.toml)",
+    )
+    p_pub.add_argument(
+        "--check", action="store_true", help="write nothing: run the leak check on the edition already in DEST"
+    )
     p_pub.add_argument("--course-root", default=None, help=argparse.SUPPRESS)
 
     p_demo = sub.add_parser("demo", help="build the release, grade the bundled example class, print the totals")
-    p_demo.add_argument("assignments", nargs="*", metavar="ASSIGNMENT",
-                        help="assignments to demo (default: the first of the course)")
+    p_demo.add_argument(
+        "assignments", nargs="*", metavar="ASSIGNMENT", help="assignments to demo (default: the first of the course)"
+    )
     p_demo.add_argument("--out", default=None, metavar="OUT_DIR", help="default: demo-output/")
     p_demo.add_argument("--jobs", type=int, default=None)
     p_demo.add_argument("--course-root", default=None, help=argparse.SUPPRESS)
@@ -101,8 +150,9 @@ def main(argv=None) -> int:
         from . import ROOT
         from .demo import demo
 
-        return _fast_exit(demo(args.assignments, Path(args.course_root or ROOT),
-                               Path(args.out) if args.out else None, args.jobs))
+        return _fast_exit(
+            demo(args.assignments, Path(args.course_root or ROOT), Path(args.out) if args.out else None, args.jobs)
+        )
     return 2
 
 

@@ -99,8 +99,11 @@ def source_fingerprint(nb_path: Path) -> str:
 def detect_frameworks(nb_path: Path) -> tuple:
     """The heavy frameworks the assignment's code cells import (they are imported once, before forking)."""
     cells = json.loads(Path(nb_path).read_text(encoding="utf-8")).get("cells", [])
-    code = "\n".join("".join(c.get("source", "")) if isinstance(c.get("source"), list) else c.get("source", "")
-                     for c in cells if c.get("cell_type") == "code")
+    code = "\n".join(
+        "".join(c.get("source", "")) if isinstance(c.get("source"), list) else c.get("source", "")
+        for c in cells
+        if c.get("cell_type") == "code"
+    )
     found = {"tensorflow" if m == "keras" else m for m in FRAMEWORK_PATTERN.findall(code)}
     if PLOTTING_PATTERN.search(code):
         found.add("matplotlib")  # imported in the engine only for an assignment that plots
@@ -189,10 +192,20 @@ def prepare(assignment_id: str, work: Path, course_root: Path = ROOT) -> Assignm
     }
     frameworks = detect_frameworks(nb_path)
     fingerprint = source_fingerprint(nb_path)
-    points = {gid: (nbgrader_points(gid, t.points, True), nbgrader_points(gid, t.points, False))
-              for gid, t in tests.items()}
-    return Assignment(assignment_id, assignment_id, f"sqlite:///{db}", list(release_nb.cells), tests,
-                      expected_meta, frameworks, fingerprint, points)
+    points = {
+        gid: (nbgrader_points(gid, t.points, True), nbgrader_points(gid, t.points, False)) for gid, t in tests.items()
+    }
+    return Assignment(
+        assignment_id,
+        assignment_id,
+        f"sqlite:///{db}",
+        list(release_nb.cells),
+        tests,
+        expected_meta,
+        frameworks,
+        fingerprint,
+        points,
+    )
 
 
 def nbgrader_points(grade_id: str, max_points: float, passed: bool) -> float:
@@ -202,9 +215,19 @@ def nbgrader_points(grade_id: str, max_points: float, passed: bool) -> float:
     from nbformat.v4 import new_code_cell, new_output
     from nbgrader.utils import determine_grade
 
-    cell = new_code_cell(source="", metadata={"nbgrader": {
-        "grade": True, "solution": False, "locked": True, "grade_id": grade_id, "points": max_points,
-        "schema_version": 3}})
+    cell = new_code_cell(
+        source="",
+        metadata={
+            "nbgrader": {
+                "grade": True,
+                "solution": False,
+                "locked": True,
+                "grade_id": grade_id,
+                "points": max_points,
+                "schema_version": 3,
+            }
+        },
+    )
     if not passed:
         cell.outputs = [new_output("error", ename="TestFailed", evalue="", traceback=[])]
     points, _ = determine_grade(cell)
@@ -241,8 +264,7 @@ class SymlinkSubmission(type(Path())):
     file: never followed nor read (a link could point at a classmate's work or the instructor's files).
     `why` says which."""
 
-    why = ("the submission is a symbolic link, not a file: the grader never follows links "
-           "(submit the notebook itself)")
+    why = "the submission is a symbolic link, not a file: the grader never follows links (submit the notebook itself)"
 
 
 def not_plain_file(folder: Path, path: Path) -> str | None:
@@ -263,8 +285,10 @@ def not_plain_file(folder: Path, path: Path) -> str | None:
             return None  # not there (a missing notebook says so itself)
         if stat.S_ISLNK(mode):
             where = "" if current == Path(path) else f" ({current.relative_to(folder)} is a link)"
-            return (f"the submission is reached through a symbolic link{where}: the grader never follows links "
-                    "(submit the notebook itself, in a folder of its own)")
+            return (
+                f"the submission is reached through a symbolic link{where}: the grader never follows links "
+                "(submit the notebook itself, in a folder of its own)"
+            )
     if not stat.S_ISREG(os.lstat(path).st_mode):
         return "the submission is not a regular file (a device, a pipe or a folder): it was not read"
     return None
@@ -300,8 +324,10 @@ def read_submission(path: Path | None, assignment: Assignment):
     if size == 0:
         return None, _invalid("the submitted file is empty (0 bytes): nothing can be graded")
     if size > MAX_NOTEBOOK_BYTES:
-        return None, _invalid(f"the submitted file is {size / 2**20:.0f} MB, more than the "
-                              f"{MAX_NOTEBOOK_BYTES // 2**20} MB a notebook may have; it was not read")
+        return None, _invalid(
+            f"the submitted file is {size / 2**20:.0f} MB, more than the "
+            f"{MAX_NOTEBOOK_BYTES // 2**20} MB a notebook may have; it was not read"
+        )
     try:  # the file itself, never a link put in its place since it was found, never a pipe
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as exc:
@@ -379,11 +405,13 @@ def sanitise(path: Path | None, assignment: Assignment, other_assignments: dict 
         return _invalid(
             f"this notebook has none of the cells of {assignment.id!r}"
             + (f" (its graded cells are {', '.join(foreign[:6])})." if foreign else ".")
-            + guess + " Was the wrong file submitted?"
+            + guess
+            + " Was the wrong file submitted?"
         )
 
-    resources = {"nbgrader": {"notebook": assignment.notebook, "assignment": assignment.id,
-                              "db_url": assignment.db_url}}
+    resources = {
+        "nbgrader": {"notebook": assignment.notebook, "assignment": assignment.id, "db_url": assignment.db_url}
+    }
     log = logging.getLogger("autograder.sanitise")
     log.setLevel(logging.CRITICAL)
     nb, resources = ClearOutput(log=log).preprocess(nb, resources)
@@ -396,8 +424,9 @@ def sanitise(path: Path | None, assignment: Assignment, other_assignments: dict 
             counts[g] = counts.get(g, 0) + 1
     for g, n in counts.items():
         if n > 1:
-            plan.notes.append(f"cell {g!r} appears {n} times; the copies run as your own code and the "
-                              "original cell is graded")
+            plan.notes.append(
+                f"cell {g!r} appears {n} times; the copies run as your own code and the original cell is graded"
+            )
     nb, resources = DeduplicateIds(log=log).preprocess(nb, resources)
     for cell in nb.cells:  # DeduplicateIds leaves an empty nbgrader dict on the copies
         if "nbgrader" in cell.metadata and not cell.metadata["nbgrader"]:
@@ -461,11 +490,11 @@ def sanitise(path: Path | None, assignment: Assignment, other_assignments: dict 
         if cell.cell_type != "code":
             return
         if gid in assignment.tests:
-            plan.cells.append({"kind": "test", "grade_id": gid, "source": assignment.tests[gid].source,
-                               "label": gid})
+            plan.cells.append({"kind": "test", "grade_id": gid, "source": assignment.tests[gid].source, "label": gid})
         elif gid:
-            plan.cells.append({"kind": "student", "grade_id": gid, "source": cell.source,
-                               "label": f"your answer cell {gid}"})
+            plan.cells.append(
+                {"kind": "student", "grade_id": gid, "source": cell.source, "label": f"your answer cell {gid}"}
+            )
         else:
             where = f"cell {position[id(cell)]} of your notebook"
             if after.get(id(cell)):

@@ -26,5 +26,6 @@ def read_plan(path, assignment: Assignment, others: dict) -> Plan:
     try:
         return sanitise(path, assignment, others)
     except Exception as exc:  # noqa: BLE001
-        return Plan(invalid=f"the notebook could not be read: {type(exc).__name__}: {str(exc)[:300]}",
-                    status_hint="invalid")
+        return Plan(
+            invalid=f"the notebook could not be read: {type(exc).__name__}: {str(exc)[:300]}", status_hint="invalid"
+        )

@@ -122,7 +122,7 @@ def _host_path(mount: Mount, group: str) -> str | None:
     root = mount.root.rstrip("/")
     if root and group != root and not group.startswith(root + "/"):
         return None
-    rel = group[len(root):].strip("/")
+    rel = group[len(root) :].strip("/")
     path = os.path.join(mount.mountpoint, rel) if rel else mount.mountpoint
     return path if os.path.isfile(os.path.join(path, "cgroup.procs")) else None
 
@@ -172,13 +172,18 @@ def _layout() -> tuple:
                 if c not in found and c in available:
                     found[c] = (2, path)
             if not available & set(CONTROLLERS):
-                reasons.append(f"the cgroup v2 group {path} offers none of {', '.join(CONTROLLERS)}"
-                               f" (cgroup.controllers: {' '.join(sorted(available)) or 'empty'})")
+                reasons.append(
+                    f"the cgroup v2 group {path} offers none of {', '.join(CONTROLLERS)}"
+                    f" (cgroup.controllers: {' '.join(sorted(available)) or 'empty'})"
+                )
             break
     missing = [c for c in CONTROLLERS if c not in found]
     if missing:
-        reasons.insert(0, f"no usable cgroup hierarchy for {', '.join(missing)} (own groups "
-                          f"{own}, cgroup mounts {[m.mountpoint for m in mounts] or 'none'})")
+        reasons.insert(
+            0,
+            f"no usable cgroup hierarchy for {', '.join(missing)} (own groups "
+            f"{own}, cgroup mounts {[m.mountpoint for m in mounts] or 'none'})",
+        )
         return [], reasons
     by_dir: dict = {}
     for c in CONTROLLERS:
@@ -399,12 +404,16 @@ def _prepare_v2(own: Part, vacate: bool) -> None:
         return
     except OSError as e:
         if e.errno != errno.EBUSY:
-            raise CgroupError(e.errno, f"enable {names} in {own.path}/cgroup.subtree_control: "
-                                       f"{os.strerror(e.errno or 0)}") from None
+            raise CgroupError(
+                e.errno, f"enable {names} in {own.path}/cgroup.subtree_control: {os.strerror(e.errno or 0)}"
+            ) from None
         if not vacate:
-            raise CgroupError(e.errno, f"cannot enable {names} for the children of {own.path}: it "
-                                       "holds processes (cgroup v2 no-internal-process rule); run the "
-                                       "grader in a leaf of a delegated group, or pass vacate=True") from None
+            raise CgroupError(
+                e.errno,
+                f"cannot enable {names} for the children of {own.path}: it "
+                "holds processes (cgroup v2 no-internal-process rule); run the "
+                "grader in a leaf of a delegated group, or pass vacate=True",
+            ) from None
     _step(_vacate, own.path, what=f"move the processes of {own.path} into {LEAF}")
     _step(_enable, own.path, own.controllers, what=f"enable {names} in {own.path}/cgroup.subtree_control")
 
@@ -439,7 +448,7 @@ class Batch:
     closed: bool = False
 
     @classmethod
-    def create(cls, prefix: str = "autograder", *, vacate: bool = False) -> "Batch":
+    def create(cls, prefix: str = "autograder", *, vacate: bool = False) -> Batch:
         """Make the batch's groups. Raises CgroupError when that is impossible here (see probe).
         `vacate`: on cgroup v2, where the own group holds processes and has the controllers not
         yet enabled for its children, move those processes into a leaf first (module docstring)."""
@@ -524,7 +533,7 @@ class Batch:
         if errors:
             raise errors[0]
 
-    def __enter__(self) -> "Batch":
+    def __enter__(self) -> Batch:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -37,10 +37,36 @@ from .limits import CHANNEL_MAX_HEADER as MAX_HEADER
 from .limits import CHANNEL_MAX_ITEMS as MAX_ITEMS
 from .limits import CHANNEL_MAX_ITER as MAX_ITER
 
-DTYPES = {"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-          "float16", "float32", "float64", "complex64", "complex128"}
-TRUSTED_PACKAGES = ("numpy", "torch", "tensorflow", "keras", "utils", "math", "builtins", "collections",
-                    "functools", "itertools", "operator", "typing")
+DTYPES = {
+    "bool",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "float16",
+    "float32",
+    "float64",
+    "complex64",
+    "complex128",
+}
+TRUSTED_PACKAGES = (
+    "numpy",
+    "torch",
+    "tensorflow",
+    "keras",
+    "utils",
+    "math",
+    "builtins",
+    "collections",
+    "functools",
+    "itertools",
+    "operator",
+    "typing",
+)
 _PREFIX = struct.Struct("!QQ")
 
 
@@ -112,7 +138,7 @@ def recv_message(fd: int) -> tuple:
     data = _read_exact(fd, blen) if blen else b""
     buffers, at = [], 0
     for s in sizes:
-        buffers.append(data[at:at + s])
+        buffers.append(data[at : at + s])
         at += s
     return header, buffers
 
@@ -133,8 +159,17 @@ def dotted_name(obj) -> str | None:
 
     if isinstance(obj, types.ModuleType):
         return f"{obj.__name__}:" if _is_trusted(obj.__name__) else None
-    if not isinstance(obj, (type, types.FunctionType, types.BuiltinFunctionType, types.BuiltinMethodType,
-                            types.MethodWrapperType, types.WrapperDescriptorType)) and not _is_dtype(obj):
+    if not isinstance(
+        obj,
+        (
+            type,
+            types.FunctionType,
+            types.BuiltinFunctionType,
+            types.BuiltinMethodType,
+            types.MethodWrapperType,
+            types.WrapperDescriptorType,
+        ),
+    ) and not _is_dtype(obj):
         return None
     if _is_dtype(obj):
         return _dtype_name(obj)
@@ -191,8 +226,12 @@ def _tensor_kind(x):
     mod = type(x).__module__ or ""
     if mod.startswith("torch") and hasattr(x, "detach"):
         return "torch"
-    if (mod.startswith("tensorflow") or mod.startswith("keras")) and hasattr(x, "numpy") and hasattr(x, "shape") \
-            and hasattr(x, "dtype"):
+    if (
+        (mod.startswith("tensorflow") or mod.startswith("keras"))
+        and hasattr(x, "numpy")
+        and hasattr(x, "shape")
+        and hasattr(x, "dtype")
+    ):
         return "tf"
     return None
 
@@ -202,8 +241,9 @@ class Codec:
     value that is not plain data (a handle on the student's side; an error or a Remote on the trusted
     side); `from_handle(node)` turns a handle node back into an object."""
 
-    def __init__(self, to_handle, from_handle, rebuild_tensors: bool = True, unpickle=None,
-                 import_missing: bool = False):
+    def __init__(
+        self, to_handle, from_handle, rebuild_tensors: bool = True, unpickle=None, import_missing: bool = False
+    ):
         self.to_handle, self.from_handle, self.rebuild_tensors = to_handle, from_handle, rebuild_tensors
         self.unpickle = unpickle  # only the student's side takes a pickled copy (of what the test built)
         # only the student's side imports a library module a name needs: the trusted side looks names up
@@ -253,8 +293,12 @@ class Codec:
         if t is tuple:
             return {"$t": [self._enc(x, buffers, depth + 1, counter) for x in v]}
         if t is dict:
-            return {"$m": [[self._enc(k, buffers, depth + 1, counter), self._enc(x, buffers, depth + 1, counter)]
-                           for k, x in v.items()]}
+            return {
+                "$m": [
+                    [self._enc(k, buffers, depth + 1, counter), self._enc(x, buffers, depth + 1, counter)]
+                    for k, x in v.items()
+                ]
+            }
         if v is Ellipsis:
             return {"$e": 0}
         if t is slice:
@@ -316,7 +360,7 @@ class Codec:
             return self._dec_array(n, buffers)
         if len(n) != 1:
             raise ChannelError("a malformed value")
-        (key, x), = n.items()
+        ((key, x),) = n.items()
         if key == "$t" and type(x) is list:
             return tuple(self._dec(y, buffers, depth + 1, counter) for y in x)
         if key == "$m" and type(x) is list:
@@ -382,8 +426,14 @@ class Codec:
         if type(spec) is not list or len(spec) != 3 or kind not in (None, "torch", "tf"):
             raise ChannelError("a malformed array")
         index, dtype, shape = spec
-        if type(index) is not int or not 0 <= index < len(buffers) or dtype not in DTYPES or type(shape) is not list \
-                or len(shape) > 32 or not all(type(s) is int and s >= 0 for s in shape):
+        if (
+            type(index) is not int
+            or not 0 <= index < len(buffers)
+            or dtype not in DTYPES
+            or type(shape) is not list
+            or len(shape) > 32
+            or not all(type(s) is int and s >= 0 for s in shape)
+        ):
             raise ChannelError("a malformed array")
         dt = np.dtype(dtype)
         size = 1
@@ -598,8 +648,9 @@ def _real_forbidden_name(name: str, watched: dict) -> bool:
     already imported modules: then it carries nothing but that name."""
     from utils.checks import called_helper
 
-    if not called_helper(name, [str(p) for p in watched.get("patterns", [])],
-                         [str(a) for a in watched.get("allows", [])]):
+    if not called_helper(
+        name, [str(p) for p in watched.get("patterns", [])], [str(a) for a in watched.get("allows", [])]
+    ):
         return False
     parts = name.split(".")
     for cut in range(len(parts), 0, -1):
@@ -676,9 +727,11 @@ class TrustedChannel:
         try:
             buffers.append(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
         except Exception as exc:  # noqa: BLE001
-            raise TypeError(f"a {type(obj).__name__} built by the test cannot be handed to the learner's code in "
-                            f"the graded run ({type(exc).__name__}: {str(exc)[:200]}): build it with "
-                            "utils.checks.student_side(...)") from None
+            raise TypeError(
+                f"a {type(obj).__name__} built by the test cannot be handed to the learner's code in "
+                f"the graded run ({type(exc).__name__}: {str(exc)[:200]}): build it with "
+                "utils.checks.student_side(...)"
+            ) from None
         return {"$p": len(buffers) - 1}
 
     def _from_wire(self, x):
@@ -718,7 +771,8 @@ class TrustedChannel:
                 f"{watched.get('what', 'your function')}: this exercise asks you to write it yourself, but while the "
                 f"test ran it, your code called {', '.join(names)}.\n"
                 f"  not allowed here: {', '.join(map(str, watched.get('forbids', [])))}\n"
-                f"  write instead: {watched.get('instead', '')}")
+                f"  write instead: {watched.get('instead', '')}"
+            )
         if "error" in reply:
             if self.tainted and type(reply["error"]) is dict:
                 self._remember(str(reply["error"].get("message", ""))[:4000])
@@ -771,8 +825,14 @@ def _watched_call(fn, args, kwargs, watch: dict):
             name = f"{frame.f_globals.get('__name__')}.{getattr(frame.f_code, 'co_qualname', frame.f_code.co_name)}"
         else:
             return
-        if caller is not None and caller.f_globals.get("__name__") == "__main__" and name \
-                and not name.startswith("__main__.") and called_helper(name, patterns, allows) and name not in seen:
+        if (
+            caller is not None
+            and caller.f_globals.get("__name__") == "__main__"
+            and name
+            and not name.startswith("__main__.")
+            and called_helper(name, patterns, allows)
+            and name not in seen
+        ):
             seen.append(name)
 
     previous = sys.getprofile()

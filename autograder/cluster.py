@@ -41,8 +41,7 @@ import time
 import uuid
 from pathlib import Path
 
-from . import ROOT, die_with_parent
-from . import limits
+from . import ROOT, die_with_parent, limits
 
 PLUGIN = "rnn-course-grader"  # the plugin's name on every worker (a new batch replaces it)
 NO_WORKER_WAIT = limits.CLUSTER_WAIT_S  # seconds the client waits for a cluster that has no worker before it stops
@@ -57,7 +56,7 @@ def parse_address(address) -> tuple[str, object]:
         return "client", address
     text = str(address).strip()
     if text.startswith("local:"):
-        count = text[len("local:"):]
+        count = text[len("local:") :]
         if not count.isdigit() or int(count) < 1:
             raise ValueError(f"--cluster {text!r}: after 'local:' give the number of worker processes, e.g. local:2")
         return "local", int(count)
@@ -66,8 +65,10 @@ def parse_address(address) -> tuple[str, object]:
     path = Path(text).expanduser()
     if path.is_file():
         return "file", path.resolve()
-    raise ValueError(f"--cluster {text!r} is neither a scheduler address (tcp://host:port), a scheduler file that "
-                     "exists, nor local:N (a LocalCluster of N worker processes on this machine)")
+    raise ValueError(
+        f"--cluster {text!r} is neither a scheduler address (tcp://host:port), a scheduler file that "
+        "exists, nor local:N (a LocalCluster of N worker processes on this machine)"
+    )
 
 
 def code_digest(root: Path = ROOT) -> str:
@@ -133,9 +134,13 @@ class GraderPlugin(_PluginBase):
         from multiprocessing.connection import Connection
 
         ours, theirs = socket.socketpair()
-        self._server = subprocess.Popen([sys.executable, "-m", "autograder.cluster", str(theirs.fileno())],
-                                        pass_fds=[theirs.fileno()], cwd=str(ROOT),
-                                        stdin=subprocess.DEVNULL, start_new_session=True)
+        self._server = subprocess.Popen(
+            [sys.executable, "-m", "autograder.cluster", str(theirs.fileno())],
+            pass_fds=[theirs.fileno()],
+            cwd=str(ROOT),
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         theirs.close()
         self._conn = Connection(ours.detach())
         self._conn.send({**self.config, "jobs": jobs, "threads": self.threads})
@@ -199,8 +204,10 @@ class GraderPlugin(_PluginBase):
                 self._conn.send_bytes(batch)
                 self._batch = digest
             elif self._batch != digest:
-                raise RuntimeError("this worker's grading server grades another batch (two `grade --cluster` "
-                                   "runs at once on one cluster?)")
+                raise RuntimeError(
+                    "this worker's grading server grades another batch (two `grade --cluster` "
+                    "runs at once on one cluster?)"
+                )
             self._count += 1
             rid = self._count
             self._waiting[rid] = slot
@@ -224,9 +231,15 @@ def grade_task(batch: bytes, name: str, data: bytes, cell_limit: float, seed: in
 
 
 def _job_data(job) -> dict:
-    return {"results": job.results, "killers": job.killers, "out_of_time": bool(job.out_of_time),
-            "review": list(job.review), "flooded": bool(job.flooded), "attempts": int(job.attempts),
-            "elapsed": float(job.elapsed)}
+    return {
+        "results": job.results,
+        "killers": job.killers,
+        "out_of_time": bool(job.out_of_time),
+        "review": list(job.review),
+        "flooded": bool(job.flooded),
+        "attempts": int(job.attempts),
+        "elapsed": float(job.elapsed),
+    }
 
 
 def _warm_sanitising(assignment, others, scratch: Path, read_plan) -> None:
@@ -236,8 +249,7 @@ def _warm_sanitising(assignment, others, scratch: Path, read_plan) -> None:
 
     released = scratch / "released" / f"{assignment.notebook}.ipynb"
     released.parent.mkdir()
-    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.from_dict(c) for c in assignment.release_cells]),
-                   released)
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.from_dict(c) for c in assignment.release_cells]), released)
     read_plan(released, assignment, others)
     shutil.rmtree(released.parent, ignore_errors=True)
 
@@ -258,9 +270,14 @@ def serve(fd: int) -> int:
     try:
         config = conn.recv()  # from the plugin, which the instructor's client sent
         if config["code"] != code_digest():
-            conn.send(("error", f"the worker at {os.uname().nodename} runs other course code than the client "
-                                f"(digest {code_digest()}, the client's {config['code']}): give the workers the "
-                                "same checkout of the course"))
+            conn.send(
+                (
+                    "error",
+                    f"the worker at {os.uname().nodename} runs other course code than the client "
+                    f"(digest {code_digest()}, the client's {config['code']}): give the workers the "
+                    "same checkout of the course",
+                )
+            )
             return 1
         jail = None
         if config["jail"] is not None:
@@ -268,9 +285,14 @@ def serve(fd: int) -> int:
 
             why = probe(str(utils_dir))
             if why is not None:
-                conn.send(("error", f"the worker at {os.uname().nodename} cannot jail submissions ({why}); "
-                                    "see the README's cluster recipes, or grade trusted work with "
-                                    "--unsafe-shared-process"))
+                conn.send(
+                    (
+                        "error",
+                        f"the worker at {os.uname().nodename} cannot jail submissions ({why}); "
+                        "see the README's cluster recipes, or grade trusted work with "
+                        "--unsafe-shared-process",
+                    )
+                )
                 return 1
             jail = {**config["jail"], "read_only": default_read_only(str(utils_dir))}
         jobs = max(1, int(config["jobs"]))
@@ -343,9 +365,19 @@ def serve(fd: int) -> int:
         shutil.rmtree(job.workdir, ignore_errors=True)
 
     try:
-        run_jobs(engine, [], jobs=jobs, cell_timeout=limits.CELL_TIMEOUT_CAP_S, notebook_timeout=batch["notebook_timeout"],
-                 memory_bytes=int(batch["memory_mb"]) * 2**20, on_finish=finished, jail=jail,
-                 incoming=Requests(), hidden_seed=batch["hidden_seed"], threads=threads)
+        run_jobs(
+            engine,
+            [],
+            jobs=jobs,
+            cell_timeout=limits.CELL_TIMEOUT_CAP_S,
+            notebook_timeout=batch["notebook_timeout"],
+            memory_bytes=int(batch["memory_mb"]) * 2**20,
+            on_finish=finished,
+            jail=jail,
+            incoming=Requests(),
+            hidden_seed=batch["hidden_seed"],
+            threads=threads,
+        )
     finally:
         engine.close()
         shutil.rmtree(scratch, ignore_errors=True)
@@ -362,15 +394,25 @@ class ClusterEngine:
 
     needs_full_assignment = True  # the workers sanitise with the released cells
 
-    def __init__(self, address: str, *, unsafe_shared_process: bool = False, disk_mb: int = limits.DISK_MB, log=print,
-                 no_worker_wait: float | None = None):
+    def __init__(
+        self,
+        address: str,
+        *,
+        unsafe_shared_process: bool = False,
+        disk_mb: int = limits.DISK_MB,
+        log=print,
+        no_worker_wait: float | None = None,
+    ):
         from . import skip_slow_optional_imports
 
         skip_slow_optional_imports()  # this process unpickles the assignment's cells, so it imports nbformat
         self.kind, self.target = parse_address(address)
         self.log = log
-        self.address = (str(getattr(getattr(address, "scheduler", None), "address", "the given client"))
-                        if self.kind == "client" else address)
+        self.address = (
+            str(getattr(getattr(address, "scheduler", None), "address", "the given client"))
+            if self.kind == "client"
+            else address
+        )
         self.no_worker_wait = NO_WORKER_WAIT if no_worker_wait is None else max(1.0, float(no_worker_wait))
         self.jail_setting = None if unsafe_shared_process else {"disk_mb": int(disk_mb)}
         self.client = self.cluster = None
@@ -397,11 +439,21 @@ class ClusterEngine:
                 # only waits on its worker's grading server, so Dask's diagnostics (a sampling profiler every
                 # 10 ms and an event-loop check every 20 ms in every process) have nothing to show and would
                 # take the cores the grading uses
-                dask.config.set({"distributed.worker.profile.enabled": False,
-                                 "distributed.admin.tick.interval": "1s",
-                                 "distributed.admin.system-monitor.interval": "2s"})
-                self.cluster = LocalCluster(n_workers=self.target, threads_per_worker=2, processes=True,
-                                            dashboard_address=None, memory_limit=0, silence_logs=logging.ERROR)
+                dask.config.set(
+                    {
+                        "distributed.worker.profile.enabled": False,
+                        "distributed.admin.tick.interval": "1s",
+                        "distributed.admin.system-monitor.interval": "2s",
+                    }
+                )
+                self.cluster = LocalCluster(
+                    n_workers=self.target,
+                    threads_per_worker=2,
+                    processes=True,
+                    dashboard_address=None,
+                    memory_limit=0,
+                    silence_logs=logging.ERROR,
+                )
                 self.client = Client(self.cluster, timeout=CONNECT_TIMEOUT)
             elif self.kind == "file":
                 self.client = Client(scheduler_file=str(self.target), timeout=CONNECT_TIMEOUT)
@@ -470,13 +522,33 @@ class ClusterEngine:
         except TimeoutError:
             raise Incomplete(f"the cluster at {self.address} has had no worker for {self.no_worker_wait:g} s") from None
         batch = self.batch
-        data = pickle.dumps({"assignment": batch["assignment"], "others": batch["others"],
-                             "fingerprint": batch["fingerprint"], "notebook_timeout": float(notebook_timeout),
-                             "memory_mb": int(memory_bytes) // 2**20, "hidden_seed": hidden_seed})
+        data = pickle.dumps(
+            {
+                "assignment": batch["assignment"],
+                "others": batch["others"],
+                "fingerprint": batch["fingerprint"],
+                "notebook_timeout": float(notebook_timeout),
+                "memory_mb": int(memory_bytes) // 2**20,
+                "hidden_seed": hidden_seed,
+            }
+        )
         return self.client.scatter(data, broadcast=True, hash=False)
 
-    def run_jobs(self, _engine, job_list: list, *, jobs, cell_timeout, notebook_timeout: float, memory_bytes: int,
-                 on_finish, jail=None, on_start=None, incoming=None, hidden_seed=None) -> None:
+    def run_jobs(
+        self,
+        _engine,
+        job_list: list,
+        *,
+        jobs,
+        cell_timeout,
+        notebook_timeout: float,
+        memory_bytes: int,
+        on_finish,
+        jail=None,
+        on_start=None,
+        incoming=None,
+        hidden_seed=None,
+    ) -> None:
         """grade._grade's run_jobs, on the cluster: the same jobs in, the same on_finish calls out."""
         from distributed import as_completed
 
@@ -493,8 +565,16 @@ class ClusterEngine:
 
         def submit(job) -> None:
             path = Path(paths[job.key])
-            future = self.client.submit(grade_task, batch, path.name, path.read_bytes(), float(limit()), job.hidden_seed,
-                                        key=f"grade-{uuid.uuid4().hex}", pure=False)
+            future = self.client.submit(
+                grade_task,
+                batch,
+                path.name,
+                path.read_bytes(),
+                float(limit()),
+                job.hidden_seed,
+                key=f"grade-{uuid.uuid4().hex}",
+                pure=False,
+            )
             running[future] = job
             finished.add(future)
             if on_start is not None:
@@ -514,8 +594,7 @@ class ClusterEngine:
                 if self.client.nthreads():
                     last_worker[0] = now
                 elif now - last_worker[0] > self.no_worker_wait:
-                    raise Incomplete(f"the cluster at {self.address} has had no worker for "
-                                     f"{self.no_worker_wait:g} s")
+                    raise Incomplete(f"the cluster at {self.address} has had no worker for {self.no_worker_wait:g} s")
 
         # the solution first, alone: the per-cell limit of everyone else comes from its run
         if pending and pending[0].key == SOLUTION:
@@ -532,8 +611,7 @@ class ClusterEngine:
         if self.failed:
             names = ", ".join(sorted(self.failed)[:5]) + (" ..." if len(self.failed) > 5 else "")
             first = next(iter(self.failed.values()))
-            raise Incomplete(f"{len(self.failed)} submission(s) could not be graded on the cluster ({names}: "
-                             f"{first})")
+            raise Incomplete(f"{len(self.failed)} submission(s) could not be graded on the cluster ({names}: {first})")
 
     def _settle(self, job, future, on_finish) -> None:
         """One finished task: its plain data checked and put on the job, or the job left ungraded."""

@@ -14,8 +14,8 @@ import tempfile
 from pathlib import Path
 
 from . import ROOT
-from .limits import DEMO_CELL_TIMEOUT_S, DEMO_NOTEBOOK_TIMEOUT_S
 from .examples import EXPECTED, build_class
+from .limits import DEMO_CELL_TIMEOUT_S, DEMO_NOTEBOOK_TIMEOUT_S
 
 FIXTURES = Path(__file__).resolve().parent / "tests" / "fixtures"
 
@@ -23,16 +23,25 @@ FIXTURES = Path(__file__).resolve().parent / "tests" / "fixtures"
 def _pick(course_root: Path, requested: list) -> list:
     from .release import assignment_ids
 
-    ids = assignment_ids(course_root) if course_root == ROOT else sorted(
-        p.parent.name for p in (course_root / "source").glob("*/*.ipynb") if p.stem == p.parent.name)
+    ids = (
+        assignment_ids(course_root)
+        if course_root == ROOT
+        else sorted(p.parent.name for p in (course_root / "source").glob("*/*.ipynb") if p.stem == p.parent.name)
+    )
     if requested:
         return requested
     preferred = [a for a in ("01_hidden_state", "03_classification_metrics") if a in ids]
     return preferred[:1] or ids[:1]
 
 
-def demo(assignments=None, course_root: Path = ROOT, out: Path | None = None, jobs: int | None = None,
-         cell_timeout: float = DEMO_CELL_TIMEOUT_S, timeout: float = DEMO_NOTEBOOK_TIMEOUT_S) -> int:
+def demo(
+    assignments=None,
+    course_root: Path = ROOT,
+    out: Path | None = None,
+    jobs: int | None = None,
+    cell_timeout: float = DEMO_CELL_TIMEOUT_S,
+    timeout: float = DEMO_NOTEBOOK_TIMEOUT_S,
+) -> int:
     from .assignment import prepare
     from .grade import grade, totals_table
 
@@ -70,12 +79,24 @@ def demo(assignments=None, course_root: Path = ROOT, out: Path | None = None, jo
         class_dir = target / "submissions"
         escaped = Path(tempfile.gettempdir()) / f"autograder-demo-escape-{aid}.txt"
         escaped.unlink(missing_ok=True)
-        build_class(course_root / "source" / aid / f"{aid}.ipynb", release_nb, class_dir, escape_path=escaped,
-                    other_nb=others[0] if others else None)
+        build_class(
+            course_root / "source" / aid / f"{aid}.ipynb",
+            release_nb,
+            class_dir,
+            escape_path=escaped,
+            other_nb=others[0] if others else None,
+        )
         shutil.rmtree(work, ignore_errors=True)
         print(f"\ngrading the example class of {aid} ({len(EXPECTED)} students) ...", flush=True)
-        results = grade(aid, class_dir, target / "graded", jobs=jobs, timeout=timeout, cell_timeout=cell_timeout,
-                        course_root=course_root)
+        results = grade(
+            aid,
+            class_dir,
+            target / "graded",
+            jobs=jobs,
+            timeout=timeout,
+            cell_timeout=cell_timeout,
+            course_root=course_root,
+        )
         print()
         table = totals_table(results).splitlines()
         width = max(len(line) for line in table)
@@ -85,7 +106,8 @@ def demo(assignments=None, course_root: Path = ROOT, out: Path | None = None, jo
         if escaped.exists():
             print("ERROR: a hostile submission wrote outside its working directory")
             status = 1
-        print(f"\nfeedback: {target / 'graded' / 'feedback'}/<student>/{aid}.html; class report: "
-              f"{target / 'graded' / 'report.html'}; grades: {target / 'graded' / 'grades.csv'}")
+        print(
+            f"\nfeedback: {target / 'graded' / 'feedback'}/<student>/{aid}.html; class report: "
+            f"{target / 'graded' / 'report.html'}; grades: {target / 'graded' / 'grades.csv'}"
+        )
     return status
-

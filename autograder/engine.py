@@ -72,10 +72,15 @@ class Engine:
         self.ready = False
         try:
             # the course's code is found from its folder (cwd); the engine moves to / as it starts
-            self.proc = subprocess.Popen([sys.executable, "-m", "autograder.engine"], stdin=theirs,
-                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                         env=engine_environment(), cwd=str(Path(__file__).resolve().parents[1]),
-                                         close_fds=True)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "autograder.engine"],
+                stdin=theirs,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=engine_environment(),
+                cwd=str(Path(__file__).resolve().parents[1]),
+                close_fds=True,
+            )
         finally:
             theirs.close()
         self.pid = self.proc.pid
@@ -83,18 +88,20 @@ class Engine:
     def warm(self, frameworks, threads: int = 1) -> None:
         """Import these frameworks in the engine (it answers `ready` once they are); each child's
         framework may use `threads` threads."""
-        self.sock.send(json.dumps({"op": "warm", "frameworks": list(frameworks), "threads": int(threads),
-                                   "utils": self.utils_root}).encode())
+        self.sock.send(
+            json.dumps(
+                {"op": "warm", "frameworks": list(frameworks), "threads": int(threads), "utils": self.utils_root}
+            ).encode()
+        )
 
     def _receive(self, block: bool = True):
-        import socket
 
         self.sock.setblocking(block)
         try:
             data = self.sock.recv(65536)
         except (BlockingIOError, InterruptedError):
             return None
-        except (ConnectionError, OSError, socket.error):
+        except (ConnectionError, OSError):
             data = b""
         if not data:
             raise EngineError("the grading engine process died")
@@ -161,7 +168,7 @@ class Engine:
 # ----------------------------------------------------------------------------
 
 
-def _start_clean() -> "object":
+def _start_clean() -> object:
     """The engine's first steps: its socket off stdin, /dev/null on 0-2, nothing else open, cwd /."""
     import ctypes
     import socket
@@ -197,8 +204,11 @@ def _serve(sock) -> int:
         from .worker import Warm, job_child
 
         utils_root = Path(request["utils"]) if request.get("utils") else None
-        warm = Warm(tuple(str(f) for f in request.get("frameworks", [])), utils_root,
-                    threads=max(1, int(request.get("threads", 1))))
+        warm = Warm(
+            tuple(str(f) for f in request.get("frameworks", [])),
+            utils_root,
+            threads=max(1, int(request.get("threads", 1))),
+        )
     except BaseException as exc:  # noqa: BLE001
         sock.send(json.dumps({"error": f"could not start the grading engine: {type(exc).__name__}: {exc}"}).encode())
         return 1

@@ -24,17 +24,35 @@ import os
 import re
 import signal
 import sys
-import threading
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 from . import ROOT, die_with_parent, skip_slow_optional_imports
+from .assignment import (
+    Assignment,
+    SymlinkSubmission,
+    detect_frameworks,
+    in_hidden_block,
+    marked,
+    not_plain_file,
+    prepare,
+    source_fingerprint,
+    source_notebook,
+)
 from .batch import SOLUTION, UNSAFE_FLAG, Incomplete, Interrupted, JailUnavailable, read_plan  # noqa: F401
-from .limits import (CELL_OUTPUT_CAP, CELL_TIMEOUT_CAP_S, DISK_MB, MAX_NOTES, MEMORY_MB, NOTE_CAP, NOTEBOOK_TIMEOUT_S,
-                     SOLUTION_STOPPED_S, derived_cell_timeout)
-from .assignment import (Assignment, SymlinkSubmission, detect_frameworks, in_hidden_block, marked, not_plain_file,
-                         prepare, source_fingerprint, source_notebook)
+from .limits import (
+    CELL_OUTPUT_CAP,
+    CELL_TIMEOUT_CAP_S,
+    DISK_MB,
+    MAX_NOTES,
+    MEMORY_MB,
+    NOTE_CAP,
+    NOTEBOOK_TIMEOUT_S,
+    SOLUTION_STOPPED_S,
+    derived_cell_timeout,
+)
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,99}$")
 STATE_VERSION = 2
@@ -48,8 +66,6 @@ def default_jobs() -> int:
 # ----------------------------------------------------------------------------
 # finding submissions
 # ----------------------------------------------------------------------------
-
-
 
 
 LMS_NAME = re.compile(r"^(?P<who>.+?)_assignsubmission_(?:file|onlinetext)_(?P<file>.*)$")
@@ -101,8 +117,10 @@ def find_submissions(folder: Path, assignment_id: str, notes: dict | None = None
                 found[sid] = SymlinkSubmission(entry)
             continue
         if entry.is_dir() and (entry / assignment_id).is_symlink():  # nothing behind the link is listed
-            found[sid] = marked(entry / assignment_id / name, not_plain_file(folder, entry / assignment_id / name)
-                                or SymlinkSubmission.why)
+            found[sid] = marked(
+                entry / assignment_id / name,
+                not_plain_file(folder, entry / assignment_id / name) or SymlinkSubmission.why,
+            )
             continue
         if entry.is_dir():
             for candidate in (entry / assignment_id / name, entry / name):
@@ -117,13 +135,16 @@ def find_submissions(folder: Path, assignment_id: str, notes: dict | None = None
                 others = sorted(p for p in inner.glob("*.ipynb") if not p.name.startswith("."))
                 if len(others) == 1 and not others[0].is_symlink():
                     found[sid] = others[0]
-                    notes[sid] = (f"no {name} was found; the folder's only notebook, {others[0].name!r}, "
-                                  "was graded in its place")
+                    notes[sid] = (
+                        f"no {name} was found; the folder's only notebook, {others[0].name!r}, was graded in its place"
+                    )
                     warnings.append(f"{sid}: graded {others[0].name!r} as {name} (the only notebook there)")
                 elif others:
                     found[sid] = None
-                    notes[sid] = (f"no {name} was found, and the folder has several other notebooks "
-                                  f"({', '.join(p.name for p in others[:5])}): none was graded")
+                    notes[sid] = (
+                        f"no {name} was found, and the folder has several other notebooks "
+                        f"({', '.join(p.name for p in others[:5])}): none was graded"
+                    )
                     warnings.append(f"{sid}: no {name}, and several other notebooks: graded as missing")
                 elif inner is entry and any(p.is_dir() and not p.name.startswith(".") for p in entry.iterdir()):
                     other_assignments += 1  # nbgrader's submitted/<student>/<another assignment>/
@@ -142,7 +163,8 @@ def find_submissions(folder: Path, assignment_id: str, notes: dict | None = None
         warnings.append(
             f"no submission of {assignment_id} was found in {base}. The layouts accepted are "
             f"<student>/{name}, <student>.ipynb, nbgrader's submitted/<student>/{assignment_id}/{name}, and an "
-            "LMS download (<name>_<number>_assignsubmission_file_<file>.ipynb).")
+            "LMS download (<name>_<number>_assignsubmission_file_<file>.ipynb)."
+        )
     return found, warnings
 
 
@@ -252,22 +274,35 @@ def capped_notes(notes: list) -> list:
     return kept
 
 
-_GPU = re.compile(r"not compiled with CUDA|no CUDA GPUs|CUDA driver|Found no NVIDIA driver|cuda.*is not available", re.I)
+_GPU = re.compile(
+    r"not compiled with CUDA|no CUDA GPUs|CUDA driver|Found no NVIDIA driver|cuda.*is not available", re.I
+)
 
 
 def _reword(status: str, message: str) -> tuple[str, str]:
     """Two failures that are not wrong answers, said as what they are."""
     if status in ("failed", "error") and "NotImplementedError" in message:
-        return "error", ("not answered: the exercise still raises NotImplementedError (replace "
-                         "`raise NotImplementedError()` with your code)")
+        return "error", (
+            "not answered: the exercise still raises NotImplementedError (replace "
+            "`raise NotImplementedError()` with your code)"
+        )
     if status in ("failed", "error") and _GPU.search(message):
-        return "error", (message.splitlines()[0][:300] + "\n  grading runs on a machine without a GPU: ask for "
-                         "`utils.torch_utils.get_device()` (it falls back to the CPU) instead of 'cuda'")
+        return "error", (
+            message.splitlines()[0][:300] + "\n  grading runs on a machine without a GPU: ask for "
+            "`utils.torch_utils.get_device()` (it falls back to the CPU) instead of 'cuda'"
+        )
     return status, message
 
 
-def result_from_plan(student: str, assignment: Assignment, plan, job=None, key: str = "",
-                     cell_timeout: float = 0, notebook_timeout: float = 0) -> dict:
+def result_from_plan(
+    student: str,
+    assignment: Assignment,
+    plan,
+    job=None,
+    key: str = "",
+    cell_timeout: float = 0,
+    notebook_timeout: float = 0,
+) -> dict:
     """Combine what sanitising decided and what the child reported into one student's result."""
     cells = []
     notes = list(plan.notes)
@@ -295,8 +330,10 @@ def result_from_plan(student: str, assignment: Assignment, plan, job=None, key: 
                 message = f"this test was stopped after {scope} time limit of {limit:g} s (an endless loop?)"
                 row.update(status="timeout", message=message, feedback=message)
             else:
-                message = (f"the Python process died while this test ran ({why.split(':', 1)[1]}): does your "
-                           "code call sys.exit, os._exit, or kill the process?")
+                message = (
+                    f"the Python process died while this test ran ({why.split(':', 1)[1]}): does your "
+                    "code call sys.exit, os._exit, or kill the process?"
+                )
                 row.update(status="error", message=message, feedback=message)
         elif r is None:
             if job is not None and job.out_of_time:
@@ -309,19 +346,26 @@ def result_from_plan(student: str, assignment: Assignment, plan, job=None, key: 
             status = r.get("status", "error")
             message = r.get("message", "")
             status, message = _reword(status, message)
-            hidden = bool(test.hidden_lines) and status in ("failed", "error") and (
-                r.get("line") is None or in_hidden_block(test.hidden_lines, r["line"]))
+            hidden = (
+                bool(test.hidden_lines)
+                and status in ("failed", "error")
+                and (r.get("line") is None or in_hidden_block(test.hidden_lines, r["line"]))
+            )
             feedback = message
             if hidden and not message.startswith("a hidden case:"):  # hidden_case's messages carry no value
-                feedback = ("a hidden check failed: the visible checks passed, but the hidden ones (other inputs, "
-                            "shapes and edge cases) did not. Try your answer on more cases.")
+                feedback = (
+                    "a hidden check failed: the visible checks passed, but the hidden ones (other inputs, "
+                    "shapes and edge cases) did not. Try your answer on more cases."
+                )
             row.update(status=status, message=message, feedback=feedback, hidden_failure=hidden)
             row["points"] = assignment.points[gid][0 if status == "passed" else 1]
         if gid in plan.tampered and row["status"] not in ("missing",):
             outcome = "passed" if row["status"] == "passed" else row["status"]
             note = f"{plan.tampered[gid]}; the original test from the gradebook was run instead and {outcome}"
             row["message"] = note + (f": {row['message']}" if row.get("message") else "")
-            row["feedback"] = note + (f": {row['feedback']}" if row.get("feedback") and row["status"] != "passed" else "")
+            row["feedback"] = note + (
+                f": {row['feedback']}" if row.get("feedback") and row["status"] != "passed" else ""
+            )
             row["status"] = "tampered"
         cells.append(row)
     for gid, why in plan.tampered.items():
@@ -334,16 +378,21 @@ def result_from_plan(student: str, assignment: Assignment, plan, job=None, key: 
             why = killers.get(i)
             if cell["kind"] == "student":
                 if why and why.startswith("timeout"):
-                    notes.append(f"{label} was stopped after the time limit ({cell_timeout:g} s per cell); "
-                                 "it was skipped and the cells after it were run again")
+                    notes.append(
+                        f"{label} was stopped after the time limit ({cell_timeout:g} s per cell); "
+                        "it was skipped and the cells after it were run again"
+                    )
                 elif why:
-                    notes.append(f"the Python process died while running {label} ({why.split(':', 1)[1]}); "
-                                 "it was skipped and the cells after it were run again")
+                    notes.append(
+                        f"the Python process died while running {label} ({why.split(':', 1)[1]}); "
+                        "it was skipped and the cells after it were run again"
+                    )
                 elif r.get("status") == "error":
                     notes.append(f"{label} raised an error: {_last_line(r.get('message', ''))}")
             if r.get("truncated"):
-                notes.append(f"{label} printed {r['output_chars']:,} characters; only the first "
-                             f"{CELL_OUTPUT_CAP:,} were kept")
+                notes.append(
+                    f"{label} printed {r['output_chars']:,} characters; only the first {CELL_OUTPUT_CAP:,} were kept"
+                )
         if -1 in killers:
             notes.append(f"the grading process died before running any cell ({killers[-1]})")
     statuses = [c["status"] for c in cells]
@@ -368,10 +417,14 @@ def result_from_plan(student: str, assignment: Assignment, plan, job=None, key: 
         "notes": capped_notes(notes),
         "review": list(job.review) if job is not None else [],
         "seconds": {c["label"]: results.get(i, {}).get("seconds") for i, c in enumerate(plan.cells)}
-        if job is not None else {},
+        if job is not None
+        else {},
         "memory_peak_mb": round(job.memory_peak / 2**20, 1) if job is not None and job.memory_peak else None,
-        "requests": {c["label"]: results[i]["requests"] for i, c in enumerate(plan.cells)
-                     if "requests" in results.get(i, {})} if job is not None else {},
+        "requests": {
+            c["label"]: results[i]["requests"] for i, c in enumerate(plan.cells) if "requests" in results.get(i, {})
+        }
+        if job is not None
+        else {},
     }
 
 
@@ -393,8 +446,11 @@ def other_assignment_ids(course_root: Path) -> dict:
                 nb = nbformat.read(path, as_version=4)
             except Exception:  # noqa: BLE001
                 continue
-            out[path.parent.name] = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells
-                                     if c.metadata.get("nbgrader", {}).get("grade_id")]
+            out[path.parent.name] = [
+                c.metadata.get("nbgrader", {}).get("grade_id")
+                for c in nb.cells
+                if c.metadata.get("nbgrader", {}).get("grade_id")
+            ]
     return out
 
 
@@ -470,11 +526,25 @@ class _PlanStream:
         return self.to_jobs([s for s in arrived if s != SOLUTION])
 
 
-def grade(assignment_id: str, submissions: Path, out: Path, *, jobs: int | None = None,
-          timeout: float | None = None, cell_timeout: float | None = None, memory_mb: int = MEMORY_MB,
-          course_root: Path = ROOT, progress: bool = True, log=print, unsafe_shared_process: bool = False,
-          disk_mb: int = DISK_MB, regrade: list | None = None, secret_seed_file: Path | None = None,
-          cluster: str | None = None, cluster_wait: float | None = None) -> list[dict]:
+def grade(
+    assignment_id: str,
+    submissions: Path,
+    out: Path,
+    *,
+    jobs: int | None = None,
+    timeout: float | None = None,
+    cell_timeout: float | None = None,
+    memory_mb: int = MEMORY_MB,
+    course_root: Path = ROOT,
+    progress: bool = True,
+    log=print,
+    unsafe_shared_process: bool = False,
+    disk_mb: int = DISK_MB,
+    regrade: list | None = None,
+    secret_seed_file: Path | None = None,
+    cluster: str | None = None,
+    cluster_wait: float | None = None,
+) -> list[dict]:
     """Grade every submission; return one result dict per student (sorted by id).
 
     Each submission runs in its own OS jail (autograder.sandbox) unless `unsafe_shared_process`.
@@ -500,11 +570,32 @@ def grade(assignment_id: str, submissions: Path, out: Path, *, jobs: int | None 
         from .cluster import ClusterEngine
 
         # every worker jails its submissions itself (and refuses where it cannot, unless unsafe)
-        engine = ClusterEngine(cluster, unsafe_shared_process=unsafe_shared_process, disk_mb=int(disk_mb), log=log,
-                               no_worker_wait=cluster_wait)
+        engine = ClusterEngine(
+            cluster,
+            unsafe_shared_process=unsafe_shared_process,
+            disk_mb=int(disk_mb),
+            log=log,
+            no_worker_wait=cluster_wait,
+        )
         try:
-            return _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell_timeout, memory_mb,
-                          course_root, progress, log, engine.jail_setting, Job, engine.run_jobs, regrade, hidden_seed)
+            return _grade(
+                engine,
+                assignment_id,
+                submissions,
+                out,
+                jobs,
+                notebook_timeout,
+                cell_timeout,
+                memory_mb,
+                course_root,
+                progress,
+                log,
+                engine.jail_setting,
+                Job,
+                engine.run_jobs,
+                regrade,
+                hidden_seed,
+            )
         finally:
             engine.close()
     jail = None
@@ -519,21 +610,42 @@ def grade(assignment_id: str, submissions: Path, out: Path, *, jobs: int | None 
                 "read the hidden tests, other students' work or the results. Run as root or enable user "
                 "namespaces (sysctl kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0), or, "
                 f"only for submissions you trust, add {UNSAFE_FLAG}: every submission then runs unjailed "
-                "in the grader's own account.")
+                "in the grader's own account."
+            )
         jail = {"disk_mb": int(disk_mb), "read_only": default_read_only(str(utils_dir))}
     # the engine is forked now, before anything of the batch is read: its children (one per
     # submission) inherit no student's notebook, no hidden test and no result
     engine = Engine(utils_root=utils_dir)
     try:
-        return _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell_timeout, memory_mb,
-                      course_root, progress, log, jail, Job, run_jobs, regrade, hidden_seed)
+        return _grade(
+            engine,
+            assignment_id,
+            submissions,
+            out,
+            jobs,
+            notebook_timeout,
+            cell_timeout,
+            memory_mb,
+            course_root,
+            progress,
+            log,
+            jail,
+            Job,
+            run_jobs,
+            regrade,
+            hidden_seed,
+        )
     finally:
         engine.close()
 
 
 def _limits(notebook_timeout, cell_timeout, memory_mb, jail, hidden_seed=None) -> dict:
-    limits = {"timeout": float(notebook_timeout), "cell_timeout": float(cell_timeout), "memory_mb": int(memory_mb),
-              "jailed": jail is not None}
+    limits = {
+        "timeout": float(notebook_timeout),
+        "cell_timeout": float(cell_timeout),
+        "memory_mb": int(memory_mb),
+        "jailed": jail is not None,
+    }
     if hidden_seed is not None:  # which secret drew the hidden cases (a digest: the seed itself stays secret)
         limits["hidden_seed"] = hashlib.sha256(f"seed {hidden_seed}".encode()).hexdigest()[:12]
     return limits
@@ -543,8 +655,10 @@ def read_secret_seed(path) -> int:
     """The grader's secret seed: a whole number drawn from the file's text (ValueError if it is empty)."""
     text = Path(path).expanduser().read_text(encoding="utf-8").strip()
     if not text:
-        raise ValueError(f"the secret seed file {path} is empty: put any long random text in it, e.g. "
-                         "python -c 'import secrets; print(secrets.token_hex(16))' > FILE")
+        raise ValueError(
+            f"the secret seed file {path} is empty: put any long random text in it, e.g. "
+            "python -c 'import secrets; print(secrets.token_hex(16))' > FILE"
+        )
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
 
 
@@ -559,8 +673,24 @@ def submission_seed(secret: int | None, student: str, key: str) -> int | None:
     return int.from_bytes(digest[:8], "big")
 
 
-def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell_timeout, memory_mb, course_root,
-           progress, log, jail, Job, run_jobs, regrade=None, hidden_seed=None) -> list[dict]:
+def _grade(
+    engine,
+    assignment_id,
+    submissions,
+    out,
+    jobs,
+    notebook_timeout,
+    cell_timeout,
+    memory_mb,
+    course_root,
+    progress,
+    log,
+    jail,
+    Job,
+    run_jobs,
+    regrade=None,
+    hidden_seed=None,
+) -> list[dict]:
     nb_path = source_notebook(assignment_id, course_root)  # a ValueError naming the known ones
     found_notes: dict = {}
     found, warnings = find_submissions(submissions, assignment_id, found_notes)
@@ -579,8 +709,11 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
             import hmac
 
             cached = json.loads(timing_file.read_text(encoding="utf-8"))
-            if (cached.get("fingerprint") == fingerprint and isinstance(cached.get("mac"), str)
-                    and hmac.compare_digest(cached["mac"], _mac(key, cached))):
+            if (
+                cached.get("fingerprint") == fingerprint
+                and isinstance(cached.get("mac"), str)
+                and hmac.compare_digest(cached["mac"], _mac(key, cached))
+            ):
                 measured = cached["seconds"]
         except (OSError, ValueError, KeyError, AttributeError, TypeError):
             pass
@@ -594,15 +727,23 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
     for student, path in found.items():
         keys[student] = submission_key(path, fingerprint)
         state = load_state(state_dir, student, key)
-        if (state is None or state.get("key") != keys[student] or state.get("assignment") != assignment_id
-                or student in wanted):
+        if (
+            state is None
+            or state.get("key") != keys[student]
+            or state.get("assignment") != assignment_id
+            or student in wanted
+        ):
             todo.append(student)
-        elif cell_timeout is not None and state.get("limits") != _limits(notebook_timeout, cell_timeout, memory_mb, jail, hidden_seed):
+        elif cell_timeout is not None and state.get("limits") != _limits(
+            notebook_timeout, cell_timeout, memory_mb, jail, hidden_seed
+        ):
             other_limits.append(student)
     if other_limits:
-        log(f"warning: {len(other_limits)} student(s) were graded earlier with other limits and are kept as they "
+        log(
+            f"warning: {len(other_limits)} student(s) were graded earlier with other limits and are kept as they "
             f"were ({', '.join(other_limits[:5])}{' ...' if len(other_limits) > 5 else ''}); add --regrade to grade "
-            "everyone again under the limits of this run, or --regrade STUDENT ... for some")
+            "everyone again under the limits of this run, or --regrade STUDENT ... for some"
+        )
     done_before = len(found) - len(todo)
 
     # nbgrader (generate_assignment, then sanitising every submission) runs in a forked helper
@@ -614,8 +755,7 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
     to_read = {SOLUTION: nb_path} if cell_timeout is None and todo else {}  # the solution is read first
     to_read.update({s: found[s] for s in todo})
     full = getattr(engine, "needs_full_assignment", False)
-    helper = ctx.Process(target=_helper_main, args=(assignment_id, work, course_root, to_read, send, full),
-                         daemon=True)
+    helper = ctx.Process(target=_helper_main, args=(assignment_id, work, course_root, to_read, send, full), daemon=True)
     helper.start()
     send.close()
     if todo:
@@ -631,9 +771,17 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
     plans: dict = {}
     stream = _PlanStream(receive, plans)
     if full:  # what a cluster's workers need, besides each notebook's bytes
-        engine.prepare_batch(assignment=assignment, fingerprint=fingerprint, others=others, plans=plans,
-                             paths={**found, SOLUTION: nb_path}, frameworks=detect_frameworks(nb_path),
-                             notebook_timeout=notebook_timeout, memory_mb=memory_mb, hidden_seed=None)
+        engine.prepare_batch(
+            assignment=assignment,
+            fingerprint=fingerprint,
+            others=others,
+            plans=plans,
+            paths={**found, SOLUTION: nb_path},
+            frameworks=detect_frameworks(nb_path),
+            notebook_timeout=notebook_timeout,
+            memory_mb=memory_mb,
+            hidden_seed=None,
+        )
     if SOLUTION in to_read:
         stream.take(block=True)  # the first plan sent
     if todo:
@@ -660,23 +808,33 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
             result["limits"] = _limits(notebook_timeout, limit["cell"], memory_mb, jail, hidden_seed)
             save_state(state_dir, key, result)
         slowest = max([v for v in seconds.values() if isinstance(v, (int, float))] or [0.0])
-        log(f"per-cell time limit: {limit['cell']:g} s (derived: the solution's slowest cell took {slowest:.2f} s; "
-            "--cell-timeout sets it)")
-
+        log(
+            f"per-cell time limit: {limit['cell']:g} s (derived: the solution's slowest cell took {slowest:.2f} s; "
+            "--cell-timeout sets it)"
+        )
 
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(found), initial=done_before, desc=f"grading {assignment_id}", unit="student",
-                   file=sys.stderr, dynamic_ncols=True, mininterval=0, miniters=1)
+        bar = tqdm(
+            total=len(found),
+            initial=done_before,
+            desc=f"grading {assignment_id}",
+            unit="student",
+            file=sys.stderr,
+            dynamic_ncols=True,
+            mininterval=0,
+            miniters=1,
+        )
     running_now: dict = {}
 
     def show_running() -> None:
         if bar is not None:
             names = sorted(running_now)
-            bar.set_postfix_str(("running: " + ", ".join(names[:3]) + (" ..." if len(names) > 3 else ""))
-                                if names else "", refresh=True)
+            bar.set_postfix_str(
+                ("running: " + ", ".join(names[:3]) + (" ..." if len(names) > 3 else "")) if names else "", refresh=True
+            )
 
     def save(result: dict) -> None:
         if result["student_id"] in found_notes:
@@ -719,8 +877,9 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
         if job.key == SOLUTION:
             settle(job)
             return
-        result = result_from_plan(job.key, assignment, plans[job.key], job, keys[job.key], limit["cell"],
-                                  notebook_timeout)
+        result = result_from_plan(
+            job.key, assignment, plans[job.key], job, keys[job.key], limit["cell"], notebook_timeout
+        )
         save(result)
         show_running()
 
@@ -736,13 +895,30 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
     try:
         if job_list and job_list[0].key == SOLUTION and not full:  # (a cluster runs it alone itself)
             # the solution's timing run alone, before any student: no classmate's load inflates the limit
-            run_jobs(engine, [job_list.pop(0)], jobs=1, cell_timeout=lambda: limit["cell"],
-                     notebook_timeout=notebook_timeout, memory_bytes=int(memory_mb) * 2**20, on_finish=finished,
-                     jail=jail, on_start=started_job)
+            run_jobs(
+                engine,
+                [job_list.pop(0)],
+                jobs=1,
+                cell_timeout=lambda: limit["cell"],
+                notebook_timeout=notebook_timeout,
+                memory_bytes=int(memory_mb) * 2**20,
+                on_finish=finished,
+                jail=jail,
+                on_start=started_job,
+            )
         if job_list or not stream.done:
-            run_jobs(engine, job_list, jobs=jobs, cell_timeout=lambda: limit["cell"], notebook_timeout=notebook_timeout,
-                     memory_bytes=int(memory_mb) * 2**20, on_finish=finished, jail=jail, on_start=started_job,
-                     incoming=stream)  # each job carries its own seed (submission_seed)
+            run_jobs(
+                engine,
+                job_list,
+                jobs=jobs,
+                cell_timeout=lambda: limit["cell"],
+                notebook_timeout=notebook_timeout,
+                memory_bytes=int(memory_mb) * 2**20,
+                on_finish=finished,
+                jail=jail,
+                on_start=started_job,
+                incoming=stream,
+            )  # each job carries its own seed (submission_seed)
         while not stream.done:  # the helper's last word (nothing was left to grade)
             stream.take(block=True)
         for student in invalid:  # now that the batch's limits are known
@@ -760,8 +936,9 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
         helper.kill()
         helper.join()
         saved = sum(1 for s in found if load_state(state_dir, s, key) is not None)
-        raise Interrupted(f"{interrupted}: {saved} of {len(found)} saved in {out / '.state'}; run the same "
-                          "command again to finish")
+        raise Interrupted(
+            f"{interrupted}: {saved} of {len(found)} saved in {out / '.state'}; run the same command again to finish"
+        )
 
     results = [load_state(state_dir, s, key) for s in sorted(found)]
     results = [r for r in results if r is not None]
@@ -784,9 +961,11 @@ def _grade(engine, assignment_id, submissions, out, jobs, notebook_timeout, cell
     handed = write_nbgrader_feedback(out, assignment_id, found, results)
     if handed:
         log(f"feedback for nbgrader's release_feedback: {handed}")
-    log(f"graded {len(todo)} submission(s) of {assignment_id} in {time.monotonic() - started:.1f} s "
+    log(
+        f"graded {len(todo)} submission(s) of {assignment_id} in {time.monotonic() - started:.1f} s "
         f"({done_before} already done; {'each in its own jail' if jail else 'UNSAFE: unjailed, shared process'})"
-        f"; results in {out}")
+        f"; results in {out}"
+    )
     return results
 
 
@@ -800,14 +979,22 @@ def totals_table(results: list[dict]) -> str:
 
 def grade_main(args) -> int:
     try:
-        results = grade(args.assignment, Path(args.submissions), Path(args.out), jobs=args.jobs,
-                        timeout=args.timeout, cell_timeout=getattr(args, "cell_timeout", None),
-                        memory_mb=getattr(args, "memory_mb", MEMORY_MB),
-                        course_root=Path(getattr(args, "course_root", None) or ROOT),
-                        unsafe_shared_process=getattr(args, "unsafe_shared_process", False),
-                        disk_mb=getattr(args, "disk_mb", DISK_MB), regrade=getattr(args, "regrade", None),
-                        secret_seed_file=getattr(args, "secret_seed_file", None),
-                        cluster=getattr(args, "cluster", None), cluster_wait=getattr(args, "cluster_wait", None))
+        results = grade(
+            args.assignment,
+            Path(args.submissions),
+            Path(args.out),
+            jobs=args.jobs,
+            timeout=args.timeout,
+            cell_timeout=getattr(args, "cell_timeout", None),
+            memory_mb=getattr(args, "memory_mb", MEMORY_MB),
+            course_root=Path(getattr(args, "course_root", None) or ROOT),
+            unsafe_shared_process=getattr(args, "unsafe_shared_process", False),
+            disk_mb=getattr(args, "disk_mb", DISK_MB),
+            regrade=getattr(args, "regrade", None),
+            secret_seed_file=getattr(args, "secret_seed_file", None),
+            cluster=getattr(args, "cluster", None),
+            cluster_wait=getattr(args, "cluster_wait", None),
+        )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

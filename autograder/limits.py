@@ -54,6 +54,12 @@ def derived_cell_timeout(seconds: dict, notebook_timeout: float) -> float:
     """The per-cell limit from the solution's run: FACTOR x its slowest cell + MARGIN, within FLOOR..CAP and
     the notebook's own limit."""
     slowest = max([v for v in seconds.values() if isinstance(v, (int, float))] or [0.0])
-    return float(min(notebook_timeout, max(CELL_TIMEOUT_FLOOR_S,
-                                            min(CELL_TIMEOUT_CAP_S, round(CELL_TIMEOUT_FACTOR * slowest
-                                                                          + CELL_TIMEOUT_MARGIN_S)))))
+    return float(
+        min(
+            notebook_timeout,
+            max(
+                CELL_TIMEOUT_FLOOR_S,
+                min(CELL_TIMEOUT_CAP_S, round(CELL_TIMEOUT_FACTOR * slowest + CELL_TIMEOUT_MARGIN_S)),
+            ),
+        )
+    )

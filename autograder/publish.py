@@ -75,21 +75,30 @@ MIN_CHARS = 24
 RUN_LINES = 4
 #: Rule 3: secret lines that are generic although long, and why (compared normalised). Keep it short.
 _ALLOWED_LINES = {
-    "layer.bias_hh_l0.zero_()":
-        "PyTorch keeps two biases and numpy one: zeroing the second is how every weight copy of the course "
-        "(lesson 02, the 08 adapters) lines the two up; lesson 02 teaches it",
-    "self.embedding = nn.Embedding(vocab_size, embed_dim)":
-        "the one way to write an embedding layer; every model of utils has it",
-    "for return_sequences, return_state in itertools.product((False, True), repeat=2):":
-        "a hidden test's loop over the four option pairs, the same loop as utils' table of Keras shapes",
+    "layer.bias_hh_l0.zero_()": "PyTorch keeps two biases and numpy one: zeroing the second is how every weight copy of the course "
+    "(lesson 02, the 08 adapters) lines the two up; lesson 02 teaches it",
+    "self.embedding = nn.Embedding(vocab_size, embed_dim)": "the one way to write an embedding layer; every model of utils has it",
+    "for return_sequences, return_state in itertools.product((False, True), repeat=2):": "a hidden test's loop over the four option pairs, the same loop as utils' table of Keras shapes",
 }
 MARKERS = {
     "solution": ("### BEGIN SOLUTION", "### END SOLUTION"),
     "hidden": ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"),
 }
 #: What the instructor's repository has and the edition must not (rule: no instructor tooling).
-FORBIDDEN_PATHS = ("source", "autograder", "tests", "benchmarks", "gradebook.db", "nbgrader_config.py",
-                   "course.toml", "tools/sync_notebooks.py", ".ci", "submitted", "autograded", "feedback")
+FORBIDDEN_PATHS = (
+    "source",
+    "autograder",
+    "tests",
+    "benchmarks",
+    "gradebook.db",
+    "nbgrader_config.py",
+    "course.toml",
+    "tools/sync_notebooks.py",
+    ".ci",
+    "submitted",
+    "autograded",
+    "feedback",
+)
 EDITION_MARK = ".student-edition.json"
 SKIP_NAMES = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache", ".git"}
 
@@ -116,7 +125,7 @@ def _drop_comment(line: str) -> str:
         elif ch == "#":
             return line[:i]
         elif ch in "'\"":
-            quote = line[i:i + 3] if line[i:i + 3] in ("'''", '"""') else ch
+            quote = line[i : i + 3] if line[i : i + 3] in ("'''", '"""') else ch
             i += len(quote)
             continue
         i += 1
@@ -205,7 +214,7 @@ def secret_regions(course_root: Path) -> tuple[list[Region], set[str]]:
 
 def _runs_of(lines) -> set:
     body = [line for line in lines if line]
-    return {tuple(body[i:i + RUN_LINES]) for i in range(len(body) - RUN_LINES + 1)}
+    return {tuple(body[i : i + RUN_LINES]) for i in range(len(body) - RUN_LINES + 1)}
 
 
 def public_runs(course_root: Path) -> set:
@@ -270,8 +279,9 @@ def _dest_texts(dest: Path) -> dict[str, list[str]]:
             for index, cell in enumerate(nb.cells):
                 lines = _text_lines(cell.source)
                 for out in cell.get("outputs", []):
-                    text = out.get("text") or "\n".join(str(v) for v in out.get("data", {}).values()
-                                                        if isinstance(v, str))
+                    text = out.get("text") or "\n".join(
+                        str(v) for v in out.get("data", {}).values() if isinstance(v, str)
+                    )
                     lines += _text_lines(text if isinstance(text, str) else "".join(text))
                 texts[f"{rel} (cell {index})"] = lines
         else:
@@ -294,8 +304,11 @@ def _structure_leaks(dest: Path) -> list[Leak]:
         for index, cell in enumerate(nb.cells):
             marks = [m for pair in MARKERS.values() for m in pair if m in cell.source]
             if marks:
-                leaks.append(Leak("a solution or hidden-test marker", f"{path.relative_to(dest)} (cell {index})",
-                                  marks, "marker"))
+                leaks.append(
+                    Leak(
+                        "a solution or hidden-test marker", f"{path.relative_to(dest)} (cell {index})", marks, "marker"
+                    )
+                )
     return leaks
 
 
@@ -339,13 +352,21 @@ def leak_check(dest: Path, course_root: Path = ROOT) -> list[Leak]:
         body = [(raw, line) for raw, line in zip(region.lines, normed) if line and line not in ALLOWED]
         reported: set[str] = set()
         for start in range(len(body) - RUN_LINES + 1):  # rule 4
-            run = [line for _, line in body[start:start + RUN_LINES]]
+            run = [line for _, line in body[start : start + RUN_LINES]]
             if run[0] not in joined or tuple(run) in shown_runs:
                 continue
             for name, lines in texts.items():
-                if name not in reported and any(lines[i] == run[0] and _run_at(lines, i, run) for i in range(len(lines))):
-                    findings.append(Leak(region.where, name, [raw for raw, _ in body[start:start + RUN_LINES]],
-                                         f"run of {RUN_LINES} lines"))
+                if name not in reported and any(
+                    lines[i] == run[0] and _run_at(lines, i, run) for i in range(len(lines))
+                ):
+                    findings.append(
+                        Leak(
+                            region.where,
+                            name,
+                            [raw for raw, _ in body[start : start + RUN_LINES]],
+                            f"run of {RUN_LINES} lines",
+                        )
+                    )
                     reported.add(name)
     return findings
 
@@ -388,8 +409,10 @@ def student_repository(course: dict, repository: str | None) -> str:
     if not url:
         raise ValueError("no student repository: pass --repository URL, or set student_repository in course.toml")
     if "github.com/" not in url:
-        raise ValueError(f"--repository should be a GitHub address (https://github.com/OWNER/NAME), got {url!r}: "
-                         "the Colab badges open notebooks from GitHub")
+        raise ValueError(
+            f"--repository should be a GitHub address (https://github.com/OWNER/NAME), got {url!r}: "
+            "the Colab badges open notebooks from GitHub"
+        )
     return url
 
 
@@ -426,8 +449,7 @@ def _rewrite_notebook(path: Path, rel: str, sync, course: dict) -> None:
 
 
 def _copy_tree(src: Path, dst: Path) -> None:
-    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints",
-                                                            "*.egg-info"))
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", "*.egg-info"))
 
 
 def _readme_section(text: str, name: str) -> str:
@@ -658,16 +680,18 @@ def write_edition(stage: Path, course_root: Path, url: str) -> None:
     for name in ("requirements.txt", "constraints.txt", "LICENSE"):
         if (course_root / name).is_file():
             shutil.copy2(course_root / name, stage / name)
-    (stage / "pyproject.toml").write_text(_student_pyproject((course_root / "pyproject.toml").read_text()),
-                                          encoding="utf-8")
+    (stage / "pyproject.toml").write_text(
+        _student_pyproject((course_root / "pyproject.toml").read_text()), encoding="utf-8"
+    )
     (stage / "tools" / "jupyterlab").mkdir(parents=True)
     shutil.copy2(course_root / "tools" / "jupyterlab" / "overrides.json", stage / "tools" / "jupyterlab")
     (stage / "tools" / "check_notebooks.py").write_text(CHECK_NOTEBOOKS, encoding="utf-8")
     (stage / "Makefile").write_text(STUDENT_MAKEFILE, encoding="utf-8")
     (stage / ".gitignore").write_text(STUDENT_GITIGNORE, encoding="utf-8")
     (stage / "README.md").write_text(student_readme(course_root, student, sync), encoding="utf-8")
-    (stage / EDITION_MARK).write_text(json.dumps({"course": course["course"]["id"], "repository": url},
-                                                 indent=1) + "\n", encoding="utf-8")
+    (stage / EDITION_MARK).write_text(
+        json.dumps({"course": course["course"]["id"], "repository": url}, indent=1) + "\n", encoding="utf-8"
+    )
 
 
 def _replaceable(dest: Path) -> bool:
@@ -684,14 +708,20 @@ def publish(dest: Path, repository: str | None = None, course_root: Path = ROOT)
     except ValueError as err:
         print(f"publish: {err}", file=sys.stderr)
         return 2
-    inside = [course_root / name for name in ("notebooks", "release", "source", "utils", "autograder", "tests", "tools")]
+    inside = [
+        course_root / name for name in ("notebooks", "release", "source", "utils", "autograder", "tests", "tools")
+    ]
     if dest == course_root or dest in course_root.parents or any(d == dest or d in dest.parents for d in inside):
-        print(f"publish: DEST {dest} would overwrite or sit inside the course itself: publish next to it",
-              file=sys.stderr)
+        print(
+            f"publish: DEST {dest} would overwrite or sit inside the course itself: publish next to it", file=sys.stderr
+        )
         return 2
     if not _replaceable(dest):
-        print(f"publish: {dest} holds files but no student edition: give an empty folder, a clone of the "
-              "student repository, or an edition published before", file=sys.stderr)
+        print(
+            f"publish: {dest} holds files but no student edition: give an empty folder, a clone of the "
+            "student repository, or an edition published before",
+            file=sys.stderr,
+        )
         return 2
     dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".{dest.name}-staging-", dir=dest.parent) as tmp:
@@ -699,8 +729,11 @@ def publish(dest: Path, repository: str | None = None, course_root: Path = ROOT)
         write_edition(stage, course_root, url)
         leaks = leak_check(stage, course_root)
         if leaks:
-            print(f"publish: REFUSED, {len(leaks)} piece(s) of solution or hidden-test text would reach the "
-                  f"student edition; {dest} is unchanged:", file=sys.stderr)
+            print(
+                f"publish: REFUSED, {len(leaks)} piece(s) of solution or hidden-test text would reach the "
+                f"student edition; {dest} is unchanged:",
+                file=sys.stderr,
+            )
             for leak in leaks:
                 print(leak, file=sys.stderr)
             return 1
@@ -712,9 +745,11 @@ def publish(dest: Path, repository: str | None = None, course_root: Path = ROOT)
             shutil.move(str(entry), dest / entry.name)
     counts = policy_counts(course_root)
     notebooks = len(list(dest.glob("notebooks/*.ipynb"))) + len(list(dest.glob("release/*/*.ipynb")))
-    print(f"published the student edition to {dest}: {notebooks} notebooks, utils, README; badges and setup "
-          f"point at {url}; leak check passed ({counts['distinctive']} distinctive solution and hidden-test "
-          f"lines, none found)")
+    print(
+        f"published the student edition to {dest}: {notebooks} notebooks, utils, README; badges and setup "
+        f"point at {url}; leak check passed ({counts['distinctive']} distinctive solution and hidden-test "
+        f"lines, none found)"
+    )
     return 0
 
 

@@ -60,8 +60,9 @@ def generate(assignments: list[str], out_release: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="course-release-") as tmp:
         course = Path(tmp)
         for aid in assignments:
-            shutil.copytree(ROOT / "source" / aid, course / "source" / aid,
-                            ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+            shutil.copytree(
+                ROOT / "source" / aid, course / "source" / aid, ignore=shutil.ignore_patterns(".ipynb_checkpoints")
+            )
         api = _nbgrader_api(course)
         for aid in assignments:
             result = api.generate_assignment(aid, force=True, create=True)
@@ -116,7 +117,11 @@ def release(assignments: list[str] | None = None, check: bool = False) -> int:
             for name in cmp.common_files:
                 if (fresh / aid / name).read_bytes() != (committed / name).read_bytes():
                     problems.append(f"release/{aid}/{name} differs from what source/ generates")
-        stray = sorted(p.name for p in (ROOT / "release").iterdir() if p.is_dir() and p.name not in all_ids) if (ROOT / "release").exists() else []
+        stray = (
+            sorted(p.name for p in (ROOT / "release").iterdir() if p.is_dir() and p.name not in all_ids)
+            if (ROOT / "release").exists()
+            else []
+        )
         problems += [f"release/{s}/ has no source/{s}/" for s in stray]
         if problems:
             print("release/ is not what `make release` produces:", file=sys.stderr)

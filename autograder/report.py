@@ -21,8 +21,17 @@ import re
 import shutil
 from pathlib import Path
 
-GRADES_COLUMNS = ["student_id", "assignment", "notebook", "grade_id", "points", "max_points", "status", "message",
-                  "review"]
+GRADES_COLUMNS = [
+    "student_id",
+    "assignment",
+    "notebook",
+    "grade_id",
+    "points",
+    "max_points",
+    "status",
+    "message",
+    "review",
+]
 TOTALS_COLUMNS = ["student_id", "assignment", "points", "max_points", "status", "review"]
 
 _CSS = """body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
@@ -61,9 +70,11 @@ def feedback_html(result: dict) -> str:
     rows = []
     for c in result["cells"]:
         text = c.get("feedback", "") if c["status"] != "passed" else ""
-        rows.append(f"<tr><td><code>{esc(c['grade_id'])}</code></td><td class='{esc(c['status'])}'>"
-                    f"{esc(c['status'])}</td><td>{_fmt(c['points'])} / {_fmt(c['max_points'])}</td>"
-                    f"<td>{'<pre>' + esc(text) + '</pre>' if text else ''}</td></tr>")
+        rows.append(
+            f"<tr><td><code>{esc(c['grade_id'])}</code></td><td class='{esc(c['status'])}'>"
+            f"{esc(c['status'])}</td><td>{_fmt(c['points'])} / {_fmt(c['max_points'])}</td>"
+            f"<td>{'<pre>' + esc(text) + '</pre>' if text else ''}</td></tr>"
+        )
     notes = "".join(f"<li>{esc(n)}</li>" for n in result.get("notes", []))
     return (
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{esc(result['assignment'])}: feedback for "
@@ -72,10 +83,11 @@ def feedback_html(result: dict) -> str:
         f"<b>{_fmt(result['points'])} / {_fmt(result['max_points'])}</b> points "
         f"(<span class='{esc(result['status'])}'>{esc(result['status'])}</span>).</p>"
         "<table><tr><th>test</th><th>status</th><th>points</th><th>what the test says</th></tr>"
-        + "".join(rows) + "</table>"
+        + "".join(rows)
+        + "</table>"
         + (f"<h2>Notes on your notebook</h2><ul>{notes}</ul>" if notes else "")
         + "<p>Each test has visible checks (you can run them in your notebook) and hidden checks on other inputs; "
-          "for a hidden check only whether it passed is shown.</p></body></html>\n"
+        "for a hidden check only whether it passed is shown.</p></body></html>\n"
     )
 
 
@@ -91,19 +103,38 @@ INCIDENTS = [
     ("missing module", re.compile(r"\bModuleNotFoundError\b|No module named")),
     ("timeout", re.compile(r"time limit|stopped after")),
     ("flood", re.compile(r"printed [\d,]+ characters|more than the grader reads")),
-    ("refused", re.compile(r"does not allow|Read-only file system|Permission denied|No space left|"
-                           r"Operation not permitted|name resolution")),
+    (
+        "refused",
+        re.compile(
+            r"does not allow|Read-only file system|Permission denied|No space left|"
+            r"Operation not permitted|name resolution"
+        ),
+    ),
     ("process died", re.compile(r"process died|died while")),
     ("tampering", re.compile(r"tampered|was edited|was emptied|metadata was changed|patched|changed while")),
-    ("notebook", re.compile(r"in its place|was graded as student|several other notebooks|another assignment|"
-                            r"appears \d+ times|symbolic link|not a notebook|not valid JSON|is empty|"
-                            r"none of the cells")),
+    (
+        "notebook",
+        re.compile(
+            r"in its place|was graded as student|several other notebooks|another assignment|"
+            r"appears \d+ times|symbolic link|not a notebook|not valid JSON|is empty|"
+            r"none of the cells"
+        ),
+    ),
 ]
-_CELL_OF_NOTE = re.compile(r"^((?:cell \d+ of your notebook|your answer cell \S+)(?: \(after [^)]*\))?) "
-                           r"(?:raised|was stopped|printed)")
+_CELL_OF_NOTE = re.compile(
+    r"^((?:cell \d+ of your notebook|your answer cell \S+)(?: \(after [^)]*\))?) "
+    r"(?:raised|was stopped|printed)"
+)
 MISTAKE = re.compile(r"likely mistake: ([^\n]+)")
-_STATUS_COLOURS = {"passed": "#1a7f37", "failed": "#d1242f", "error": "#bc4c00", "timeout": "#8250df",
-                   "missing": "#6e7781", "invalid": "#6e7781", "tampered": "#000000"}
+_STATUS_COLOURS = {
+    "passed": "#1a7f37",
+    "failed": "#d1242f",
+    "error": "#bc4c00",
+    "timeout": "#8250df",
+    "missing": "#6e7781",
+    "invalid": "#6e7781",
+    "tampered": "#000000",
+}
 
 
 def _incidents(results: list) -> list:
@@ -114,8 +145,11 @@ def _incidents(results: list) -> list:
         for n in r.get("notes", []):
             m = _CELL_OF_NOTE.match(n)
             texts.append((m.group(1) if m else "", n))
-        texts += [("" if c["status"] == "invalid" else c["grade_id"], c.get("message", "")) for c in r["cells"]
-                  if c["status"] in ("timeout", "tampered", "invalid")]
+        texts += [
+            ("" if c["status"] == "invalid" else c["grade_id"], c.get("message", ""))
+            for c in r["cells"]
+            if c["status"] in ("timeout", "tampered", "invalid")
+        ]
         seen = set()
         for cell, text in texts:
             for kind, pattern in INCIDENTS:
@@ -178,8 +212,9 @@ def class_report_html(assignment, results: list) -> str:
     hist = _png(fig)
     plt.close(fig)
 
-    passed = {g: sum(1 for r in submitted for c in r["cells"] if c["grade_id"] == g and c["status"] == "passed")
-              for g in ids}
+    passed = {
+        g: sum(1 for r in submitted for c in r["cells"] if c["grade_id"] == g and c["status"] == "passed") for g in ids
+    }
     rates = [100.0 * passed[g] / max(1, len(submitted)) for g in ids]
     fig, ax = plt.subplots(figsize=(6, 0.45 * len(ids) + 1.2))
     ax.barh(ids[::-1], rates[::-1], color="#55a868")
@@ -190,10 +225,15 @@ def class_report_html(assignment, results: list) -> str:
     plt.close(fig)
 
     limits = next((r.get("limits") for r in results if r.get("limits")), None)
-    limit_text = (f"Limits used: {_fmt(limits['cell_timeout'])} s per cell, {_fmt(limits['timeout'])} s per notebook, "
-                  f"{limits['memory_mb']} MiB of memory; "
-                  + ("each submission in its own jail." if limits.get("jailed") else
-                     "UNSAFE: submissions were not jailed.")) if limits else ""
+    limit_text = (
+        (
+            f"Limits used: {_fmt(limits['cell_timeout'])} s per cell, {_fmt(limits['timeout'])} s per notebook, "
+            f"{limits['memory_mb']} MiB of memory; "
+            + ("each submission in its own jail." if limits.get("jailed") else "UNSAFE: submissions were not jailed.")
+        )
+        if limits
+        else ""
+    )
     mean = float(shares.mean()) if len(shares) else 0.0
 
     head = "".join(f"<th><code>{esc(g)}</code></th>" for g in ids)
@@ -204,19 +244,28 @@ def class_report_html(assignment, results: list) -> str:
         tds = "".join(
             f"<td class='{esc(cells[g]['status'])}' title='{esc(cells[g]['status'])}'>"
             f"{_fmt(cells[g]['points'])}/{_fmt(cells[g]['max_points'])} {esc(cells[g]['status'])}</td>"
-            if g in cells else "<td></td>" for g in ids)
-        grid.append(f"<tr><td><a href='{esc(link)}'>{esc(r['student_id'])}</a></td><td>{_fmt(r['points'])}</td>"
-                    f"<td class='{esc(r['status'])}'>{esc(r['status'])}</td>{tds}</tr>")
+            if g in cells
+            else "<td></td>"
+            for g in ids
+        )
+        grid.append(
+            f"<tr><td><a href='{esc(link)}'>{esc(r['student_id'])}</a></td><td>{_fmt(r['points'])}</td>"
+            f"<td class='{esc(r['status'])}'>{esc(r['status'])}</td>{tds}</tr>"
+        )
 
     mistakes = _mistakes(submitted, ids)
     mistake_rows = "".join(
         f"<tr><td><code>{esc(g)}</code></td><td><ul>"
         + "".join(f"<li><b>{n}</b> student{'s' if n != 1 else ''}: {esc(m)}</li>" for m, n in found[:5])
-        + "</ul></td></tr>" for g, found in mistakes.items())
+        + "</ul></td></tr>"
+        for g, found in mistakes.items()
+    )
     incidents = _incidents(results)
     incident_rows = "".join(
         f"<tr><td><a href='feedback/{esc(s)}/{esc(assignment.id)}.html'>{esc(s)}</a></td><td>{esc(k)}</td>"
-        f"<td>{esc(c)}</td><td>{esc(t[:300])}</td></tr>" for s, k, c, t in incidents)
+        f"<td>{esc(c)}</td><td>{esc(t[:300])}</td></tr>"
+        for s, k, c, t in incidents
+    )
     return (
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{esc(assignment.id)}: class report</title>"
         f"<style>{_CSS}td.passed{{background:#dafbe1}}td.failed,td.error{{background:#ffebe9}}"
@@ -227,25 +276,40 @@ def class_report_html(assignment, results: list) -> str:
         f"notebooks). Mean score {mean:.1f} % of {_fmt(max_total)} points. {esc(limit_text)}</p>"
         "<h2>The class's mistakes</h2><p>The likely mistakes the checks named in failed tests, most common "
         "first: what to teach again.</p>"
-        + (f"<table><tr><th>test</th><th>named mistakes (students)</th></tr>{mistake_rows}</table>" if mistake_rows
-           else "<p>No check named a mistake.</p>")
+        + (
+            f"<table><tr><th>test</th><th>named mistakes (students)</th></tr>{mistake_rows}</table>"
+            if mistake_rows
+            else "<p>No check named a mistake.</p>"
+        )
         + f"<h2>Pass rate per test</h2><img alt='pass rate per test' src='data:image/png;base64,{bars}'>"
         "<table><tr><th>test</th><th>passed</th></tr>"
-        + "".join(f"<tr><td><code>{esc(g)}</code></td><td>{passed[g]} of {len(submitted)} ({rate:.0f} %)</td></tr>"
-                  for g, rate in zip(ids, rates))
+        + "".join(
+            f"<tr><td><code>{esc(g)}</code></td><td>{passed[g]} of {len(submitted)} ({rate:.0f} %)</td></tr>"
+            for g, rate in zip(ids, rates)
+        )
         + "</table>"
         f"<h2>Grade distribution</h2><img alt='grade distribution' src='data:image/png;base64,{hist}'>"
         "<h2>To read by hand</h2><p>Answers the checks cannot judge alone: code that imports or runs other "
         "code by name (a forbidden helper could hide behind it), and helpers the student's process reported "
         "calling while a test ran its answer.</p>"
-        + ("<table><tr><th>student</th><th>why</th></tr>" + "".join(
-            f"<tr><td><a href='feedback/{esc(r['student_id'])}/{esc(r['assignment'])}.html'>{esc(r['student_id'])}"
-            f"</a></td><td>{'<br>'.join(esc(t) for t in r.get('review', []))}</td></tr>"
-            for r in results if r.get("review")) + "</table>"
-           if any(r.get("review") for r in results) else "<p>Nothing.</p>")
+        + (
+            "<table><tr><th>student</th><th>why</th></tr>"
+            + "".join(
+                f"<tr><td><a href='feedback/{esc(r['student_id'])}/{esc(r['assignment'])}.html'>{esc(r['student_id'])}"
+                f"</a></td><td>{'<br>'.join(esc(t) for t in r.get('review', []))}</td></tr>"
+                for r in results
+                if r.get("review")
+            )
+            + "</table>"
+            if any(r.get("review") for r in results)
+            else "<p>Nothing.</p>"
+        )
         + "<h2>Incidents</h2><p>Everything that is not a plain wrong answer, by student and cell.</p>"
-        + (f"<table><tr><th>student</th><th>what</th><th>cell</th><th>details</th></tr>{incident_rows}</table>"
-           if incident_rows else "<p>None.</p>")
+        + (
+            f"<table><tr><th>student</th><th>what</th><th>cell</th><th>details</th></tr>{incident_rows}</table>"
+            if incident_rows
+            else "<p>None.</p>"
+        )
         + "<h2>Students and tests</h2><p>Each name links to the student's feedback page.</p>"
         f"<table><tr><th>student</th><th>points</th><th>status</th>{head}</tr>" + "".join(grid) + "</table>"
         "</body></html>\n"
@@ -292,8 +356,9 @@ def write_nbgrader_feedback(out: Path, assignment_id: str, found: dict, results:
         if path is None or path.parent.name != assignment_id or path.parent.parent.parent.name != "submitted":
             continue
         src = path.parent
-        if not all((src / f).is_file() and not (src / f).is_symlink()
-                   for f in ("timestamp.txt", "submission_secret.txt")):
+        if not all(
+            (src / f).is_file() and not (src / f).is_symlink() for f in ("timestamp.txt", "submission_secret.txt")
+        ):
             continue
         course = src.parent.parent.parent
         dest = course / "feedback" / r["student_id"] / assignment_id
@@ -309,15 +374,35 @@ def write_outputs(out: Path, assignment, results: list, work: Path, gradebook: b
     rows = []
     for r in results:
         for c in r["cells"]:
-            rows.append({"student_id": r["student_id"], "assignment": r["assignment"], "notebook": r["notebook"],
-                         "grade_id": c["grade_id"], "points": _fmt(c["points"]), "max_points": _fmt(c["max_points"]),
-                         "status": c["status"], "message": c.get("message", ""),
-                         "review": "; ".join(r.get("review", []))})
+            rows.append(
+                {
+                    "student_id": r["student_id"],
+                    "assignment": r["assignment"],
+                    "notebook": r["notebook"],
+                    "grade_id": c["grade_id"],
+                    "points": _fmt(c["points"]),
+                    "max_points": _fmt(c["max_points"]),
+                    "status": c["status"],
+                    "message": c.get("message", ""),
+                    "review": "; ".join(r.get("review", [])),
+                }
+            )
     _csv(out / "grades.csv", GRADES_COLUMNS, rows)
-    _csv(out / "totals.csv", TOTALS_COLUMNS, [
-        {"student_id": r["student_id"], "assignment": r["assignment"], "points": _fmt(r["points"]),
-         "max_points": _fmt(r["max_points"]), "status": r["status"], "review": "; ".join(r.get("review", []))}
-        for r in results])
+    _csv(
+        out / "totals.csv",
+        TOTALS_COLUMNS,
+        [
+            {
+                "student_id": r["student_id"],
+                "assignment": r["assignment"],
+                "points": _fmt(r["points"]),
+                "max_points": _fmt(r["max_points"]),
+                "status": r["status"],
+                "review": "; ".join(r.get("review", [])),
+            }
+            for r in results
+        ],
+    )
     for r in results:
         path = out / "feedback" / r["student_id"] / f"{r['assignment']}.html"
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -86,7 +86,7 @@ def _syscall(name: str, *args) -> int:
 
 
 def _mount(source, target, fstype, flags, data, what) -> None:
-    enc = (lambda s: None if s is None else os.fsencode(s))
+    enc = lambda s: None if s is None else os.fsencode(s)
     _check(_lib().mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)), what)
 
 
@@ -120,9 +120,14 @@ def _mount_flags_of(path: str) -> int:
     """The locked flags of the mount at `path`, to be kept by a read-only remount (EPERM otherwise)."""
     f = os.statvfs(path).f_flag
     flags = 0
-    for st, ms in ((os.ST_NOSUID, MS_NOSUID), (os.ST_NODEV, MS_NODEV), (os.ST_NOEXEC, MS_NOEXEC),
-                   (os.ST_NOATIME, MS_NOATIME), (os.ST_NODIRATIME, MS_NODIRATIME),
-                   (getattr(os, "ST_RELATIME", 4096), MS_RELATIME)):
+    for st, ms in (
+        (os.ST_NOSUID, MS_NOSUID),
+        (os.ST_NODEV, MS_NODEV),
+        (os.ST_NOEXEC, MS_NOEXEC),
+        (os.ST_NOATIME, MS_NOATIME),
+        (os.ST_NODIRATIME, MS_NODIRATIME),
+        (getattr(os, "ST_RELATIME", 4096), MS_RELATIME),
+    ):
         if f & st:
             flags |= ms
     return flags
@@ -141,18 +146,32 @@ def _bind(source: str, root: str, read_only: bool = True) -> None:
         open(target, "a").close()
     _mount(source, target, None, MS_BIND | MS_REC, None, f"bind {source}")
     if read_only:
-        _mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | _mount_flags_of(target), None,
-               f"read-only {source}")
+        _mount(
+            None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | _mount_flags_of(target), None, f"read-only {source}"
+        )
 
 
 def _build_root(jail: Jail, root: str) -> None:
     """In the new mount namespace (as PID 1 of the new PID namespace): build the new / and enter it."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE, None, "make / private")
-    _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, f"size={limits.ROOT_TMPFS_MB}m,mode=0755", "tmpfs for the new root")
+    _mount(
+        "tmpfs",
+        root,
+        "tmpfs",
+        MS_NOSUID | MS_NODEV,
+        f"size={limits.ROOT_TMPFS_MB}m,mode=0755",
+        "tmpfs for the new root",
+    )
     # the private /tmp first: a course kept under /tmp (a fresh clone in mktemp -d) is bound inside it
     os.makedirs(root + "/tmp")
-    _mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={int(jail.disk_mb)}m,mode=1777",
-           "the private /tmp")
+    _mount(
+        "tmpfs",
+        root + "/tmp",
+        "tmpfs",
+        MS_NOSUID | MS_NODEV,
+        f"size={int(jail.disk_mb)}m,mode=1777",
+        "the private /tmp",
+    )
     for path in sorted(jail.read_only, key=lambda p: p.count("/")):
         _bind(path, root)
     os.makedirs(root + "/dev", exist_ok=True)
@@ -163,7 +182,9 @@ def _build_root(jail: Jail, root: str) -> None:
     for i, name in enumerate(("stdin", "stdout", "stderr")):
         os.symlink(f"/proc/self/fd/{i}", f"{root}/dev/{name}")
     os.makedirs(root + "/dev/shm")
-    _mount("tmpfs", root + "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"size={limits.SHM_MB}m,mode=1777", "tmpfs /dev/shm")
+    _mount(
+        "tmpfs", root + "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"size={limits.SHM_MB}m,mode=1777", "tmpfs /dev/shm"
+    )
     os.makedirs(root + "/proc")
     _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None, "proc of the new PID namespace")
     os.chdir(root)

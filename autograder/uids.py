@@ -47,7 +47,7 @@ class UidLease:
             self._sock.close()
             self._sock = None
 
-    def __enter__(self) -> "UidLease":
+    def __enter__(self) -> UidLease:
         return self
 
     def __exit__(self, *exc) -> None:

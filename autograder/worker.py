@@ -28,8 +28,6 @@ re-runs the student's cells and continues after the cell that killed the
 previous one, so later tests are still graded.
 """
 
-
-
 from __future__ import annotations
 
 import hashlib
@@ -43,20 +41,44 @@ import sys
 import time
 import traceback
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from . import die_with_parent
 from .assignment import HIDDEN_BEGIN
-from .limits import (CELL_OUTPUT_CAP, GROUP_MEMORY_MARGIN, MAX_FILE_MB, MAX_PROCESSES, MAX_REVIEW, MESSAGE_CAP, NOTE_CAP,
-                     REPORT_CAP)
+from .limits import (
+    CELL_OUTPUT_CAP,
+    GROUP_MEMORY_MARGIN,
+    MAX_FILE_MB,
+    MAX_PROCESSES,
+    MAX_REVIEW,
+    MESSAGE_CAP,
+    NOTE_CAP,
+    REPORT_CAP,
+)
 
 if TYPE_CHECKING:  # for the annotations only: the engine module imports this one in its own process
     from .engine import Engine
 
-PROTECTED_MODULES = ("builtins", "sys", "math", "os", "io", "json", "json.encoder", "numpy", "numpy.linalg", "numpy.testing",
-                     "torch", "tensorflow", "keras", "IPython", "IPython.core.interactiveshell",
-                     "IPython.core.ultratb", "autograder", "autograder.worker")
+PROTECTED_MODULES = (
+    "builtins",
+    "sys",
+    "math",
+    "os",
+    "io",
+    "json",
+    "json.encoder",
+    "numpy",
+    "numpy.linalg",
+    "numpy.testing",
+    "torch",
+    "tensorflow",
+    "keras",
+    "IPython",
+    "IPython.core.interactiveshell",
+    "IPython.core.ultratb",
+    "autograder",
+    "autograder.worker",
+)
 
 
 # ----------------------------------------------------------------------------
@@ -106,8 +128,13 @@ class Warm:
 
         # what every test cell and most answers import: imported once here instead of in every process
         adapters = {"torch": "utils.torch_utils", "tensorflow": "utils.tf_utils"}
-        for name in ("utils.checks", "utils.rnn", "utils.metrics", "utils.evaluation",
-                     *(adapters[f] for f in frameworks if f in adapters)):
+        for name in (
+            "utils.checks",
+            "utils.rnn",
+            "utils.metrics",
+            "utils.evaluation",
+            *(adapters[f] for f in frameworks if f in adapters),
+        ):
             try:
                 importlib.import_module(name)
             except Exception:  # noqa: BLE001 - a test that needs it meets the error itself
@@ -136,8 +163,11 @@ def capture_utils(root: Path | None = None) -> dict:
         if is_pkg:
             parts = parts[:-1]
         name = ".".join(parts)
-        captured[name] = (str(path), is_pkg, compile(path.read_text(encoding="utf-8"), str(path), "exec",
-                                                     dont_inherit=True))
+        captured[name] = (
+            str(path),
+            is_pkg,
+            compile(path.read_text(encoding="utf-8"), str(path), "exec", dont_inherit=True),
+        )
     return captured
 
 
@@ -215,19 +245,42 @@ def _inside(path, root: str) -> bool:
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 _REFUSED = {
-    "os.system": "running shell commands", "subprocess.Popen": "starting programs", "os.exec": "starting programs",
-    "os.posix_spawn": "starting programs", "os.spawn": "starting programs", "os.fork": "forking",
-    "os.forkpty": "forking", "pty.spawn": "starting programs", "os.killpg": "signalling other processes",
-    "socket.connect": "network connections", "socket.bind": "network sockets", "socket.sendto": "network traffic",
+    "os.system": "running shell commands",
+    "subprocess.Popen": "starting programs",
+    "os.exec": "starting programs",
+    "os.posix_spawn": "starting programs",
+    "os.spawn": "starting programs",
+    "os.fork": "forking",
+    "os.forkpty": "forking",
+    "pty.spawn": "starting programs",
+    "os.killpg": "signalling other processes",
+    "socket.connect": "network connections",
+    "socket.bind": "network sockets",
+    "socket.sendto": "network traffic",
     "socket.sendmsg": "network traffic",
     "gc.get_objects": "walking the interpreter's heap",
-    "gc.get_referrers": "walking the interpreter's heap", "gc.get_referents": "walking the interpreter's heap",
+    "gc.get_referrers": "walking the interpreter's heap",
+    "gc.get_referents": "walking the interpreter's heap",
     "sys.remote_exec": "attaching to processes",
 }
-_PATH_EVENTS = {"os.remove": (0,), "os.rmdir": (0,), "os.rename": (0, 1), "os.replace": (0, 1), "os.mkdir": (0,),
-                "os.chmod": (0,), "os.chown": (0,), "os.truncate": (0,), "os.link": (0, 1), "os.symlink": (0, 1),
-                "os.utime": (0,), "shutil.rmtree": (0,), "shutil.move": (0, 1), "shutil.copyfile": (1,),
-                "os.chflags": (0,), "os.lchown": (0,)}
+_PATH_EVENTS = {
+    "os.remove": (0,),
+    "os.rmdir": (0,),
+    "os.rename": (0, 1),
+    "os.replace": (0, 1),
+    "os.mkdir": (0,),
+    "os.chmod": (0,),
+    "os.chown": (0,),
+    "os.truncate": (0,),
+    "os.link": (0, 1),
+    "os.symlink": (0, 1),
+    "os.utime": (0,),
+    "shutil.rmtree": (0,),
+    "shutil.move": (0, 1),
+    "shutil.copyfile": (1,),
+    "os.chflags": (0,),
+    "os.lchown": (0,),
+}
 
 
 def _install_guard(root: str, state: dict) -> None:
@@ -244,16 +297,21 @@ def _install_guard(root: str, state: dict) -> None:
             if isinstance(path, int) or path is None:
                 return
             writing = (isinstance(mode, str) and any(ch in mode for ch in "wax+")) or (
-                isinstance(flags, int) and flags & _WRITE_FLAGS)
+                isinstance(flags, int) and flags & _WRITE_FLAGS
+            )
             if writing and not inside(path, root):
-                raise refuse(f"the autograder does not allow writing {os.fsdecode(path)!r}: "
-                             "only files in the working directory may be written")
+                raise refuse(
+                    f"the autograder does not allow writing {os.fsdecode(path)!r}: "
+                    "only files in the working directory may be written"
+                )
             return
         if event in _PATH_EVENTS:
             for i in _PATH_EVENTS[event]:
                 if i < len(args) and args[i] is not None and not isinstance(args[i], int) and not inside(args[i], root):
-                    raise refuse(f"the autograder does not allow {event} on {os.fsdecode(args[i])!r} "
-                                 "(outside the working directory)")
+                    raise refuse(
+                        f"the autograder does not allow {event} on {os.fsdecode(args[i])!r} "
+                        "(outside the working directory)"
+                    )
             return
         if event == "os.kill":
             if args and args[0] != my_pid:
@@ -274,8 +332,9 @@ def _mem_now() -> int:
 
 
 def _snapshot_modules() -> dict:
-    return {name: (sys.modules[name], dict(sys.modules[name].__dict__))
-            for name in PROTECTED_MODULES if name in sys.modules}
+    return {
+        name: (sys.modules[name], dict(sys.modules[name].__dict__)) for name in PROTECTED_MODULES if name in sys.modules
+    }
 
 
 def _restore_modules(snap: dict) -> None:
@@ -462,6 +521,7 @@ def _student_main(warm: Warm, fd: int, workdir: str) -> int:
     user_ns = shell.user_ns
     user_ns["__name__"] = "__main__"
     shell.showtraceback = lambda *a, **k: None
+
     def plt_close(which):  # the figures a cell left open, if it plotted at all
         pyplot = sys.modules.get("matplotlib.pyplot")
         if pyplot is not None:
@@ -514,8 +574,13 @@ def _student_main(warm: Warm, fd: int, workdir: str) -> int:
 
         if not isinstance(meta, dict):
             raise TypeError("a malformed request")
-        check_own_work(obj, str(meta.get("what", "")), forbids=list(meta.get("forbids", [])),
-                       instead=str(meta.get("instead", "")), allows=list(meta.get("allows", [])))
+        check_own_work(
+            obj,
+            str(meta.get("what", "")),
+            forbids=list(meta.get("forbids", [])),
+            instead=str(meta.get("instead", "")),
+            allows=list(meta.get("allows", [])),
+        )
 
     restore_modules = _restore_modules
 
@@ -560,8 +625,13 @@ def _test_names(code) -> list:
     return out
 
 
-_BY_NAME = {"__import__": "__import__", "exec": "exec", "eval": "eval", "compile": "compile",
-            "import_module": "importlib.import_module"}
+_BY_NAME = {
+    "__import__": "__import__",
+    "exec": "exec",
+    "eval": "eval",
+    "compile": "compile",
+    "import_module": "importlib.import_module",
+}
 
 
 def dynamic_imports(source: str) -> list:
@@ -598,7 +668,7 @@ def marked_test_source(source: str) -> str:
     for i, line in enumerate(lines):
         if line.strip() != HIDDEN_BEGIN:
             continue
-        following = next((x for x in lines[i + 1:] if x.strip() and not x.lstrip().startswith("#")), "")
+        following = next((x for x in lines[i + 1 :] if x.strip() and not x.lstrip().startswith("#")), "")
         indent = following[: len(following) - len(following.lstrip())]
         lines[i] = f"{indent}{HIDDEN_MARK}()  {HIDDEN_BEGIN}"
     marked = "\n".join(lines)
@@ -606,9 +676,16 @@ def marked_test_source(source: str) -> str:
 
     tree = ast.parse(marked)  # a SyntaxError: the caller counts the cell as hidden from its start
     names = sum(1 for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id == HIDDEN_MARK)
-    alone = sum(1 for n in ast.walk(tree) if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call)
-                and isinstance(n.value.func, ast.Name) and n.value.func.id == HIDDEN_MARK
-                and not n.value.args and not n.value.keywords)
+    alone = sum(
+        1
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Expr)
+        and isinstance(n.value, ast.Call)
+        and isinstance(n.value.func, ast.Name)
+        and n.value.func.id == HIDDEN_MARK
+        and not n.value.args
+        and not n.value.keywords
+    )
     if alone != names:  # a mark inside brackets (a list of cases) would be part of an expression: `mark()(case)`
         raise SyntaxError("a hidden block's mark is not a statement of its own")
     return marked
@@ -622,8 +699,11 @@ def _hidden_safe_result(result: dict, link) -> dict:
     if result.get("status") != "error" or not link.tainted:
         return result
     kind = builtin_error_name(str(result.get("message", "")).split(":", 1)[0].strip())
-    message = (f"{kind} (its message is not shown: your code had received hidden inputs)" if kind else
-               "an error (not shown: your code had received hidden inputs)")
+    message = (
+        f"{kind} (its message is not shown: your code had received hidden inputs)"
+        if kind
+        else "an error (not shown: your code had received hidden inputs)"
+    )
     return {**result, "message": message}
 
 
@@ -644,17 +724,30 @@ def _trusted_main(warm: Warm, spec: dict, wfd: int, fd: int, student_pid: int) -
     def send(obj):
         data = ("\n" + secret + " " + json.dumps(obj) + "\n").encode()
         while data:
-            data = data[os.write(wfd, data):]
+            data = data[os.write(wfd, data) :]
 
-    channel.send_message(fd, {"jail": spec.get("jail"), "cgroup": spec.get("cgroup"),
-                              "memory_bytes": spec["memory_bytes"], "threads": spec["threads"]}, [])
+    channel.send_message(
+        fd,
+        {
+            "jail": spec.get("jail"),
+            "cgroup": spec.get("cgroup"),
+            "memory_bytes": spec["memory_bytes"],
+            "threads": spec["threads"],
+        },
+        [],
+    )
     link = channel.TrustedChannel(fd)
     for index, cell in enumerate(cells):  # read here, where no student code runs
         if cell["kind"] != "test":
             found = dynamic_imports(cell["source"])
             if found:
-                send({"t": "review", "text": f"{cell['label']} imports or runs code by name ({', '.join(found)}): "
-                                             "a call to a forbidden helper could hide behind it; read it"})
+                send(
+                    {
+                        "t": "review",
+                        "text": f"{cell['label']} imports or runs code by name ({', '.join(found)}): "
+                        "a call to a forbidden helper could hide behind it; read it",
+                    }
+                )
     import utils.checks
 
     utils.checks.use_grader(link.make, spec.get("hidden_seed"))
@@ -678,13 +771,19 @@ def _trusted_main(warm: Warm, spec: dict, wfd: int, fd: int, student_pid: int) -
             try:
                 result = _valid_result(link.request("run", source=cell["source"], filename=cell["filename"]))
                 if result["status"] not in ("ok", "error"):  # a student cell never passes or fails a test
-                    result = {**result, "status": "error", "message": "your process reported a status it cannot "
-                                                                      "give: " + result["status"]}
+                    result = {
+                        **result,
+                        "status": "error",
+                        "message": "your process reported a status it cannot give: " + result["status"],
+                    }
             except channel.ChannelClosed:
                 return student_gone()
             except (channel.ChannelError, ValueError, TypeError) as exc:
-                result = {"status": "error", "message": f"your process answered something the grader cannot "
-                                                        f"read ({exc})"[:MESSAGE_CAP], "restart": True}
+                result = {
+                    "status": "error",
+                    "message": f"your process answered something the grader cannot read ({exc})"[:MESSAGE_CAP],
+                    "restart": True,
+                }
             send({"t": "end", "i": index, "r": _hidden_safe_result(result, link)})
             if result.get("restart"):
                 return 0
@@ -715,12 +814,19 @@ def _trusted_main(warm: Warm, spec: dict, wfd: int, fd: int, student_pid: int) -
         except channel.ChannelError as exc:
             sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
             broken = True
-            result = {"status": "error", "message": f"your process answered something the grader cannot read "
-                                                    f"({exc}); the test scores nothing"[:MESSAGE_CAP]}
+            result = {
+                "status": "error",
+                "message": f"your process answered something the grader cannot read ({exc}); the test scores nothing"[
+                    :MESSAGE_CAP
+                ],
+            }
         except BaseException as exc:  # noqa: BLE001 - a failing test is the data we want
             sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
-            result = {"status": "failed" if isinstance(exc, AssertionError) else "error",
-                      "line": _locate_failure(exc, filename), "message": _describe(exc)}
+            result = {
+                "status": "failed" if isinstance(exc, AssertionError) else "error",
+                "line": _locate_failure(exc, filename),
+                "message": _describe(exc),
+            }
         else:
             sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
             result = {"status": "passed", "message": ""}
@@ -819,9 +925,21 @@ def _valid_result(r) -> dict:
     return out
 
 
-def run_jobs(engine: Engine, jobs_list: list, *, jobs: int, cell_timeout, notebook_timeout: float,
-             memory_bytes: int, on_finish, jail: dict | None = None, on_start=None, incoming=None,
-             hidden_seed: int | None = None, threads: int | None = None) -> None:
+def run_jobs(
+    engine: Engine,
+    jobs_list: list,
+    *,
+    jobs: int,
+    cell_timeout,
+    notebook_timeout: float,
+    memory_bytes: int,
+    on_finish,
+    jail: dict | None = None,
+    on_start=None,
+    incoming=None,
+    hidden_seed: int | None = None,
+    threads: int | None = None,
+) -> None:
     """Grade every Job with at most `jobs` children at once; call on_finish(job) as each ends.
 
     `jail` (the sandbox.Jail settings but the uid) jails every child; None runs them in the unsafe
@@ -832,8 +950,10 @@ def run_jobs(engine: Engine, jobs_list: list, *, jobs: int, cell_timeout, notebo
     running: dict = {}  # rfd -> job
     cell_limit = cell_timeout if callable(cell_timeout) else (lambda: cell_timeout)
     if threads is None:
-        threads = max(1, (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-                      // max(1, jobs))
+        threads = max(
+            1,
+            (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1) // max(1, jobs),
+        )
     counter = [0]
     groups = _jail_groups() if jail is not None else None  # control groups per jail, where the grader may make them
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -847,8 +967,7 @@ def run_jobs(engine: Engine, jobs_list: list, *, jobs: int, cell_timeout, notebo
         if not group_memory:
             if hasattr(engine, "wait_ready"):
                 engine.wait_ready()
-            group_memory.append(int(memory_bytes) + _resident_bytes(getattr(engine, "pid", None))
-                                + GROUP_MEMORY_MARGIN)
+            group_memory.append(int(memory_bytes) + _resident_bytes(getattr(engine, "pid", None)) + GROUP_MEMORY_MARGIN)
         return group_memory[0]
 
     def start(job):
@@ -858,12 +977,20 @@ def run_jobs(engine: Engine, jobs_list: list, *, jobs: int, cell_timeout, notebo
         rfd, wfd = os.pipe()
         spec_r, spec_w = os.pipe()
         spec = {
-            "cells": [{"kind": c["kind"], "source": c["source"], "label": c["label"],
-                       "filename": f"<test {c['grade_id']}>" if c["kind"] == "test" else f"<{c['label']}>"}
-                      for i, c in enumerate(job.cells)],
+            "cells": [
+                {
+                    "kind": c["kind"],
+                    "source": c["source"],
+                    "label": c["label"],
+                    "filename": f"<test {c['grade_id']}>" if c["kind"] == "test" else f"<{c['label']}>",
+                }
+                for i, c in enumerate(job.cells)
+            ],
             "skip": sorted(job.skip),
             "done": sorted(i for i in job.results if job.cells[i]["kind"] == "test"),
-            "secret": job.secret, "memory_bytes": memory_bytes, "threads": threads,
+            "secret": job.secret,
+            "memory_bytes": memory_bytes,
+            "threads": threads,
             # this submission's own seed (grade.submission_seed), read by the trusted process only
             "hidden_seed": job.hidden_seed if job.hidden_seed is not None else hidden_seed,
             "jail": None,
@@ -877,11 +1004,16 @@ def run_jobs(engine: Engine, jobs_list: list, *, jobs: int, cell_timeout, notebo
             if groups is not None:
                 # memory (shared memory included), processes and CPU for the whole jail: a share of the cores
                 # no larger than its share of the batch, so that no jail slows a classmate's past its limit
-                job.group = groups.jail(f"job-{counter[0]}", memory_bytes=jail_memory(),
-                                        max_pids=int(jail.get("max_processes", MAX_PROCESSES)),
-                                        cpu_cores=max(1.0, cores / max(1, jobs)))
-                spec["cgroup"] = {"name": job.group.name,
-                                  "parts": [[p.version, p.path, list(p.controllers)] for p in job.group.parts]}
+                job.group = groups.jail(
+                    f"job-{counter[0]}",
+                    memory_bytes=jail_memory(),
+                    max_pids=int(jail.get("max_processes", MAX_PROCESSES)),
+                    cpu_cores=max(1.0, cores / max(1, jobs)),
+                )
+                spec["cgroup"] = {
+                    "name": job.group.name,
+                    "parts": [[p.version, p.path, list(p.controllers)] for p in job.group.parts],
+                }
         try:
             job.pid = engine.spawn([spec_r, wfd])
         finally:
@@ -890,7 +1022,7 @@ def run_jobs(engine: Engine, jobs_list: list, *, jobs: int, cell_timeout, notebo
         data = json.dumps(spec).encode()
         try:
             while data:
-                data = data[os.write(spec_w, data):]
+                data = data[os.write(spec_w, data) :]
         except OSError:
             pass  # the child died reading it: its exit is handled below
         os.close(spec_w)
@@ -905,7 +1037,7 @@ def run_jobs(engine: Engine, jobs_list: list, *, jobs: int, cell_timeout, notebo
         if not line.startswith(prefix):
             return  # not from the grader: whatever student code wrote to the pipe is ignored
         try:
-            msg = json.loads(line[len(prefix):])
+            msg = json.loads(line[len(prefix) :])
             kind = msg.get("t")
             if kind == "done":
                 job.done = True

@@ -71,9 +71,11 @@ def main(argv=None) -> int:
         _nbgrader(course, "generate_assignment", AID, "--force")
         release_nb = course / "release" / AID / f"{AID}.ipynb"
         _submissions(release_nb, args.n, tmp / "subs")
-        print(f"grading {args.n} submissions of {AID} on {cores} cores: the local pool (--jobs {WORKERS}) and a "
-              f"LocalCluster of {WORKERS} worker processes (--cluster local:{WORKERS}), one after the other",
-              flush=True)
+        print(
+            f"grading {args.n} submissions of {AID} on {cores} cores: the local pool (--jobs {WORKERS}) and a "
+            f"LocalCluster of {WORKERS} worker processes (--cluster local:{WORKERS}), one after the other",
+            flush=True,
+        )
         import statistics
 
         runs = []
@@ -85,33 +87,46 @@ def main(argv=None) -> int:
                 total[mode], pace[mode], grades[mode] = _run(tmp / "subs", tmp / f"out-{mode}", *flags)
             agree &= grades["local"] == grades["cluster"]
             runs.append((total, pace))
-            print(f"  pair {pair}: local {total['local']:5.1f} s in all, {pace['local']:.3f} s per submission at its "
-                  f"steady pace; cluster {total['cluster']:5.1f} s, {pace['cluster']:.3f} s: "
-                  f"{(pace['cluster'] / pace['local'] - 1) * 100:+.1f} %", flush=True)
+            print(
+                f"  pair {pair}: local {total['local']:5.1f} s in all, {pace['local']:.3f} s per submission at its "
+                f"steady pace; cluster {total['cluster']:5.1f} s, {pace['cluster']:.3f} s: "
+                f"{(pace['cluster'] / pace['local'] - 1) * 100:+.1f} %",
+                flush=True,
+            )
         ratios = [p["cluster"] / p["local"] for _, p in runs]
         total, pace = runs[ratios.index(sorted(ratios)[(len(ratios) - 1) // 2])]  # the median pair
         overhead = statistics.median(ratios) - 1
         fixed = {m: total[m] - pace[m] * args.n for m in total}
         print(f"  grades.csv byte for byte equal (every pair): {agree}")
-        print(f"  the cluster's overhead per submission: {overhead * 100:+.1f} % (median of {len(ratios)} pairs; "
-              "target <= 10 %)")
-        print(f"  fixed cost of a run: {fixed['local']:.1f} s locally, {fixed['cluster']:.1f} s on the cluster "
-              f"({fixed['cluster'] - fixed['local']:+.1f} s: starting the cluster, and one warm engine per worker)")
+        print(
+            f"  the cluster's overhead per submission: {overhead * 100:+.1f} % (median of {len(ratios)} pairs; "
+            "target <= 10 %)"
+        )
+        print(
+            f"  fixed cost of a run: {fixed['local']:.1f} s locally, {fixed['cluster']:.1f} s on the cluster "
+            f"({fixed['cluster'] - fixed['local']:+.1f} s: starting the cluster, and one warm engine per worker)"
+        )
         per_worker = 1 / (pace["cluster"] * WORKERS)
-        print(f"  throughput: {per_worker:.2f} submissions per second per worker ({1 / per_worker:.2f} s of one "
-              "core per submission)")
+        print(
+            f"  throughput: {per_worker:.2f} submissions per second per worker ({1 / per_worker:.2f} s of one "
+            "core per submission)"
+        )
         client = _client_seconds(tmp / "subs")
         workers, n = 50, 10_000
         grading = n / (workers * per_worker)
         total_time = fixed["cluster"] + grading
-        print(f"  the client's work per submission: {client * 1000:.2f} ms (check the file, read its bytes), "
-              f"{n * client:.1f} s for {n:,}")
-        print(f"  projected: {n:,} submissions on {workers} workers in {total_time / 60:.1f} min "
-              f"({fixed['cluster']:.0f} s to start, {grading:.0f} s grading). Assumptions: each worker one core "
-              "like these, grading one submission at a time; this assignment's mix of answers; Dask's scheduler far from its "
-              f"limit ({workers * per_worker:.0f} tasks/s here; it handles thousands); the client's "
-              f"{client * 1000:.2f} ms per submission and its result writing keep up (they do at this rate); "
-              "workers and their engines started before the run, as a lasting cluster has them.")
+        print(
+            f"  the client's work per submission: {client * 1000:.2f} ms (check the file, read its bytes), "
+            f"{n * client:.1f} s for {n:,}"
+        )
+        print(
+            f"  projected: {n:,} submissions on {workers} workers in {total_time / 60:.1f} min "
+            f"({fixed['cluster']:.0f} s to start, {grading:.0f} s grading). Assumptions: each worker one core "
+            "like these, grading one submission at a time; this assignment's mix of answers; Dask's scheduler far from its "
+            f"limit ({workers * per_worker:.0f} tasks/s here; it handles thousands); the client's "
+            f"{client * 1000:.2f} ms per submission and its result writing keep up (they do at this rate); "
+            "workers and their engines started before the run, as a lasting cluster has them."
+        )
         return 0 if agree else 1
 
 

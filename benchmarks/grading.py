@@ -38,14 +38,24 @@ SOURCE = ROOT / "source"
 
 
 def _env() -> dict:
-    return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", TF_ENABLE_ONEDNN_OPTS="0", MPLBACKEND="Agg",
-                PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    return dict(
+        os.environ,
+        TF_CPP_MIN_LOG_LEVEL="3",
+        TF_ENABLE_ONEDNN_OPTS="0",
+        MPLBACKEND="Agg",
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    )
 
 
 def _nbgrader(course: Path, *args: str) -> None:
-    cmd = [str(Path(sys.executable).parent / "nbgrader"), *args, f"--CourseDirectory.root={course}",
-           f"--CourseDirectory.db_url=sqlite:///{course / 'gradebook.db'}", "--CourseDirectory.include=['*.ipynb']",
-           "--log-level=ERROR"]
+    cmd = [
+        str(Path(sys.executable).parent / "nbgrader"),
+        *args,
+        f"--CourseDirectory.root={course}",
+        f"--CourseDirectory.db_url=sqlite:///{course / 'gradebook.db'}",
+        "--CourseDirectory.include=['*.ipynb']",
+        "--log-level=ERROR",
+    ]
     proc = subprocess.run(cmd, cwd=course, env=_env(), capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
@@ -56,8 +66,11 @@ def _submissions(release_nb: Path, n: int, folder: Path, prefix: str = "student"
     import nbformat
 
     source = nbformat.read(SOURCE / AID / f"{AID}.ipynb", as_version=4)
-    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in source.cells
-               if c.metadata.get("nbgrader", {}).get("solution")}
+    answers = {
+        c.metadata["nbgrader"]["grade_id"]: c.source
+        for c in source.cells
+        if c.metadata.get("nbgrader", {}).get("solution")
+    }
     last = list(answers)[-1]
     students = [f"{prefix}{i:03d}" for i in range(n)]
     for i, student in enumerate(students):
@@ -75,8 +88,13 @@ def _submissions(release_nb: Path, n: int, folder: Path, prefix: str = "student"
 def timed_grade(subs: Path, out: Path, *flags: str) -> float:
     """Seconds `python -m autograder grade` takes on `subs` (a RuntimeError with its output if it fails)."""
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", AID, str(subs), "--out", str(out), *flags],
-                          cwd=ROOT, env=_env(), capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "autograder", "grade", AID, str(subs), "--out", str(out), *flags],
+        cwd=ROOT,
+        env=_env(),
+        capture_output=True,
+        text=True,
+    )
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         raise RuntimeError(proc.stdout + proc.stderr)
@@ -130,9 +148,12 @@ def _channel_cost(out: Path) -> None:
         return
     small, large = _round_trip_us(3.0), _round_trip_us(np.zeros((8, 16, 32), "float32"))
     mean = sum(counts) / len(counts)
-    print(f"  channel: {mean:.1f} requests per test cell (at most {max(counts)}); a round trip takes {small:.0f} us "
-          f"(a number) to {large:.0f} us (a 16 KB array) -> about {mean * small / 1000:.1f} to "
-          f"{mean * large / 1000:.1f} ms per test cell", flush=True)
+    print(
+        f"  channel: {mean:.1f} requests per test cell (at most {max(counts)}); a round trip takes {small:.0f} us "
+        f"(a number) to {large:.0f} us (a 16 KB array) -> about {mean * small / 1000:.1f} to "
+        f"{mean * large / 1000:.1f} ms per test cell",
+        flush=True,
+    )
 
 
 def floor_seconds(folder: Path, limit: int | None = None) -> float:
@@ -152,14 +173,22 @@ def floor_seconds(folder: Path, limit: int | None = None) -> float:
     import utils.tf_utils  # noqa: F401
 
     source = nbformat.read(SOURCE / AID / f"{AID}.ipynb", as_version=4)
-    tests = {c.metadata["nbgrader"]["grade_id"]: c.source for c in source.cells
-             if c.metadata.get("nbgrader", {}).get("grade") and not c.metadata["nbgrader"].get("solution")}
+    tests = {
+        c.metadata["nbgrader"]["grade_id"]: c.source
+        for c in source.cells
+        if c.metadata.get("nbgrader", {}).get("grade") and not c.metadata["nbgrader"].get("solution")
+    }
     paths = sorted(folder.glob(f"*/{AID}/{AID}.ipynb"))[:limit]
     cells_of = []
     for path in paths:
         nb = nbformat.read(path, as_version=4)
-        cells_of.append([tests.get(c.metadata.get("nbgrader", {}).get("grade_id"), c.source)
-                         for c in nb.cells if c.cell_type == "code"])
+        cells_of.append(
+            [
+                tests.get(c.metadata.get("nbgrader", {}).get("grade_id"), c.source)
+                for c in nb.cells
+                if c.cell_type == "code"
+            ]
+        )
     start = time.perf_counter()
     for cells in cells_of:
         namespace: dict = {"__name__": "__main__"}
@@ -173,8 +202,13 @@ def floor_seconds(folder: Path, limit: int | None = None) -> float:
 
 
 def _floor_in_fresh_process(folder: Path) -> float:
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.grading", "--floor", str(folder)], cwd=ROOT, env=_env(),
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.grading", "--floor", str(folder)],
+        cwd=ROOT,
+        env=_env(),
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0:
         raise RuntimeError(proc.stdout + proc.stderr)
     return float(proc.stdout.strip().splitlines()[-1])
@@ -204,14 +238,21 @@ def main(argv=None) -> int:
         _nbgrader(course, "autograde", AID, "--force")
         t_nbgrader = time.perf_counter() - start
         per_nb = t_nbgrader / args.n
-        print(f"  nbgrader autograde (serial), {args.n}:  {t_nbgrader:7.1f} s  ({per_nb:.2f} s per notebook)",
-              flush=True)
+        print(
+            f"  nbgrader autograde (serial), {args.n}:  {t_nbgrader:7.1f} s  ({per_nb:.2f} s per notebook)", flush=True
+        )
         t_ours, ours = _ours(ours_subs, tmp / "out")
-        print(f"  python -m autograder grade, {args.n}:    {t_ours:7.1f} s  ({t_ours / args.n:.2f} s per notebook, "
-              "jailed)", flush=True)
+        print(
+            f"  python -m autograder grade, {args.n}:    {t_ours:7.1f} s  ({t_ours / args.n:.2f} s per notebook, "
+            "jailed)",
+            flush=True,
+        )
         t_unsafe, unsafe = _ours(ours_subs, tmp / "out-unsafe", "--unsafe-shared-process")
-        print(f"  the same, --unsafe-shared-process: {t_unsafe:7.1f} s  -> the jail costs "
-              f"{(t_ours - t_unsafe) / args.n * 1000:+.0f} ms per submission", flush=True)
+        print(
+            f"  the same, --unsafe-shared-process: {t_unsafe:7.1f} s  -> the jail costs "
+            f"{(t_ours - t_unsafe) / args.n * 1000:+.0f} ms per submission",
+            flush=True,
+        )
 
         from nbgrader.api import Gradebook
 
@@ -227,15 +268,20 @@ def main(argv=None) -> int:
         _submissions(release_nb, args.large, large)
         t_large, _ = _ours(large, tmp / "out-large")
         projected = per_nb * args.large
-        print(f"  python -m autograder grade, {args.large}:   {t_large:7.1f} s  ({t_large / args.large:.2f} s per "
-              f"notebook, jailed); nbgrader extrapolated: {projected:.0f} s")
+        print(
+            f"  python -m autograder grade, {args.large}:   {t_large:7.1f} s  ({t_large / args.large:.2f} s per "
+            f"notebook, jailed); nbgrader extrapolated: {projected:.0f} s"
+        )
         print(f"  speed-up at {args.large}: {projected / t_large:.1f}x  (target >= 20x)")
         cores = len(os.sched_getaffinity(0))
         floor = _floor_in_fresh_process(large)
         ideal = floor * args.large / cores
-        print(f"  floor: the same cells on the same answers in one warm process (no jail, no channel): "
-              f"{floor:.3f} s per submission, {ideal:.1f} s for {args.large} on {cores} cores if perfectly "
-              f"parallel -> ours is {t_large / ideal:.2f}x the floor (aim <= 1.5x)", flush=True)
+        print(
+            f"  floor: the same cells on the same answers in one warm process (no jail, no channel): "
+            f"{floor:.3f} s per submission, {ideal:.1f} s for {args.large} on {cores} cores if perfectly "
+            f"parallel -> ours is {t_large / ideal:.2f}x the floor (aim <= 1.5x)",
+            flush=True,
+        )
         return 0 if agree else 1
 
 

@@ -80,6 +80,7 @@ def _without_kernel(fn):
             return fn()
         finally:
             _kernels.pair_counter = real
+
     return run
 
 
@@ -131,8 +132,10 @@ def main(argv=None) -> int:
         results.append(_row(name, ours, sk, "sklearn", 30, "faster"))
         results.append(_row(name, ours, floor, "np.sum(yt)+np.sum(yp)", 3, "slower"))
         print(f"{'':<34} (in CPU time of this process: {cpu['ours'] / cpu['floor']:.2f}x np.sum)")
-        print(f"{'':<34} (for information, the numpy path without numba: {times['numpy path'] * 1e3:.2f} ms, "
-              f"{times['numpy path'] / floor:.2f}x np.sum)")
+        print(
+            f"{'':<34} (for information, the numpy path without numba: {times['numpy path'] * 1e3:.2f} ms, "
+            f"{times['numpy path'] / floor:.2f}x np.sum)"
+        )
         del y_true, y_pred
 
     first = _first_call_in_fresh_process(10)
@@ -146,9 +149,9 @@ def main(argv=None) -> int:
     labels = np.arange(k)
 
     def sklearn_loop():
-        return np.stack([
-            skm.confusion_matrix(y_true[mask[:, t], t], y_pred[mask[:, t], t], labels=labels) for t in range(STEPS)
-        ])
+        return np.stack(
+            [skm.confusion_matrix(y_true[mask[:, t], t], y_pred[mask[:, t], t], labels=labels) for t in range(STEPS)]
+        )
 
     namings = {  # every way of naming the classes must meet the target
         "labels=[0, 1, 2]": dict(labels=list(labels)),
@@ -161,8 +164,13 @@ def main(argv=None) -> int:
         for how, kw in namings.items():
             if not np.array_equal(M.per_step_confusion_matrix(y_true, y_pred, mask=mask, **kw), expected):
                 raise AssertionError(f"per_step_confusion_matrix with {how} disagrees with scikit-learn")
-        ours = best_times({how: (lambda kw=kw: M.per_step_confusion_matrix(y_true, y_pred, mask=mask, **kw))
-                           for how, kw in namings.items()}, args.repeats)
+        ours = best_times(
+            {
+                how: (lambda kw=kw: M.per_step_confusion_matrix(y_true, y_pred, mask=mask, **kw))
+                for how, kw in namings.items()
+            },
+            args.repeats,
+        )
         sk = best_time(sklearn_loop, args.sklearn_repeats)
     print(f"per_step_confusion {BATCH}x{STEPS} masked, K={k}:")
     for how in namings:

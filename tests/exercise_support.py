@@ -49,17 +49,28 @@ def answer_tables(variable: str, wrong: dict, right: list) -> tuple[dict, dict]:
     `wrong` maps a literal, written as in the cell (`"'a'"`, `'3'`), to the phrase
     its failure message must contain; `right` lists literals that must pass.
     """
-    return ({(variable, literal): (f"{variable} = {literal}\n", [phrase]) for literal, phrase in wrong.items()},
-            {(variable, literal): f"{variable} = {literal}\n" for literal in right})
+    return (
+        {(variable, literal): (f"{variable} = {literal}\n", [phrase]) for literal, phrase in wrong.items()},
+        {(variable, literal): f"{variable} = {literal}\n" for literal in right},
+    )
 
 
 def _case_id(key) -> str:
     return f"{key[0]}-{key[1]}"
 
 
-def exercise_tests(stem: str, exercises: list[str], wrong: dict, right: dict, *, min_wrong: int = 3,
-                   min_right: int = 2, stub_error_in_message: bool = False, requires: str | None = None,
-                   hidden_only: dict | None = None) -> dict:
+def exercise_tests(
+    stem: str,
+    exercises: list[str],
+    wrong: dict,
+    right: dict,
+    *,
+    min_wrong: int = 3,
+    min_right: int = 2,
+    stub_error_in_message: bool = False,
+    requires: str | None = None,
+    hidden_only: dict | None = None,
+) -> dict:
     """The `nb` fixture and the tests every assignment shares, by name.
 
     - test_source_notebook_runs_and_every_test_cell_passes: the whole source
@@ -120,8 +131,11 @@ def exercise_tests(stem: str, exercises: list[str], wrong: dict, right: dict, *,
     def test_release_stub_fails(nb, name):
         results = nb.assert_fails(name, nb.release_stub(name))
         for r in results.values():
-            assert r.passed or r.error_type == "NotImplementedError" or (
-                stub_error_in_message and "NotImplementedError" in r.message), results
+            assert (
+                r.passed
+                or r.error_type == "NotImplementedError"
+                or (stub_error_in_message and "NotImplementedError" in r.message)
+            ), results
 
     @pytest.mark.parametrize("key", list(wrong), ids=_case_id)
     def test_wrong_answers_fail_and_teach(nb, key):
@@ -141,7 +155,8 @@ def exercise_tests(stem: str, exercises: list[str], wrong: dict, right: dict, *,
             return  # a form-only cell prints FORM OK, never PASS; hidden_only says why no visible case can catch it
         assert any(not r.passed for r in results.values()), (
             f"{stem}/{key}: every visible test cell prints PASS for this wrong answer:\n{printed}\n"
-            "give the requirement a visible case, or list it in hidden_only with the reason")
+            "give the requirement a visible case, or list it in hidden_only with the reason"
+        )
 
     @pytest.mark.parametrize("name", exercises)
     def test_release_hides_the_answers(nb, name):
@@ -155,7 +170,8 @@ def exercise_tests(stem: str, exercises: list[str], wrong: dict, right: dict, *,
                 other = nb.check_release(name, wrong[key][0])
                 if all(r.passed for r in other.values()):
                     assert "".join(r.stdout for r in other.values()) == printed, (
-                        f"{stem}/{key}: the release tells this wrong answer from the right one")
+                        f"{stem}/{key}: the release tells this wrong answer from the right one"
+                    )
 
     def test_delegation_is_caught_for_every_exercise_that_forbids_it(nb):
         """An exercise whose test cells declare check_own_work has a delegating wrong answer in the table."""
@@ -177,13 +193,16 @@ def exercise_tests(stem: str, exercises: list[str], wrong: dict, right: dict, *,
         for name in exercises:
             assert sum(key[0] == name for key in right) >= min_right, name
 
-    visible = {
-        "test_wrong_answers_never_pass_visibly": test_wrong_answers_never_pass_visibly,
-        "test_release_hides_the_answers": test_release_hides_the_answers,
-        "test_hidden_only_names_real_variants": test_hidden_only_names_real_variants,
-        "test_delegation_is_caught_for_every_exercise_that_forbids_it":
-            test_delegation_is_caught_for_every_exercise_that_forbids_it,
-    } if audited else {}
+    visible = (
+        {
+            "test_wrong_answers_never_pass_visibly": test_wrong_answers_never_pass_visibly,
+            "test_release_hides_the_answers": test_release_hides_the_answers,
+            "test_hidden_only_names_real_variants": test_hidden_only_names_real_variants,
+            "test_delegation_is_caught_for_every_exercise_that_forbids_it": test_delegation_is_caught_for_every_exercise_that_forbids_it,
+        }
+        if audited
+        else {}
+    )
     return {
         **visible,
         "nb": nb,

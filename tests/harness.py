@@ -115,7 +115,7 @@ class ExerciseNotebook:
             return Result(gid, False, str(exc), type(exc).__name__, out.getvalue())
         return Result(gid, True, "", None, out.getvalue())
 
-    def run(self) -> "ExerciseNotebook":
+    def run(self) -> ExerciseNotebook:
         """Execute the whole source notebook once (cached)."""
         if self.namespace is not None:
             return self
@@ -152,8 +152,11 @@ class ExerciseNotebook:
     def check_release(self, name: str, source: str) -> dict[str, Result]:
         """Like `check`, but run the RELEASE test cells of `name` (visible checks only, as a learner runs them)."""
         release = nbformat.read(self.release_path, as_version=4)
-        cells = [c for c in release.cells
-                 if c.cell_type == "code" and _meta(c).get("grade") and exercise_of(_meta(c).get("grade_id", "")) == name]
+        cells = [
+            c
+            for c in release.cells
+            if c.cell_type == "code" and _meta(c).get("grade") and exercise_of(_meta(c).get("grade_id", "")) == name
+        ]
         if not cells:
             raise KeyError(f"release/{self.stem} has no test cells for {name!r}: run `make release`")
         return self._check_cells(name, source, cells)
@@ -168,8 +171,10 @@ class ExerciseNotebook:
                 with contextlib.redirect_stdout(io.StringIO()):
                     self._exec(source, namespace, f"{name} (variant)")
             except Exception as exc:  # noqa: BLE001 - a variant that does not even define is a fail
-                return {_meta(c)["grade_id"]: Result(_meta(c)["grade_id"], False, str(exc), type(exc).__name__, "")
-                        for c in cells}
+                return {
+                    _meta(c)["grade_id"]: Result(_meta(c)["grade_id"], False, str(exc), type(exc).__name__, "")
+                    for c in cells
+                }
             return {_meta(c)["grade_id"]: self._run_test(c, namespace) for c in cells}
         finally:
             os.chdir(cwd)

@@ -41,8 +41,14 @@ except ImportError:  # the requirements pin playwright; the tests below say so i
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 SERVER_START_S = 120  # `make lab` may first bring .venv up to date
 PAGE_S = 90  # JupyterLab and the notebook appear
@@ -91,14 +97,22 @@ def _free_port() -> int:
 def lab_server(tmp_path_factory):
     """JupyterLab started by `make lab`; yields (base url, token); killed at the end."""
     port, token = _free_port(), secrets.token_hex(16)
-    lab_args = (f"--no-browser --port={port} --ServerApp.token={token} --ServerApp.ip=127.0.0.1 "
-                "--ServerApp.port_retries=0 --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate")
+    lab_args = (
+        f"--no-browser --port={port} --ServerApp.token={token} --ServerApp.ip=127.0.0.1 "
+        "--ServerApp.port_retries=0 --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"
+    )
     # `make lab` itself adds --allow-root when it runs as root (CI, containers).
     log_path = tmp_path_factory.mktemp("lab") / "lab.log"
     env = {k: v for k, v in os.environ.items() if k not in ("COURSE_FORCE_COLAB", "COURSE_REPOSITORY")}
     with open(log_path, "wb") as log:
-        server = subprocess.Popen(["make", "--no-print-directory", "lab", f"LAB_ARGS={lab_args}"], cwd=ROOT,
-                                  stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        server = subprocess.Popen(
+            ["make", "--no-print-directory", "lab", f"LAB_ARGS={lab_args}"],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + SERVER_START_S

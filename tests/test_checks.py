@@ -128,8 +128,13 @@ def test_check_close_recognises_generic_slips(got_fn, words):
 
 def test_check_close_named_mistakes_win_and_hint_is_fallback():
     x = np.array([1.0, 2.0])
-    msg = failure(checks.check_close, np.tanh(x), np.tanh(x + 0.5), "rnn_step(...)",
-                  mistakes={"you left out the bias b_h": np.tanh(x), "never this": x})
+    msg = failure(
+        checks.check_close,
+        np.tanh(x),
+        np.tanh(x + 0.5),
+        "rnn_step(...)",
+        mistakes={"you left out the bias b_h": np.tanh(x), "never this": x},
+    )
     assert "likely mistake: you left out the bias b_h" in msg
     msg = failure(checks.check_close, [9.0, 9.5], [1.0, 2.0], "f(...)", hint="read the formula again")
     assert "likely mistake: read the formula again" in msg
@@ -150,8 +155,13 @@ def test_check_close_wrong_shape_and_non_numeric():
 def test_check_equal(capsys):
     quiet(capsys, checks.check_equal, [[1, 2], [3, 4]], np.array([[1, 2], [3, 4]]), "cm")
     quiet(capsys, checks.check_equal, "b", "b", "answer")
-    msg = failure(checks.check_equal, [[1, 3], [2, 4]], [[1, 2], [3, 4]], "cm",
-                  mistakes={"rows and columns swapped": [[1, 3], [2, 4]]})
+    msg = failure(
+        checks.check_equal,
+        [[1, 3], [2, 4]],
+        [[1, 2], [3, 4]],
+        "cm",
+        mistakes={"rows and columns swapped": [[1, 3], [2, 4]]},
+    )
     assert "not what was expected" in msg and "likely mistake: rows and columns swapped" in msg
     assert "got:      'c'" in failure(checks.check_equal, "c", "b", "answer")
 
@@ -171,8 +181,9 @@ def test_check_raises(capsys):
 
 def test_check_choice(capsys):
     quiet(capsys, checks.check_choice, " B ", "b", "answer_why_rnn", options="abcd")
-    msg = failure(checks.check_choice, "a", "b", "answer_why_rnn",
-                  explanations={"a": "an RNN reads one step at a time"})
+    msg = failure(
+        checks.check_choice, "a", "b", "answer_why_rnn", explanations={"a": "an RNN reads one step at a time"}
+    )
     assert "'a' is not the best answer" in msg and "why not: an RNN reads one step at a time" in msg
     assert "not one of the options" in failure(checks.check_choice, "e", "b", "answer", options="abcd")
 
@@ -247,22 +258,33 @@ def test_exercise_fractional_points(capsys):
 
 
 def test_check_sequence_shape_batch_first(capsys):
-    quiet(capsys, checks.check_sequence_shape, np.zeros((2, 4, 5)), batch=2, time=4, batch_first=True,
-          what="x", rest=(5,))
-    quiet(capsys, checks.check_sequence_shape, np.zeros((4, 2, 5)), batch=2, time=4, batch_first=False,
-          what="x", rest=(5,))
-    msg = failure(checks.check_sequence_shape, np.zeros((4, 2, 5)), batch=2, time=4, batch_first=True,
-                  what="x", rest=(5,))
+    quiet(
+        capsys, checks.check_sequence_shape, np.zeros((2, 4, 5)), batch=2, time=4, batch_first=True, what="x", rest=(5,)
+    )
+    quiet(
+        capsys,
+        checks.check_sequence_shape,
+        np.zeros((4, 2, 5)),
+        batch=2,
+        time=4,
+        batch_first=False,
+        what="x",
+        rest=(5,),
+    )
+    msg = failure(
+        checks.check_sequence_shape, np.zeros((4, 2, 5)), batch=2, time=4, batch_first=True, what="x", rest=(5,)
+    )
     assert "expected shape: (2, 4, 5)" in msg
     assert "this looks time-major" in msg and "batch_first=True" in msg
-    msg = failure(checks.check_sequence_shape, np.zeros((2, 4, 5)), batch=2, time=4, batch_first=False,
-                  what="x", rest=(5,))
+    msg = failure(
+        checks.check_sequence_shape, np.zeros((2, 4, 5)), batch=2, time=4, batch_first=False, what="x", rest=(5,)
+    )
     assert "this looks batch-first" in msg and "batch_first=False" in msg
-    msg = failure(checks.check_sequence_shape, np.zeros((4, 5)), batch=1, time=4, batch_first=True,
-                  what="x", rest=(5,))
+    msg = failure(checks.check_sequence_shape, np.zeros((4, 5)), batch=1, time=4, batch_first=True, what="x", rest=(5,))
     assert "batch axis" in msg
-    msg = failure(checks.check_sequence_shape, np.zeros((2, 4, 7)), batch=2, time=4, batch_first=True,
-                  what="x", rest=(5,))
+    msg = failure(
+        checks.check_sequence_shape, np.zeros((2, 4, 7)), batch=2, time=4, batch_first=True, what="x", rest=(5,)
+    )
     assert "expects (batch, time, ...)" in msg
     with pytest.raises(TypeError, match="batch_first"):
         checks.check_sequence_shape(np.zeros((2, 4)), batch=2, time=4, batch_first="yes", what="x")
@@ -343,8 +365,9 @@ def test_metric_mistakes_against_sklearn():
     assert "you computed recall" in msg
     msg = failure(checks.check_close, p, r, "recall(cm)", mistakes=checks.metric_mistakes(cm, "recall"))
     assert "you computed precision" in msg
-    msg = failure(checks.check_close, (p + r) / 2, f1_score(y_true, y_pred), "f1(cm)",
-                  mistakes=checks.metric_mistakes(cm, "f1"))
+    msg = failure(
+        checks.check_close, (p + r) / 2, f1_score(y_true, y_pred), "f1(cm)", mistakes=checks.metric_mistakes(cm, "f1")
+    )
     assert "harmonic mean" in msg
     msg = failure(checks.check_close, 35 / 100, 0.85, "accuracy(cm)", mistakes=checks.metric_mistakes(cm, "accuracy"))
     assert "trace / total" in msg

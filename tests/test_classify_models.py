@@ -26,8 +26,7 @@ def task():
 
 def _bar_scores(y, proba):
     pred = (proba >= 0.5).astype(int)
-    return (accuracy_score(y, pred), precision_score(y, pred, zero_division=0),
-            recall_score(y, pred, zero_division=0))
+    return (accuracy_score(y, pred), precision_score(y, pred, zero_division=0), recall_score(y, pred, zero_division=0))
 
 
 # ----------------------------------------------------------------------------
@@ -88,12 +87,15 @@ def test_torch_classifier_is_an_embedding_a_recurrent_layer_and_a_head_on_its_la
     assert c.RNNClassifier(len(ORDER_VOCAB)).cell == "rnn"  # lesson 05's model: a plain tanh RNN
 
 
-@pytest.mark.parametrize("kwargs,error,fragment", [
-    (dict(cell="transformer"), ValueError, "cell"),
-    (dict(hidden_size=0), ValueError, "hidden_size"),
-    (dict(embed_dim=4.0), TypeError, "embed_dim"),
-    (dict(vocab_size=-3), ValueError, "vocab_size"),
-])
+@pytest.mark.parametrize(
+    "kwargs,error,fragment",
+    [
+        (dict(cell="transformer"), ValueError, "cell"),
+        (dict(hidden_size=0), ValueError, "hidden_size"),
+        (dict(embed_dim=4.0), TypeError, "embed_dim"),
+        (dict(vocab_size=-3), ValueError, "vocab_size"),
+    ],
+)
 def test_both_classifiers_name_a_bad_option(torch_mod, tf_mod, kwargs, error, fragment):
     args = dict(vocab_size=len(ORDER_VOCAB), embed_dim=4, hidden_size=6)
     args.update(kwargs)
@@ -140,8 +142,9 @@ def test_torch_early_stopping_restores_the_best_epoch(torch_mod):
     (tr, ytr), (va, yva) = random_split(*with_duplicates(X, y, seed=5), (0.7, 0.3), seed=5)
     torch.manual_seed(0)
     model = c.RNNClassifier(len(ORDER_VOCAB), 8, 32)
-    hist = c.train_classifier(model, (tr, ytr), (va, yva), epochs=30, lr=2e-2, batch_size=64,
-                              patience=2, progress=False)
+    hist = c.train_classifier(
+        model, (tr, ytr), (va, yva), epochs=30, lr=2e-2, batch_size=64, patience=2, progress=False
+    )
     assert hist["stopped_epoch"] <= 30 and hist["best_epoch"] == int(np.argmin(hist["val_loss"])) + 1
     assert hist["stopped_epoch"] - hist["best_epoch"] == 2 or hist["stopped_epoch"] == 30
     p = c.predict_proba(model, va)
@@ -179,8 +182,16 @@ def test_keras_rnn_clears_the_bar_and_the_baseline_does_not(tf_mod, task):
     c.train_classifier(bag, task["train"], task["val"], progress=False, **SETTINGS)
     acc_bag, _, _ = _bar_scores(task["test"][1], c.predict_proba(bag, task["test"][0]))
     assert acc_bag <= 0.60, acc_bag
-    assert set(hist) >= {"loss", "val_loss", "accuracy", "val_accuracy", "val_precision", "val_recall",
-                         "best_epoch", "stopped_epoch"}
+    assert set(hist) >= {
+        "loss",
+        "val_loss",
+        "accuracy",
+        "val_accuracy",
+        "val_precision",
+        "val_recall",
+        "best_epoch",
+        "stopped_epoch",
+    }
 
 
 def test_keras_metrics_callback_agrees_with_scikit_learn(tf_mod, task):

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, precision_score, recall_score
 
+from utils.data import CLINIC_MODEL_IDS, CLINIC_PITFALLS, CLINIC_SPLITS, load_clinic
 from utils.data import clinic as clinic_module
-from utils.data import load_clinic, CLINIC_MODEL_IDS, CLINIC_PITFALLS, CLINIC_SPLITS
 
 SEEDS = [0, 1, 7, 2024]
 
@@ -83,14 +83,19 @@ def test_each_pitfall_belongs_to_exactly_one_model(seed):
 
     paradox = [m for m in CLINIC_MODEL_IDS if test[m]["accuracy"] > baseline and test[m]["recall"] < 0.5]
     leakage = [m for m in CLINIC_MODEL_IDS if val[m]["accuracy"] - test[m]["accuracy"] > 0.05]
-    overfit = [m for m in CLINIC_MODEL_IDS
-               if train[m]["accuracy"] - val[m]["accuracy"] > 0.05
-               and abs(val[m]["accuracy"] - test[m]["accuracy"]) < 0.02]
+    overfit = [
+        m
+        for m in CLINIC_MODEL_IDS
+        if train[m]["accuracy"] - val[m]["accuracy"] > 0.05 and abs(val[m]["accuracy"] - test[m]["accuracy"]) < 0.02
+    ]
     order = clinic.order_matters["test"]
     y = clinic.labels["test"]
-    blind = [m for m in CLINIC_MODEL_IDS
-             if abs(accuracy_score(y[order], clinic.models[m].predictions["test"][order]) - 0.5) < 0.05
-             and accuracy_score(y[~order], clinic.models[m].predictions["test"][~order]) > 0.9]
+    blind = [
+        m
+        for m in CLINIC_MODEL_IDS
+        if abs(accuracy_score(y[order], clinic.models[m].predictions["test"][order]) - 0.5) < 0.05
+        and accuracy_score(y[~order], clinic.models[m].predictions["test"][~order]) > 0.9
+    ]
     assert (paradox, leakage, overfit, blind) == (["kestrel"], ["heron"], ["osprey"], ["plover"])
 
     # the overfit model's validation loss bottoms out early; the others' do not turn up
@@ -125,6 +130,7 @@ def test_bad_seed_is_refused(bad):
 
 # ----------------------------------------------------------------------------- issue 11: the references and the protocol
 
+
 def test_reference_diagnosis_names_each_pitfall_once():
     from utils.data.clinic import diagnose_clinic
 
@@ -151,21 +157,26 @@ def test_the_diagnosis_is_a_table_of_rules_whose_thresholds_are_named_once(monke
 
 def test_sealed_test_split_refuses_every_read_and_choices_read_validation_only():
     import pytest
+
     from utils.data.clinic import SplitSealedError, deployments_on_validation, diagnose_clinic, seal_split
 
     clinic = load_clinic(0)
     sealed = seal_split(clinic, "test")
-    reads = [lambda: sealed.labels["test"], lambda: sealed.labels.get("test"),
-             lambda: np.asarray(dict.__getitem__(sealed.labels, "test")),
-             lambda: sealed.models["wren"].predictions["test"], lambda: sealed.order_matters["test"],
-             lambda: dict.__getitem__(sealed.labels, "test") == 1]
+    reads = [
+        lambda: sealed.labels["test"],
+        lambda: sealed.labels.get("test"),
+        lambda: np.asarray(dict.__getitem__(sealed.labels, "test")),
+        lambda: sealed.models["wren"].predictions["test"],
+        lambda: sealed.order_matters["test"],
+        lambda: dict.__getitem__(sealed.labels, "test") == 1,
+    ]
     for read in reads:
         with pytest.raises(SplitSealedError, match="made on validation data"):
             read()
     np.testing.assert_array_equal(sealed.labels["val"], clinic.labels["val"])
     assert "test=sealed" in repr(sealed)
     diagnosis = diagnose_clinic(clinic)
-    chosen = deployments_on_validation(sealed, diagnosis)    # reads no test data
+    chosen = deployments_on_validation(sealed, diagnosis)  # reads no test data
     assert chosen == deployments_on_validation(clinic, diagnosis)
     leaky = [m for m, d in diagnosis.items() if d == "leakage"]
     assert leaky and not set(leaky) & set(chosen.values())

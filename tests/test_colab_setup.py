@@ -110,8 +110,12 @@ def _build_base() -> Path:
 
 
 def _site_packages(python: Path) -> Path:
-    out = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                         check=True, capture_output=True, text=True).stdout.strip()
+    out = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     return Path(out)
 
 
@@ -133,7 +137,9 @@ def colab_instance(dest: Path) -> Path:
 def pip_freeze(python: Path) -> dict[str, str]:
     out = subprocess.run(
         [str(python), "-m", "pip", "list", "--format=json", "--disable-pip-version-check"],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     # names normalised as PEP 503 does (tensorflow_cpu and tensorflow-cpu are one package)
     return {re.sub(r"[-_.]+", "-", d["name"]).lower(): d["version"] for d in json.loads(out)}
@@ -145,10 +151,16 @@ def snapshot_repository(dest: Path) -> Path:
     Tracked and untracked-but-not-ignored files are copied, so uncommitted work
     is what gets tested. Nothing in the working tree's own git state changes.
     """
-    files = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT, check=True, capture_output=True,
-    ).stdout.decode().split("\0")
+    files = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for rel in filter(None, files):
         src = ROOT / rel
         if not src.is_file():
@@ -156,13 +168,11 @@ def snapshot_repository(dest: Path) -> Path:
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src, target)
-    git = ["git", "-c", "user.name=course-test", "-c", "user.email=course-test@localhost",
-           "-c", "commit.gpgsign=false"]
+    git = ["git", "-c", "user.name=course-test", "-c", "user.email=course-test@localhost", "-c", "commit.gpgsign=false"]
     subprocess.run([*git, "init", "-q", "-b", "main"], cwd=dest, check=True)
     subprocess.run([*git, "add", "-A"], cwd=dest, check=True)
     subprocess.run([*git, "commit", "-q", "-m", "snapshot for the simulated Colab test"], cwd=dest, check=True)
     return dest
-
 
 
 # ----------------------------------------------------------------------------
@@ -178,21 +188,30 @@ def execute(nb, python: Path, workdir: Path, env: dict, timeout: int = CELL_TIME
 
     spec_dir = workdir.parent / f"kernels-{workdir.name}"
     (spec_dir / "fake-colab").mkdir(parents=True, exist_ok=True)
-    (spec_dir / "fake-colab" / "kernel.json").write_text(json.dumps({
-        "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "fake Colab", "language": "python",
-    }))
+    (spec_dir / "fake-colab" / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "fake Colab",
+                "language": "python",
+            }
+        )
+    )
     km = KernelManager(kernel_name="fake-colab", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(spec_dir)]))
-    client = NotebookClient(nb, km=km, timeout=timeout, allow_errors=True,
-                            resources={"metadata": {"path": str(workdir)}})
+    client = NotebookClient(
+        nb, km=km, timeout=timeout, allow_errors=True, resources={"metadata": {"path": str(workdir)}}
+    )
     client.execute(env=env, stderr=subprocess.DEVNULL)
     return nb
 
 
 def kernel_env(**extra) -> dict:
     """The environment of a learner's kernel: nothing that points at the course's own checkout."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONPATH", "VIRTUAL_ENV", "COURSE_REPOSITORY", "COURSE_FORCE_COLAB")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PYTHONPATH", "VIRTUAL_ENV", "COURSE_REPOSITORY", "COURSE_FORCE_COLAB")
+    }
     env.update(MPLBACKEND="module://matplotlib_inline.backend_inline", PYTHONNOUSERSITE="1", **extra)
     return env
 
@@ -289,7 +308,8 @@ def test_release_notebook_on_simulated_colab(path: Path, course_clone: Path, tmp
 
     def caused_by_a_stub(error) -> bool:
         return error[0] == "NotImplementedError" or (
-            error[0] == "NameError" and any(f"'{name}'" in error[1] for name in answers))
+            error[0] == "NameError" and any(f"'{name}'" in error[1] for name in answers)
+        )
 
     points = 0.0
     for i, cell in enumerate(nb.cells):
@@ -305,7 +325,8 @@ def test_release_notebook_on_simulated_colab(path: Path, course_clone: Path, tmp
             assert "Score so far: 0/" in text
         else:
             assert error is None or caused_by_a_stub(error), (
-                f"cell {i} failed on simulated Colab:\n{cell.source[:300]}\n{text}")
+                f"cell {i} failed on simulated Colab:\n{cell.source[:300]}\n{text}"
+            )
     assert points > 0, "the release notebook has no graded test cells"
     # the README promises: the last cell shows the score so far
     last = [c for c in nb.cells if c.cell_type == "code"][-1]

@@ -17,8 +17,12 @@ TOOL = ROOT / "tools" / "device_check.py"
 
 def _run(*paths, tmp_path):
     report = tmp_path / "report.json"
-    proc = subprocess.run([sys.executable, str(TOOL), *map(str, paths), "--json", str(report)],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, str(TOOL), *map(str, paths), "--json", str(report)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     return proc, json.loads(report.read_text())
 
 
@@ -27,16 +31,19 @@ def test_a_lesson_runs_and_names_its_device(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert report["ok"] and report["failed_cell"] is None and report["stderr"] == ""
     import torch
+
     want = "cuda" if torch.cuda.is_available() else "cpu"
     assert report["device"] == want
     assert "1 of 1 notebooks ran cleanly" in proc.stdout
 
 
 def test_a_broken_cell_or_stderr_fails_and_is_named(tmp_path):
-    nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_code_cell("x = 1"),
-        nbformat.v4.new_code_cell("import sys\nprint('careful', file=sys.stderr)"),
-    ])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell("x = 1"),
+            nbformat.v4.new_code_cell("import sys\nprint('careful', file=sys.stderr)"),
+        ]
+    )
     noisy = tmp_path / "noisy.ipynb"
     nbformat.write(nb, noisy)
     nb.cells.append(nbformat.v4.new_code_cell("raise ValueError('the third cell breaks')"))

@@ -19,7 +19,7 @@ EXERCISES = ["SpamRNN", "train_step", "evaluate", "choose_threshold", "answer_pi
 
 # ----------------------------------------------------------------------------- evaluate (both tracks)
 
-EVAL = '''
+EVAL = """
 def evaluate(y_true, proba, threshold=0.5):
     y_true = np.asarray(y_true)
     y_pred = ({cmp}).astype(int)
@@ -30,9 +30,13 @@ def evaluate(y_true, proba, threshold=0.5):
         "f1": metrics.f1_score(y_true, y_pred, zero_division=0),
         "confusion_matrix": {cm},
     }}
-'''
-EGOOD = dict(cmp="np.asarray(proba) >= threshold", p="precision", r="recall",
-             cm="metrics.confusion_matrix(y_true, y_pred, labels=[0, 1])")
+"""
+EGOOD = dict(
+    cmp="np.asarray(proba) >= threshold",
+    p="precision",
+    r="recall",
+    cm="metrics.confusion_matrix(y_true, y_pred, labels=[0, 1])",
+)
 
 
 def _eval(**changes):
@@ -41,24 +45,33 @@ def _eval(**changes):
 
 EVALUATE_WRONG = {
     "precision and recall swapped": (_eval(p="recall", r="precision"), ["swapped"]),
-    "confusion matrix transposed": (_eval(cm="metrics.confusion_matrix(y_true, y_pred, labels=[0, 1]).T"),
-                                    ["transposed"]),
+    "confusion matrix transposed": (
+        _eval(cm="metrics.confusion_matrix(y_true, y_pred, labels=[0, 1]).T"),
+        ["transposed"],
+    ),
     "strict > at the threshold": (_eval(cmp="np.asarray(proba) > threshold"), ["tie"]),
     "threshold ignored": (_eval(cmp="np.asarray(proba) >= 0.5"), ["threshold argument was ignored"]),
     "confusion matrix without labels": (_eval(cm="metrics.confusion_matrix(y_true, y_pred)"), ["wrong shape"]),
-    "F1 as the arithmetic mean (issue 11: named)": (_eval().replace(
-        'metrics.f1_score(y_true, y_pred, zero_division=0)',
-        '(metrics.precision_score(y_true, y_pred, zero_division=0) + metrics.recall_score(y_true, y_pred, zero_division=0)) / 2'),
-        ["arithmetic mean", "HARMONIC"]),
-    "plain lists compared with the threshold (issue 11)": ('''
+    "F1 as the arithmetic mean (issue 11: named)": (
+        _eval().replace(
+            "metrics.f1_score(y_true, y_pred, zero_division=0)",
+            "(metrics.precision_score(y_true, y_pred, zero_division=0) + metrics.recall_score(y_true, y_pred, zero_division=0)) / 2",
+        ),
+        ["arithmetic mean", "HARMONIC"],
+    ),
+    "plain lists compared with the threshold (issue 11)": (
+        """
 def evaluate(y_true, proba, threshold=0.5):
     y_pred = [int(p >= threshold) for p in proba]
     tp = sum(1 for t, p in zip(y_true, y_pred) if t == p == 1)
     return {"accuracy": metrics.accuracy_score(y_true, y_pred), "precision": metrics.precision_score(y_true, y_pred, zero_division=0),
             "recall": metrics.recall_score(y_true, y_pred, zero_division=0), "f1": metrics.f1_score(y_true, y_pred, zero_division=0),
             "confusion_matrix": metrics.confusion_matrix(y_true, y_pred, labels=[0, 1]), "hits": y_pred[np.asarray(y_true) == 1]}
-''', ["may be plain lists", "np.asarray"]),
-    "NaN for undefined precision": ('''
+""",
+        ["may be plain lists", "np.asarray"],
+    ),
+    "NaN for undefined precision": (
+        """
 def evaluate(y_true, proba, threshold=0.5):
     y = np.asarray(y_true); p = (np.asarray(proba) >= threshold).astype(int)
     tp = np.sum((y == 1) & (p == 1)); fp = np.sum((y == 0) & (p == 1)); fn = np.sum((y == 1) & (p == 0))
@@ -68,12 +81,14 @@ def evaluate(y_true, proba, threshold=0.5):
         f1 = 2 * precision * recall / (precision + recall)
     return {"accuracy": (tp + tn) / y.size, "precision": precision, "recall": recall, "f1": f1,
             "confusion_matrix": [[tn, fp], [fn, tp]]}
-''', ["NaN"]),
+""",
+        ["NaN"],
+    ),
 }
 
 EVALUATE_RIGHT = {
     # by hand from the counts, lists out, zero division handled explicitly
-    "counts by hand": '''
+    "counts by hand": """
 def evaluate(y_true, proba, threshold=0.5):
     y = [int(v) for v in np.asarray(y_true)]
     p = [int(v >= threshold) for v in np.asarray(proba, dtype=float)]
@@ -84,21 +99,21 @@ def evaluate(y_true, proba, threshold=0.5):
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return {"accuracy": (tp + tn) / len(y), "precision": precision, "recall": recall, "f1": f1,
             "confusion_matrix": [[tn, fp], [fn, tp]]}
-''',
+""",
     # utils.metrics in one call, numpy floats left as they are
-    "precision_recall_fscore_support": '''
+    "precision_recall_fscore_support": """
 def evaluate(y_true, proba, threshold=0.5):
     y_pred = np.where(np.asarray(proba) < threshold, 0, 1)
     p, r, f, _ = metrics.precision_recall_fscore_support(y_true, y_pred, average="binary", zero_division=0)
     return dict(accuracy=metrics.accuracy_score(y_true, y_pred), precision=p, recall=r, f1=f,
                 confusion_matrix=metrics.confusion_matrix(y_true, y_pred, num_classes=2))
-''',
+""",
 }
 
 
 # ----------------------------------------------------------------------------- choose_threshold (both tracks)
 
-CHOOSE = '''
+CHOOSE = """
 def choose_threshold(y_true, scores, metric, goal):
     y_true = np.asarray(y_true); scores = np.asarray(scores, dtype=float)
     good = []
@@ -110,18 +125,26 @@ def choose_threshold(y_true, scores, metric, goal):
     if not good:
         return None
     return {pick}
-'''
+"""
 BY_METRIC = "(metrics.precision_score if metric == 'precision' else metrics.recall_score)"
 
 CHOOSE_WRONG = {
-    "metric argument ignored": (CHOOSE.format(score="metrics.recall_score", keep="t", pick="float(max(good))"),
-                                ["read the `metric` argument"]),
-    "largest threshold for precision": (CHOOSE.format(score=BY_METRIC, keep="t", pick="float(max(good))"),
-                                        ["SMALLEST"]),
-    "metric value returned": (CHOOSE.format(score=BY_METRIC, keep="value",
-                                            pick="float(min(good)) if metric == 'precision' else float(max(good))"),
-                              ["not one of the scores"]),
-    "never returns None": ('''
+    "metric argument ignored": (
+        CHOOSE.format(score="metrics.recall_score", keep="t", pick="float(max(good))"),
+        ["read the `metric` argument"],
+    ),
+    "largest threshold for precision": (
+        CHOOSE.format(score=BY_METRIC, keep="t", pick="float(max(good))"),
+        ["SMALLEST"],
+    ),
+    "metric value returned": (
+        CHOOSE.format(
+            score=BY_METRIC, keep="value", pick="float(min(good)) if metric == 'precision' else float(max(good))"
+        ),
+        ["not one of the scores"],
+    ),
+    "never returns None": (
+        """
 def choose_threshold(y_true, scores, metric, goal):
     y = np.asarray(y_true); s = np.asarray(scores, dtype=float)
     f = metrics.precision_score if metric == "precision" else metrics.recall_score
@@ -130,11 +153,13 @@ def choose_threshold(y_true, scores, metric, goal):
     if ok.size == 0:
         return float(np.unique(s)[np.argmax(vals)])   # best effort instead of None
     return float(ok.min() if metric == "precision" else ok.max())
-''', ["None"]),
+""",
+        ["None"],
+    ),
 }
 
 CHOOSE_RIGHT = {
-    "vectorised counts": '''
+    "vectorised counts": """
 def choose_threshold(y_true, scores, metric, goal):
     y = np.asarray(y_true); s = np.asarray(scores, dtype=float)
     ts = np.unique(s)
@@ -145,9 +170,9 @@ def choose_threshold(y_true, scores, metric, goal):
         return float(ts[ok][0]) if ok.any() else None
     ok = tp >= goal * (y == 1).sum()
     return float(ts[ok][-1]) if ok.any() else None
-''',
+""",
     # from the top (recall) or from the bottom (precision), stopping at the first hit
-    "loop to the first hit": '''
+    "loop to the first hit": """
 def choose_threshold(y_true, scores, metric, goal):
     y = list(np.asarray(y_true)); s = [float(v) for v in scores]
     candidates = sorted(set(s), reverse=(metric == "recall"))
@@ -160,11 +185,12 @@ def choose_threshold(y_true, scores, metric, goal):
         if value >= goal:
             return t
     return None
-''',
+""",
 }
 
 
 # ----------------------------------------------------------------------------- answer_pitfalls (both tracks)
+
 
 def _pitfalls_cell(answers: dict) -> str:
     return "answer_pitfalls = " + repr(answers)
@@ -198,26 +224,40 @@ PITFALLS_WRONG = {
     "leakage <-> overfitting": (_swapped("leakage", "overfitting"), ["look again"]),
     "imbalance <-> fine": (_swapped("imbalance", "fine"), ["look again at picture"]),
     "order_blind <-> overfitting": (_swapped("order_blind", "overfitting"), ["look again at picture"]),
-    "unknown label": ("answer_pitfalls = {'A': 'leak', 'B': 'fine', 'C': 'fine', 'D': 'fine', 'E': 'fine'}",
-                      ["not one of"]),
-    "a list": ("answer_pitfalls = ['leakage', 'overfitting', 'imbalance', 'order_blind', 'fine']",
-               ["should be a dict"]),
+    "unknown label": (
+        "answer_pitfalls = {'A': 'leak', 'B': 'fine', 'C': 'fine', 'D': 'fine', 'E': 'fine'}",
+        ["not one of"],
+    ),
+    "a list": (
+        "answer_pitfalls = ['leakage', 'overfitting', 'imbalance', 'order_blind', 'fine']",
+        ["should be a dict"],
+    ),
     # issue 11: the visible test used to accept any five words from the list
-    "one word for everything": ("answer_pitfalls = {'A': 'fine', 'B': 'fine', 'C': 'fine', 'D': 'fine', 'E': 'fine'}",
-                                ["each word names exactly one picture"]),
-    "every name wrong": (_pitfalls_cell(dict(zip("ABCDE", ["leakage", "overfitting", "imbalance", "fine", "order_blind"]))),
-                         ["look again at picture"]),
+    "one word for everything": (
+        "answer_pitfalls = {'A': 'fine', 'B': 'fine', 'C': 'fine', 'D': 'fine', 'E': 'fine'}",
+        ["each word names exactly one picture"],
+    ),
+    "every name wrong": (
+        _pitfalls_cell(dict(zip("ABCDE", ["leakage", "overfitting", "imbalance", "fine", "order_blind"]))),
+        ["look again at picture"],
+    ),
 }
 
-FRAMEWORK_FREE_WRONG = {**table("evaluate", EVALUATE_WRONG), **table("choose_threshold", CHOOSE_WRONG),
-                        **table("answer_pitfalls", PITFALLS_WRONG)}
-FRAMEWORK_FREE_RIGHT = {**table("evaluate", EVALUATE_RIGHT), **table("choose_threshold", CHOOSE_RIGHT),
-                        **table("answer_pitfalls", _pitfalls_right())}
+FRAMEWORK_FREE_WRONG = {
+    **table("evaluate", EVALUATE_WRONG),
+    **table("choose_threshold", CHOOSE_WRONG),
+    **table("answer_pitfalls", PITFALLS_WRONG),
+}
+FRAMEWORK_FREE_RIGHT = {
+    **table("evaluate", EVALUATE_RIGHT),
+    **table("choose_threshold", CHOOSE_RIGHT),
+    **table("answer_pitfalls", _pitfalls_right()),
+}
 
 
 # ----------------------------------------------------------------------------- SpamRNN
 
-MODEL = '''
+MODEL = """
 class SpamRNN(nn.Module):
     def __init__(self, vocab_size, embed_dim, hidden_size):
         super().__init__()
@@ -228,21 +268,25 @@ class SpamRNN(nn.Module):
     def forward(self, x):
         outputs, h_n = self.rnn(self.embedding(x))
         return {ret}
-'''
+"""
 LAST = "self.out(outputs[:, -1]).squeeze(-1)"
 
 MODEL_WRONG = {
-    "first time step": (MODEL.format(batch_first=True, ret="self.out(outputs[:, 0]).squeeze(-1)"),
-                        ["FIRST time step"]),
+    "first time step": (MODEL.format(batch_first=True, ret="self.out(outputs[:, 0]).squeeze(-1)"), ["FIRST time step"]),
     "sigmoid in the model": (MODEL.format(batch_first=True, ret=f"torch.sigmoid({LAST})"), ["sigmoid"]),
     "time-major layer": (MODEL.format(batch_first=False, ret=LAST), ["batch_first=True"]),
-    "outputs averaged": (MODEL.format(batch_first=True, ret="self.out(outputs.mean(dim=1)).squeeze(-1)"),
-                         ["averaged"]),
-    "squeeze of every axis": (MODEL.format(batch_first=True, ret="self.out(outputs[:, -1]).squeeze()"),
-                              ["squeeze only the last axis"]),
+    "outputs averaged": (MODEL.format(batch_first=True, ret="self.out(outputs.mean(dim=1)).squeeze(-1)"), ["averaged"]),
+    "squeeze of every axis": (
+        MODEL.format(batch_first=True, ret="self.out(outputs[:, -1]).squeeze()"),
+        ["squeeze only the last axis"],
+    ),
     "logits (batch, 1)": (MODEL.format(batch_first=True, ret="self.out(outputs[:, -1])"), ["wrong shape"]),
-    "two layers": (MODEL.replace("nn.RNN(embed_dim, hidden_size, ", "nn.RNN(embed_dim, hidden_size, num_layers=2, ")
-                   .format(batch_first=True, ret=LAST), ["one layer"]),
+    "two layers": (
+        MODEL.replace("nn.RNN(embed_dim, hidden_size, ", "nn.RNN(embed_dim, hidden_size, num_layers=2, ").format(
+            batch_first=True, ret=LAST
+        ),
+        ["one layer"],
+    ),
 }
 
 MODEL_RIGHT = {
@@ -251,13 +295,14 @@ MODEL_RIGHT = {
     # a time-major RNN fed a transposed input, the head's axis dropped by indexing
     "time-major, transposed input": MODEL.format(batch_first=False, ret="0").replace(
         "outputs, h_n = self.rnn(self.embedding(x))\n        return 0",
-        "outputs, _ = self.rnn(self.embedding(x).transpose(0, 1))\n        return self.out(outputs[-1])[:, 0]"),
+        "outputs, _ = self.rnn(self.embedding(x).transpose(0, 1))\n        return self.out(outputs[-1])[:, 0]",
+    ),
 }
 
 
 # ----------------------------------------------------------------------------- train_step
 
-STEP = '''
+STEP = """
 def train_step(model, optimizer, x, y):
     {zero}
     logits = model(x)
@@ -265,9 +310,13 @@ def train_step(model, optimizer, x, y):
     loss.backward()
     {step}
     return {ret}
-'''
-GOOD = dict(zero="optimizer.zero_grad()", loss="nn.functional.binary_cross_entropy_with_logits(logits, y.float())",
-            step="optimizer.step()", ret="loss.item()")
+"""
+GOOD = dict(
+    zero="optimizer.zero_grad()",
+    loss="nn.functional.binary_cross_entropy_with_logits(logits, y.float())",
+    step="optimizer.step()",
+    ret="loss.item()",
+)
 
 
 def _step(**changes):
@@ -276,13 +325,19 @@ def _step(**changes):
 
 STEP_WRONG = {
     "no zero_grad": (_step(zero="pass"), ["zero_grad"]),
-    "summed loss": (_step(loss="nn.functional.binary_cross_entropy_with_logits(logits, y.float(), reduction='sum')"),
-                    ["MEAN"]),
-    "sigmoid twice": (_step(loss="nn.functional.binary_cross_entropy_with_logits(torch.sigmoid(logits), y.float())"),
-                      ["sigmoid was applied twice"]),
+    "summed loss": (
+        _step(loss="nn.functional.binary_cross_entropy_with_logits(logits, y.float(), reduction='sum')"),
+        ["MEAN"],
+    ),
+    "sigmoid twice": (
+        _step(loss="nn.functional.binary_cross_entropy_with_logits(torch.sigmoid(logits), y.float())"),
+        ["sigmoid was applied twice"],
+    ),
     "no optimizer step": (_step(step="pass"), ["did not change"]),
-    "loss after the update": (_step(ret="nn.functional.binary_cross_entropy_with_logits(model(x), y.float()).item()"),
-                              ["after the update"]),
+    "loss after the update": (
+        _step(ret="nn.functional.binary_cross_entropy_with_logits(model(x), y.float()).item()"),
+        ["after the update"],
+    ),
     # plain BCE on logits: values out of [0, 1], whatever the message says
     "BCE on logits": (_step(loss="nn.functional.binary_cross_entropy(logits, y.float())"), []),
 }
@@ -290,7 +345,7 @@ STEP_WRONG = {
 STEP_RIGHT = {
     "BCEWithLogitsLoss, float()": _step(loss="nn.BCEWithLogitsLoss()(logits, y.to(logits.dtype))", ret="float(loss)"),
     # sigmoid then plain BCE, zero_grad at the end instead of the start
-    "sigmoid + BCE, zero_grad last": '''
+    "sigmoid + BCE, zero_grad last": """
 def train_step(model, optimizer, x, y):
     probabilities = torch.sigmoid(model(x))
     loss = nn.functional.binary_cross_entropy(probabilities, y.float())
@@ -298,15 +353,19 @@ def train_step(model, optimizer, x, y):
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
     return float(loss.detach().cpu().numpy())
-''',
+""",
 }
 
 # issue 11: honest mistakes that passed, or met a raw framework error
-STEP_WRONG.update({
-    "the tensor returned": (_step(ret="loss"), ["Python float", "loss.item()"]),
-    "integer labels to the BCE": (_step(loss="nn.functional.binary_cross_entropy_with_logits(logits, y)"),
-                                  ["integers", "y.float()"]),
-})
+STEP_WRONG.update(
+    {
+        "the tensor returned": (_step(ret="loss"), ["Python float", "loss.item()"]),
+        "integer labels to the BCE": (
+            _step(loss="nn.functional.binary_cross_entropy_with_logits(logits, y)"),
+            ["integers", "y.float()"],
+        ),
+    }
+)
 
 
 WRONG = {**table("SpamRNN", MODEL_WRONG), **table("train_step", STEP_WRONG), **FRAMEWORK_FREE_WRONG}
@@ -315,5 +374,6 @@ RIGHT = {**table("SpamRNN", MODEL_RIGHT), **table("train_step", STEP_RIGHT), **F
 # the WRONG variants that no visible case can catch, and why
 HIDDEN_ONLY = {}
 
-globals().update(exercise_tests(STEM, EXERCISES, WRONG, RIGHT, requires="torch", stub_error_in_message=True,
-                                hidden_only=HIDDEN_ONLY))
+globals().update(
+    exercise_tests(STEM, EXERCISES, WRONG, RIGHT, requires="torch", stub_error_in_message=True, hidden_only=HIDDEN_ONLY)
+)

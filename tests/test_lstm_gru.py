@@ -13,9 +13,11 @@ import pytest
 torch = pytest.importorskip("torch")
 keras = pytest.importorskip("keras")
 
-from utils import rnn  # noqa: E402
-from utils import tf_utils  # noqa: E402
-from utils import torch_utils  # noqa: E402
+from utils import (
+    rnn,  # noqa: E402
+    tf_utils,  # noqa: E402
+    torch_utils,  # noqa: E402
+)
 
 TOL = 1e-5
 CASES = [  # seed, (seq_len, batch, input_size, hidden)
@@ -23,7 +25,7 @@ CASES = [  # seed, (seq_len, batch, input_size, hidden)
     (1, (12, 3, 8, 16)),
     (2, (1, 1, 1, 1)),
     (3, (30, 4, 3, 2)),
-    (4, (6, 5, 6, 6)),   # square blocks: a transpose or a swapped gate would not crash
+    (4, (6, 5, 6, 6)),  # square blocks: a transpose or a swapped gate would not crash
 ]
 
 
@@ -56,10 +58,12 @@ def test_numpy_lstm_equals_torch_and_keras(seed, sizes):
     np.testing.assert_allclose(c_n[0].numpy(), ref_c, atol=TOL, rtol=TOL, err_msg="torch LSTM c_n")
     kl = keras.layers.LSTM(sizes[3], return_sequences=True, return_state=True)
     tf_utils.copy_numpy_lstm_weights(kl, W, U, b)
-    k_out, k_h, k_c = kl(np.swapaxes(x, 0, 1).astype("float32"),
-                         initial_state=[h0.astype("float32"), c0.astype("float32")])
-    np.testing.assert_allclose(np.swapaxes(np.asarray(k_out), 0, 1), ref_out, atol=TOL, rtol=TOL,
-                               err_msg="keras LSTM outputs")
+    k_out, k_h, k_c = kl(
+        np.swapaxes(x, 0, 1).astype("float32"), initial_state=[h0.astype("float32"), c0.astype("float32")]
+    )
+    np.testing.assert_allclose(
+        np.swapaxes(np.asarray(k_out), 0, 1), ref_out, atol=TOL, rtol=TOL, err_msg="keras LSTM outputs"
+    )
     np.testing.assert_allclose(np.asarray(k_h), ref_h, atol=TOL, rtol=TOL, err_msg="keras LSTM h")
     np.testing.assert_allclose(np.asarray(k_c), ref_c, atol=TOL, rtol=TOL, err_msg="keras LSTM c")
     # and back: the weights read out of each layer are those copied in
@@ -81,8 +85,9 @@ def test_numpy_gru_equals_torch_and_keras(seed, sizes):
     kl = keras.layers.GRU(sizes[3], return_sequences=True, return_state=True)
     tf_utils.copy_numpy_gru_weights(kl, W, U, b_x, b_h)
     k_out, k_h = kl(np.swapaxes(x, 0, 1).astype("float32"), initial_state=[h0.astype("float32")])
-    np.testing.assert_allclose(np.swapaxes(np.asarray(k_out), 0, 1), ref_out, atol=TOL, rtol=TOL,
-                               err_msg="keras GRU outputs")
+    np.testing.assert_allclose(
+        np.swapaxes(np.asarray(k_out), 0, 1), ref_out, atol=TOL, rtol=TOL, err_msg="keras GRU outputs"
+    )
     np.testing.assert_allclose(np.asarray(k_h), ref_h, atol=TOL, rtol=TOL, err_msg="keras GRU h")
 
 
@@ -130,8 +135,9 @@ def test_sigmoid_is_stable_for_huge_inputs():
 
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
 def test_torch_shape_rules_equal_real_layers(kind):
-    rows = torch_utils.gated_shape_table(seq_len=5, batch=3, input_size=4, hidden_size=2, num_layers_options=(1, 3),
-                                         kinds=(kind,))
+    rows = torch_utils.gated_shape_table(
+        seq_len=5, batch=3, input_size=4, hidden_size=2, num_layers_options=(1, 3), kinds=(kind,)
+    )
     assert len(rows) == 8 and all(row["agrees"] for row in rows), rows
 
 

@@ -77,8 +77,14 @@ def _assert_same(ours, theirs, context):
     if theirs is None:
         assert ours is None, context
         return
-    np.testing.assert_allclose(np.asarray(ours, dtype=float), np.asarray(theirs, dtype=float),
-                               rtol=1e-12, atol=1e-12, equal_nan=True, err_msg=context)
+    np.testing.assert_allclose(
+        np.asarray(ours, dtype=float),
+        np.asarray(theirs, dtype=float),
+        rtol=1e-12,
+        atol=1e-12,
+        equal_nan=True,
+        err_msg=context,
+    )
 
 
 def test_confusion_matrix_matches_sklearn_on_random_cases():
@@ -113,8 +119,9 @@ def test_confusion_matrix_num_classes_gives_fixed_shape():
         assert got.sum() == n
 
 
-@pytest.mark.parametrize("func", ["precision_recall_fscore_support", "precision_score", "recall_score",
-                                  "f1_score", "fbeta_score"])
+@pytest.mark.parametrize(
+    "func", ["precision_recall_fscore_support", "precision_score", "recall_score", "f1_score", "fbeta_score"]
+)
 def test_prf_family_matches_sklearn_on_random_cases(func):
     rng = np.random.default_rng(3 + len(func))
     ours_fn, sk_fn = getattr(M, func), getattr(skm, func)
@@ -125,8 +132,11 @@ def test_prf_family_matches_sklearn_on_random_cases(func):
         zero_division = ["warn", 0, 1, np.nan][(i // 5) % 4]
         kw = dict(labels=labels, sample_weight=sw, average=average, zero_division=zero_division)
         if average == "binary":
-            kw["pos_label"] = pool[int(rng.integers(pool.size))].item() if rng.random() < 0.5 else (
-                "c0" if pool.dtype.kind == "U" else 1)
+            kw["pos_label"] = (
+                pool[int(rng.integers(pool.size))].item()
+                if rng.random() < 0.5
+                else ("c0" if pool.dtype.kind == "U" else 1)
+            )
         if func in ("fbeta_score",) or (func == "precision_recall_fscore_support" and i % 3 == 0):
             kw["beta"] = [0.5, 2.0, 1.0, 0.0][i % 4]
         (ours, ow), (theirs, tw) = _call_both(ours_fn, sk_fn, yt, yp, **kw)
@@ -193,8 +203,7 @@ def test_classification_report_matches_sklearn_text_and_dict():
 def test_classification_report_target_names():
     yt, yp = [0, 1, 2, 2], [0, 2, 2, 1]
     names = ["cat", "dog", "pig"]
-    assert M.classification_report(yt, yp, target_names=names) == skm.classification_report(
-        yt, yp, target_names=names)
+    assert M.classification_report(yt, yp, target_names=names) == skm.classification_report(yt, yp, target_names=names)
 
 
 def test_mask_and_ignore_index_drop_positions_before_labels():
@@ -207,21 +216,22 @@ def test_mask_and_ignore_index_drop_positions_before_labels():
     np.testing.assert_array_equal(M.confusion_matrix(yt, yp, ignore_index=9), exp)
     assert M.accuracy_score(yt, yp, ignore_index=9) == skm.accuracy_score(yt[mask], yp[mask])
     np.testing.assert_allclose(
-        M.f1_score(yt, yp, mask=mask, average="macro"), skm.f1_score(yt[mask], yp[mask], average="macro"))
+        M.f1_score(yt, yp, mask=mask, average="macro"), skm.f1_score(yt[mask], yp[mask], average="macro")
+    )
 
 
 def test_edge_cases_table():
     cases = [
         # (y_true, y_pred, kwargs) -- every one compared with scikit-learn
-        ([1, 1, 1], [1, 1, 1], {}),                                  # one class only
-        ([0, 0, 0], [0, 0, 0], {"zero_division": 0}),              # positive class absent everywhere
-        ([0, 1, 1, 0], [0, 0, 0, 0], {"zero_division": 1}),        # a class never predicted
-        ([0, 0, 0, 0], [0, 1, 1, 0], {"zero_division": 0}),        # a class absent from y_true
+        ([1, 1, 1], [1, 1, 1], {}),  # one class only
+        ([0, 0, 0], [0, 0, 0], {"zero_division": 0}),  # positive class absent everywhere
+        ([0, 1, 1, 0], [0, 0, 0, 0], {"zero_division": 1}),  # a class never predicted
+        ([0, 0, 0, 0], [0, 1, 1, 0], {"zero_division": 0}),  # a class absent from y_true
         ([0, 1, 2], [0, 1, 1], {"labels": [3, 4], "average": "macro", "zero_division": 0}),  # labels absent
         ([0, 1, 2], [0, 1, 1], {"labels": [2, 0], "average": None, "zero_division": np.nan}),
         ([0, 1, 2, 2], [0, 1, 1, 2], {"average": "micro", "labels": [1, 2]}),
-        ([True, False, True], [True, True, False], {}),             # booleans
-        ([1.0, 0.0, 1.0], [1.0, 1.0, 0.0], {}),                     # whole-number floats
+        ([True, False, True], [True, True, False], {}),  # booleans
+        ([1.0, 0.0, 1.0], [1.0, 1.0, 0.0], {}),  # whole-number floats
         (["spam", "ham", "spam"], ["spam", "spam", "ham"], {"pos_label": "spam"}),
     ]
     for yt, yp, kw in cases:
@@ -277,10 +287,13 @@ def test_large_inputs_take_the_fast_paths_correctly():
         mask = rng.random(n) < 0.9
         yt_pad = np.where(mask, yt, -1)  # padding value outside the labels
         np.testing.assert_array_equal(M.confusion_matrix(yt, yp), skm.confusion_matrix(yt, yp))
-        np.testing.assert_array_equal(M.confusion_matrix(yt_pad, yp, mask=mask),
-                                      skm.confusion_matrix(yt[mask], yp[mask]))
-        np.testing.assert_array_equal(M.confusion_matrix(yt, yp, num_classes=k_late, mask=mask),
-                                      skm.confusion_matrix(yt[mask], yp[mask], labels=np.arange(k_late)))
+        np.testing.assert_array_equal(
+            M.confusion_matrix(yt_pad, yp, mask=mask), skm.confusion_matrix(yt[mask], yp[mask])
+        )
+        np.testing.assert_array_equal(
+            M.confusion_matrix(yt, yp, num_classes=k_late, mask=mask),
+            skm.confusion_matrix(yt[mask], yp[mask], labels=np.arange(k_late)),
+        )
     # huge and negative label values go through the generic path
     yt = rng.choice([-7, 10**9, 3], 5000)
     yp = rng.choice([-7, 10**9, 3], 5000)
@@ -384,7 +397,7 @@ def test_compiled_kernel_runs_at_its_real_threshold_and_can_be_switched_off(monk
     expected = skm.confusion_matrix(yt, yp)
     kernel = _kernels.pair_counter()
     calls = []
-    monkeypatch.setattr(_kernels, "pair_counter", lambda: (lambda *a: calls.append(1) or kernel(*a)))
+    monkeypatch.setattr(_kernels, "pair_counter", lambda: lambda *a: calls.append(1) or kernel(*a))
     np.testing.assert_array_equal(M.confusion_matrix(yt, yp), expected)
     np.testing.assert_array_equal(M.confusion_matrix(yt, yp, num_classes=10), expected)
     assert len(calls) == 2, "inputs of _JIT_MIN labels or more must use the compiled kernel"

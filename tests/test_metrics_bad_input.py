@@ -44,8 +44,11 @@ BAD = [
     (lambda: M.f1_score([0, 1], [0, 1], labels=["a"], average="macro"), TypeError, ["labels"]),
     (lambda: M.confusion_matrix(np.array([1, "x", None], dtype=object), [1, 1, 1]), TypeError, ["NoneType"]),
     # wrong rank
-    (lambda: M.per_step_confusion_matrix(np.zeros((2, 3, 4), int), np.zeros((2, 3, 4), int)), ValueError,
-     ["y_true", "2-D", "argmax"]),
+    (
+        lambda: M.per_step_confusion_matrix(np.zeros((2, 3, 4), int), np.zeros((2, 3, 4), int)),
+        ValueError,
+        ["y_true", "2-D", "argmax"],
+    ),
     (lambda: M.sequence_accuracy([0, 1], [0, 1]), ValueError, ["2-D", "got 1-D"]),
     (lambda: M.confusion_matrix(np.zeros((2, 3, 4), int), np.zeros((2, 3, 4), int)), ValueError, ["3-D"]),
     (lambda: M.cross_entropy(Y, np.float64(1.0)), ValueError, ["y_pred"]),

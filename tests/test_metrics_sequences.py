@@ -92,8 +92,13 @@ def test_per_step_scores_match_sklearn_at_each_step(metric, average):
                 exp = sk(a, b, average="binary", zero_division=zero_division)
             else:
                 exp = sk(a, b, labels=labels, average=average, zero_division=zero_division)
-            np.testing.assert_allclose(got[t], exp, rtol=1e-12, equal_nan=True,
-                                       err_msg=f"step {t} of {yt.tolist()} / {yp.tolist()} mask {mask.tolist()}")
+            np.testing.assert_allclose(
+                got[t],
+                exp,
+                rtol=1e-12,
+                equal_nan=True,
+                err_msg=f"step {t} of {yt.tolist()} / {yp.tolist()} mask {mask.tolist()}",
+            )
 
 
 def test_per_step_lesson_04_example():
@@ -154,10 +159,20 @@ def test_cross_entropy_matches_torch():
         with np.errstate(invalid="ignore"):
             exp_step = per_pos.sum(0) / mask.sum(0)
             exp_seq = per_pos.sum(1) / mask.sum(1)
-        np.testing.assert_allclose(M.cross_entropy(targets, logits, mask=mask, reduction="per_step"), exp_step,
-                                   rtol=1e-10, atol=1e-12, equal_nan=True)
-        np.testing.assert_allclose(M.cross_entropy(targets, logits, mask=mask, reduction="per_sequence"), exp_seq,
-                                   rtol=1e-10, atol=1e-12, equal_nan=True)
+        np.testing.assert_allclose(
+            M.cross_entropy(targets, logits, mask=mask, reduction="per_step"),
+            exp_step,
+            rtol=1e-10,
+            atol=1e-12,
+            equal_nan=True,
+        )
+        np.testing.assert_allclose(
+            M.cross_entropy(targets, logits, mask=mask, reduction="per_sequence"),
+            exp_seq,
+            rtol=1e-10,
+            atol=1e-12,
+            equal_nan=True,
+        )
         exp_ppl = float(np.exp(F.cross_entropy(lt, tt, ignore_index=-100).item()))
         assert M.perplexity(targets, logits, mask=mask) == pytest.approx(exp_ppl, rel=1e-10)
 
@@ -181,9 +196,16 @@ def test_cross_entropy_from_probabilities_matches_keras():
         w = (rng.random(n) < 0.7).astype("float32")
         w[0] = 1.0
         # Keras' sample_weight with 0/1 weights and reduction sum / number of real items = our masked mean
-        exp_masked = float(keras.ops.convert_to_numpy(
-            keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="sum")(
-                targets, logits.astype("float32"), sample_weight=w))) / w.sum()
+        exp_masked = (
+            float(
+                keras.ops.convert_to_numpy(
+                    keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="sum")(
+                        targets, logits.astype("float32"), sample_weight=w
+                    )
+                )
+            )
+            / w.sum()
+        )
         assert M.cross_entropy(targets, logits, mask=w.astype(bool)) == pytest.approx(exp_masked, rel=1e-5)
 
 
@@ -242,13 +264,19 @@ def test_sequence_functions_accept_torch_and_tf():
     rng = np.random.default_rng(14)
     logits, targets, mask = _logits_case(rng)
     yp = logits.argmax(-1)
-    ref = (M.cross_entropy(targets, logits, mask=mask), M.per_step_scores(targets, yp, mask=mask, average="macro"),
-           M.sequence_accuracy(targets, yp, mask=mask), M.perplexity(targets, logits, mask=mask))
+    ref = (
+        M.cross_entropy(targets, logits, mask=mask),
+        M.per_step_scores(targets, yp, mask=mask, average="macro"),
+        M.sequence_accuracy(targets, yp, mask=mask),
+        M.perplexity(targets, logits, mask=mask),
+    )
     for conv in (torch.as_tensor, tf.constant):
-        got = (M.cross_entropy(conv(targets), conv(logits), mask=conv(mask)),
-               M.per_step_scores(conv(targets), conv(yp), mask=conv(mask), average="macro"),
-               M.sequence_accuracy(conv(targets), conv(yp), mask=conv(mask)),
-               M.perplexity(conv(targets), conv(logits), mask=conv(mask)))
+        got = (
+            M.cross_entropy(conv(targets), conv(logits), mask=conv(mask)),
+            M.per_step_scores(conv(targets), conv(yp), mask=conv(mask), average="macro"),
+            M.sequence_accuracy(conv(targets), conv(yp), mask=conv(mask)),
+            M.perplexity(conv(targets), conv(logits), mask=conv(mask)),
+        )
         for a, b in zip(got, ref):
             np.testing.assert_allclose(a, b, rtol=1e-12, equal_nan=True)
     t = torch.as_tensor(logits, dtype=torch.float32).requires_grad_()
@@ -317,16 +345,18 @@ def test_per_step_confusion_names_the_classes_any_way_with_the_same_counts():
         assert got.shape == (yt.shape[1], len(labels), len(labels))
         for t in range(yt.shape[1]):
             real = mask[:, t]
-            exp = skm.confusion_matrix(yt[real, t], yp[real, t], labels=labels) if real.any() and np.isin(
-                labels, yt[real, t]).any() else None
+            exp = (
+                skm.confusion_matrix(yt[real, t], yp[real, t], labels=labels)
+                if real.any() and np.isin(labels, yt[real, t]).any()
+                else None
+            )
             if exp is not None:
                 np.testing.assert_array_equal(got[t], exp, err_msg=f"step {t}, labels {labels}")
             elif not real.any():
                 assert not got[t].any()
         k = int(max(yt[mask].max(), yp[mask].max())) + 1
         by_range = M.per_step_confusion_matrix(yt, yp, mask=mask, num_classes=k)
-        np.testing.assert_array_equal(M.per_step_confusion_matrix(yt, yp, mask=mask, labels=list(range(k))),
-                                      by_range)
+        np.testing.assert_array_equal(M.per_step_confusion_matrix(yt, yp, mask=mask, labels=list(range(k))), by_range)
 
 
 def test_labels_take_the_fast_counting_path(monkeypatch):
@@ -341,8 +371,10 @@ def test_labels_take_the_fast_counting_path(monkeypatch):
 
     monkeypatch.setattr(M, "_count_codes", generic)
     np.testing.assert_array_equal(M.per_step_confusion_matrix(yt, yp, mask=mask, labels=[0, 1, 2]), expected)
-    np.testing.assert_array_equal(M.per_step_confusion_matrix(yt, yp, mask=mask, labels=[2, 0]),
-                                  expected[:, [2, 0]][:, :, [2, 0]])
+    np.testing.assert_array_equal(
+        M.per_step_confusion_matrix(yt, yp, mask=mask, labels=[2, 0]), expected[:, [2, 0]][:, :, [2, 0]]
+    )
     np.testing.assert_array_equal(M.per_step_confusion_matrix(yt, yp, mask=mask), expected)
-    np.testing.assert_array_equal(M.confusion_matrix(yt, yp, mask=mask, labels=[1, 0, 2]),
-                                  expected.sum(0)[[1, 0, 2]][:, [1, 0, 2]])
+    np.testing.assert_array_equal(
+        M.confusion_matrix(yt, yp, mask=mask, labels=[1, 0, 2]), expected.sum(0)[[1, 0, 2]][:, [1, 0, 2]]
+    )

@@ -26,8 +26,17 @@ from hypothesis import strategies as st
 
 import utils.metrics as M
 
-SK_NAMED = ["confusion_matrix", "accuracy_score", "precision_recall_fscore_support", "precision_score",
-            "recall_score", "f1_score", "fbeta_score", "classification_report", "mean_squared_error"]
+SK_NAMED = [
+    "confusion_matrix",
+    "accuracy_score",
+    "precision_recall_fscore_support",
+    "precision_score",
+    "recall_score",
+    "f1_score",
+    "fbeta_score",
+    "classification_report",
+    "mean_squared_error",
+]
 WATCHED = {"UndefinedMetricWarning", "UserWarning"}
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 EXAMPLES = 250
@@ -72,8 +81,14 @@ def _same_value(ours, theirs, context, *, rtol=1e-10):
         assert ours.dtype.kind == theirs.dtype.kind, f"{context}: dtype {ours.dtype} vs {theirs.dtype}"
     else:
         assert np.ndim(ours) == 0, f"{context}: ours {ours!r} for scikit-learn's scalar {theirs!r}"
-    np.testing.assert_allclose(np.asarray(ours, dtype=float), np.asarray(theirs, dtype=float), rtol=rtol,
-                               atol=1e-12, equal_nan=True, err_msg=context)
+    np.testing.assert_allclose(
+        np.asarray(ours, dtype=float),
+        np.asarray(theirs, dtype=float),
+        rtol=rtol,
+        atol=1e-12,
+        equal_nan=True,
+        err_msg=context,
+    )
 
 
 def check_against_sklearn(name, args, kwargs, *, compare_text=True):
@@ -85,7 +100,8 @@ def check_against_sklearn(name, args, kwargs, *, compare_text=True):
         assert our_err is not None, f"{context}: scikit-learn raised {their_err!r}; utils returned {ours!r}"
         assert isinstance(our_err, ValueError), (
             f"{context}: scikit-learn raised {type(their_err).__name__}; utils raised {our_err!r}, "
-            "which `except ValueError` would not catch")
+            "which `except ValueError` would not catch"
+        )
         return "refused"
     assert our_err is None, f"{context}: utils raised {our_err!r}; scikit-learn gave {theirs!r}"
     if isinstance(theirs, str) and not compare_text:
@@ -114,8 +130,9 @@ def label_data(draw, *, max_classes=6):
     elif kind == "shifted":
         pool = np.array(sorted(draw(st.lists(st.integers(-5, 40), min_size=k, max_size=k, unique=True))))
     else:
-        pool = np.array([f"c{i}" for i in sorted(draw(st.lists(st.integers(0, 30), min_size=k, max_size=k,
-                                                                  unique=True)))])
+        pool = np.array(
+            [f"c{i}" for i in sorted(draw(st.lists(st.integers(0, 30), min_size=k, max_size=k, unique=True)))]
+        )
     n = draw(st.integers(1, 30))
     index = st.lists(st.integers(0, pool.size - 1), min_size=n, max_size=n)
     yt, yp = pool[draw(index)], pool[draw(index)]
@@ -138,7 +155,8 @@ def labels_arg(pool):
     absent = {"U": "zz", "b": None, "f": 99.0}.get(pool.dtype.kind, 99)
     cand = pool.tolist() + ([] if absent is None else [absent])
     return st.lists(st.sampled_from(cand), min_size=1, max_size=len(cand), unique=True).flatmap(
-        lambda lab: st.sampled_from([lab, np.array(lab)]))
+        lambda lab: st.sampled_from([lab, np.array(lab)])
+    )
 
 
 def weights_arg(n):
@@ -213,8 +231,7 @@ def _prf_kwargs(draw, pool, n, *, beta=True, warn_for=False):
 @given(data=st.data())
 def test_precision_recall_fscore_support_parity(data):
     pool, yt, yp, n = data.draw(label_data())
-    check_against_sklearn("precision_recall_fscore_support", (yt, yp),
-                          _prf_kwargs(data.draw, pool, n, warn_for=True))
+    check_against_sklearn("precision_recall_fscore_support", (yt, yp), _prf_kwargs(data.draw, pool, n, warn_for=True))
 
 
 @pytest.mark.parametrize("name", ["precision_score", "recall_score", "f1_score"])
@@ -240,10 +257,13 @@ def test_classification_report_parity(data):
     pool, yt, yp, n = data.draw(label_data())
     kw = {}
     _maybe(data.draw, kw, "labels", labels_arg(pool))
-    n_names = len(kw["labels"]) if "labels" in kw else np.unique(np.concatenate(
-        [np.ravel(yt), np.ravel(yp)])).size
-    _maybe(data.draw, kw, "target_names", st.sampled_from([n_names, n_names + 1]).map(
-        lambda m: [f"name {i}" for i in range(m)]))
+    n_names = len(kw["labels"]) if "labels" in kw else np.unique(np.concatenate([np.ravel(yt), np.ravel(yp)])).size
+    _maybe(
+        data.draw,
+        kw,
+        "target_names",
+        st.sampled_from([n_names, n_names + 1]).map(lambda m: [f"name {i}" for i in range(m)]),
+    )
     _maybe(data.draw, kw, "sample_weight", weights_arg(n))
     _maybe(data.draw, kw, "digits", st.integers(0, 5))
     _maybe(data.draw, kw, "output_dict", st.booleans())
@@ -272,11 +292,16 @@ def test_mean_squared_error_parity(data):
     kw = {}
     _maybe(data.draw, kw, "sample_weight", weights_arg(n))
     outputs = 1 if m is None else m
-    _maybe(data.draw, kw, "multioutput", st.one_of(
-        st.sampled_from(["raw_values", "uniform_average"]),
-        st.lists(st.floats(0.125, 3, width=32), min_size=outputs, max_size=outputs),
-        st.lists(st.floats(0.125, 3, width=32), min_size=outputs + 1, max_size=outputs + 1).map(np.array),
-    ))
+    _maybe(
+        data.draw,
+        kw,
+        "multioutput",
+        st.one_of(
+            st.sampled_from(["raw_values", "uniform_average"]),
+            st.lists(st.floats(0.125, 3, width=32), min_size=outputs, max_size=outputs),
+            st.lists(st.floats(0.125, 3, width=32), min_size=outputs + 1, max_size=outputs + 1).map(np.array),
+        ),
+    )
     check_against_sklearn("mean_squared_error", (yt, yp), kw)
 
 
@@ -288,8 +313,11 @@ def test_the_generators_reach_answers_and_refusals():
     @given(data=st.data())
     def run(data):
         pool, yt, yp, n = data.draw(label_data())
-        seen[check_against_sklearn("precision_recall_fscore_support", (yt, yp),
-                                   _prf_kwargs(data.draw, pool, n, warn_for=True))] += 1
+        seen[
+            check_against_sklearn(
+                "precision_recall_fscore_support", (yt, yp), _prf_kwargs(data.draw, pool, n, warn_for=True)
+            )
+        ] += 1
 
     run()
     assert seen["answered"] > 150 and seen["refused"] > 10, seen
@@ -334,10 +362,10 @@ def test_precision_recall_fscore_support_defaults_to_one_score_per_class():
 Y, P = [0, 1, 1, 0], [0, 1, 0, 0]
 SK_REFUSES = [
     # labels
-    ("confusion_matrix", (["a", "b"], [0, 1]), {}),                 # mixed label types between arguments
+    ("confusion_matrix", (["a", "b"], [0, 1]), {}),  # mixed label types between arguments
     ("accuracy_score", ([0, 1], ["a", "b"]), {}),
     ("f1_score", (np.array(["a", 1, None], dtype=object), [1, 1, 1]), {}),
-    ("confusion_matrix", ([0, 1], [0.2, 0.9]), {}),                 # scores, not labels
+    ("confusion_matrix", ([0, 1], [0.2, 0.9]), {}),  # scores, not labels
     ("accuracy_score", ([0.0, np.nan], [0, 1]), {}),
     ("precision_score", ([0.0, np.inf], [0, 1]), {}),
     ("confusion_matrix", ([], []), {}),
@@ -346,7 +374,7 @@ SK_REFUSES = [
     ("confusion_matrix", (np.zeros((2, 3, 4), int), np.zeros((2, 3, 4), int)), {}),
     ("accuracy_score", ([[0, 2], [1, 0]], [[0, 1], [1, 1]]), {}),  # 2-D, not 0/1: multiclass-multioutput
     ("confusion_matrix", ([[0, 1], [1, 0]], [[0, 1], [1, 1]]), {}),  # multilabel: not supported by either
-    ("f1_score", ([0, 1, 2], [0, 1, 1]), {}),                       # multiclass with average="binary"
+    ("f1_score", ([0, 1, 2], [0, 1, 1]), {}),  # multiclass with average="binary"
     ("f1_score", ([0, 2, 2], [0, 2, 0]), {"pos_label": 1}),
     ("precision_score", (Y, P), {"pos_label": "a"}),
     ("f1_score", (Y, P), {"average": "samples"}),
@@ -428,8 +456,12 @@ REFUSALS = [
     ("accuracy_score", ([0, 1, 1], [[0], [1], [1]]), {}, ["shapes", "(3,)", "(3, 1)"]),
     ("f1_score", ([[0], [1], [1]], [0, 1, 0]), {}, ["shapes"]),
     ("mean_squared_error", ([0.0, 1.0], [[0.0], [1.0]]), {}, ["shapes"]),
-    ("accuracy_score", ([[0, 1, 1], [1, 0, 1]], [[0, 0, 1], [1, 0, 1]]), {},
-     ["2-D", "multilabel", "token_accuracy", "mask=", "sequences=True", ".ravel()"]),
+    (
+        "accuracy_score",
+        ([[0, 1, 1], [1, 0, 1]], [[0, 0, 1], [1, 0, 1]]),
+        {},
+        ["2-D", "multilabel", "token_accuracy", "mask=", "sequences=True", ".ravel()"],
+    ),
     ("f1_score", ([[0, 1], [1, 1]], [[0, 1], [0, 1]]), {"average": "macro"}, ["2-D", "mask=", ".ravel()"]),
     ("precision_recall_fscore_support", ([[0, 1], [1, 1]], [[0, 1], [0, 1]]), {}, ["2-D", "multilabel"]),
     ("classification_report", ([[0, 1], [1, 1]], [[0, 1], [0, 1]]), {}, ["2-D", "multilabel"]),
@@ -440,8 +472,12 @@ REFUSALS = [
     ("confusion_matrix", ([0, 1], [0, 1]), {"labels": [[0, 1]]}, ["labels", "1-D"]),
     ("confusion_matrix", ([0, 1], [0, 1]), {"sample_weight": ["1", "2"]}, ["sample_weight", "numeric"]),
     # scikit-learn's count is a logical "or" of booleans here (1.0 whatever the count)
-    ("accuracy_score", ([0, 0, 1], [0, 0, 1]), {"sample_weight": np.array([True, True, False]),
-                                                "normalize": False}, ["boolean", "integer weights"]),
+    (
+        "accuracy_score",
+        ([0, 0, 1], [0, 0, 1]),
+        {"sample_weight": np.array([True, True, False]), "normalize": False},
+        ["boolean", "integer weights"],
+    ),
 ]
 
 
@@ -467,9 +503,17 @@ def test_probability_rows_that_do_not_sum_to_one_are_refused():
 # ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name,kw", [("accuracy_score", {}), ("confusion_matrix", {}), ("f1_score", {"average": "macro"}),
-                                     ("precision_recall_fscore_support", {}), ("recall_score", {"average": None}),
-                                     ("classification_report", {"output_dict": True})])
+@pytest.mark.parametrize(
+    "name,kw",
+    [
+        ("accuracy_score", {}),
+        ("confusion_matrix", {}),
+        ("f1_score", {"average": "macro"}),
+        ("precision_recall_fscore_support", {}),
+        ("recall_score", {"average": None}),
+        ("classification_report", {"output_dict": True}),
+    ],
+)
 def test_two_d_labels_pool_the_real_tokens_when_the_call_says_sequences(name, kw):
     rng = np.random.default_rng(3)
     yt, yp = rng.integers(0, 3, (6, 5)), rng.integers(0, 3, (6, 5))
@@ -493,8 +537,11 @@ def test_the_issue_example_is_refused_not_answered_differently():
     assert skm.accuracy_score(yt, yp) == 0.5  # multilabel: rows entirely right
     with pytest.raises(ValueError, match="token_accuracy"):
         M.accuracy_score(yt, yp)
-    assert M.accuracy_score(yt, yp, sequences=True) == M.token_accuracy(yt, yp) == skm.accuracy_score(
-        np.ravel(yt), np.ravel(yp))
+    assert (
+        M.accuracy_score(yt, yp, sequences=True)
+        == M.token_accuracy(yt, yp)
+        == skm.accuracy_score(np.ravel(yt), np.ravel(yp))
+    )
 
 
 # ----------------------------------------------------------------------------
@@ -520,12 +567,19 @@ def test_integer_weights_beyond_2_53_are_summed_exactly(monkeypatch, jit):
 def test_object_weights_holding_numbers_are_accepted_where_sklearn_accepts_them():
     yt, yp = [0, 1, 1, 2], [0, 1, 2, 2]
     w = np.array([1, 2.5, 3, True], dtype=object)
-    for name, kw in [("confusion_matrix", {}), ("accuracy_score", {}), ("accuracy_score", {"normalize": False}),
-                     ("mean_squared_error", {})]:
+    for name, kw in [
+        ("confusion_matrix", {}),
+        ("accuracy_score", {}),
+        ("accuracy_score", {"normalize": False}),
+        ("mean_squared_error", {}),
+    ]:
         assert check_against_sklearn(name, (yt, yp), {**kw, "sample_weight": w}) == "answered"
     # scikit-learn's precision/recall family cannot cast them (a TypeError there): refused, as ValueError too
-    for name, kw in [("f1_score", {"average": "macro"}), ("precision_recall_fscore_support", {}),
-                     ("classification_report", {})]:
+    for name, kw in [
+        ("f1_score", {"average": "macro"}),
+        ("precision_recall_fscore_support", {}),
+        ("classification_report", {}),
+    ]:
         assert check_against_sklearn(name, (yt, yp), {**kw, "sample_weight": w}) == "refused"
         with pytest.raises(M.MetricInputError, match="object dtype"):
             getattr(M, name)(yt, yp, sample_weight=w, **kw)
@@ -567,18 +621,22 @@ def test_mean_squared_error_mask_with_weights_and_multioutput():
     full = np.ones((5, 4), dtype=bool)
     # an all-True mask changes nothing: scikit-learn's weighted mean
     assert M.mean_squared_error(a, b, sample_weight=w, mask=full) == pytest.approx(
-        skm.mean_squared_error(a, b, sample_weight=w), rel=1e-12)
+        skm.mean_squared_error(a, b, sample_weight=w), rel=1e-12
+    )
     mask = rng.random((5, 4)) < 0.6
     mask[0, 0] = True
     wm = np.broadcast_to(w[:, None], (5, 4))[mask]
     assert M.mean_squared_error(a, b, sample_weight=w, mask=mask) == pytest.approx(
-        skm.mean_squared_error(a[mask], b[mask], sample_weight=wm), rel=1e-12)
+        skm.mean_squared_error(a[mask], b[mask], sample_weight=wm), rel=1e-12
+    )
     with pytest.raises(ValueError, match="uniform_average"):
         M.mean_squared_error(a, b, mask=mask, multioutput="raw_values")
     with pytest.raises(ValueError, match="reduction='mean'"):
         M.mean_squared_error(a, b, sample_weight=w, reduction="sum")
     # more axes than scikit-learn takes: outputs are the trailing axes
     c, d = rng.normal(size=(5, 3, 2)), rng.normal(size=(5, 3, 2))
-    np.testing.assert_allclose(M.mean_squared_error(c, d, multioutput="raw_values"),
-                               skm.mean_squared_error(c.reshape(5, 6), d.reshape(5, 6),
-                                                      multioutput="raw_values").reshape(3, 2), rtol=1e-12)
+    np.testing.assert_allclose(
+        M.mean_squared_error(c, d, multioutput="raw_values"),
+        skm.mean_squared_error(c.reshape(5, 6), d.reshape(5, 6), multioutput="raw_values").reshape(3, 2),
+        rtol=1e-12,
+    )

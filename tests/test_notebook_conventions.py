@@ -42,26 +42,30 @@ def test_notebook_is_valid(path):
 
 
 def test_generated_cells_and_readme_are_in_sync():
-    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "sync_notebooks.py"), "--check"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "sync_notebooks.py"), "--check"], capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stderr
 
 
 @pytest.mark.slow
 def test_release_is_generated_from_source():
-    proc = subprocess.run([sys.executable, "-m", "autograder", "release", "--check"],
-                          capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-m", "autograder", "release", "--check"], capture_output=True, text=True, cwd=ROOT
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 @pytest.mark.parametrize("path", LESSONS + SOURCES, ids=ids)
 def test_setup_cell_comes_first(path):
     nb = nbformat.read(path, as_version=4)
-    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# "), \
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# "), (
         f"{path.name}: the first cell is the title (a '# ' heading)"
+    )
     code = [c for c in nb.cells if c.cell_type == "code"]
-    assert code and "colab-setup" in code[0].metadata.get("tags", []), \
+    assert code and "colab-setup" in code[0].metadata.get("tags", []), (
         f"{path.name}: the first code cell must be the generated setup cell"
+    )
 
 
 def _defines(source: str) -> list[str]:
@@ -94,8 +98,9 @@ def test_exercise_cells_follow_the_contract(path):
             continue
         gid = meta.get("grade_id", "")
         if meta.get("solution") and cell.cell_type == "code":
-            assert "### BEGIN SOLUTION" in cell.source and "### END SOLUTION" in cell.source, \
+            assert "### BEGIN SOLUTION" in cell.source and "### END SOLUTION" in cell.source, (
                 f"{stem}/{gid}: solution cell without BEGIN/END SOLUTION markers"
+            )
             assert not meta.get("grade"), f"{stem}/{gid}: solution and test are separate cells"
             solutions[gid] = cell
         elif meta.get("grade") and cell.cell_type == "code":
@@ -103,23 +108,28 @@ def test_exercise_cells_follow_the_contract(path):
             assert meta.get("points", 0) > 0, f"{stem}/{gid}: a test cell carries points"
             assert meta.get("locked"), f"{stem}/{gid}: test cells are locked"
             first = cell.source.lstrip().splitlines()[0] if cell.source.strip() else ""
-            assert first.startswith('"""') and first.endswith('"""') and len(first) > 6, \
+            assert first.startswith('"""') and first.endswith('"""') and len(first) > 6, (
                 f"{stem}/{gid}: a test cell opens with a one-line docstring"
-            assert "### BEGIN HIDDEN TESTS" in cell.source and "### END HIDDEN TESTS" in cell.source, \
+            )
+            assert "### BEGIN HIDDEN TESTS" in cell.source and "### END HIDDEN TESTS" in cell.source, (
                 f"{stem}/{gid}: every test cell has hidden checks"
-            assert f'"{gid}"' in cell.source and f"points={meta['points']}" in cell.source, \
-                f"{stem}/{gid}: wrap the checks in `with exercise(\"{gid}\", points={meta['points']}):`"
+            )
+            assert f'"{gid}"' in cell.source and f"points={meta['points']}" in cell.source, (
+                f'{stem}/{gid}: wrap the checks in `with exercise("{gid}", points={meta["points"]}):`'
+            )
             tests[gid] = cell
     for gid in tests:
-        exercise = gid[len("test_"):].split("__", 1)[0]
+        exercise = gid[len("test_") :].split("__", 1)[0]
         assert exercise in solutions, f"{stem}/{gid}: no solution cell with grade_id {exercise!r}"
     for name in solutions:
-        assert any(t[len("test_"):].split("__", 1)[0] == name for t in tests), \
+        assert any(t[len("test_") :].split("__", 1)[0] == name for t in tests), (
             f"{stem}/{name}: a solution with no test cell"
+        )
     assert len(set(tests)) == len(tests), f"{stem}: duplicate grade_ids"
 
 
 # ----------------------------------------------------------------------------- issue 11: one evaluation protocol
+
 
 def _validation_arguments(source: str) -> list[str]:
     """The text of every `validation=...` argument (or validation_data=) in a code cell."""
@@ -154,4 +164,5 @@ def test_no_choice_reads_the_test_split(path):
         for argument in _validation_arguments(cell.source):
             assert "test" not in argument, (
                 f"{path.name} cell {i}: `{argument}` watches the test split while training; "
-                "choose on validation data and read the test split once, at the end")
+                "choose on validation data and read the test split once, at the end"
+            )

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_score, recall_score
@@ -115,29 +116,34 @@ def test_load_order_task_has_no_message_in_two_parts():
     sets = {k: {tuple(r) for r in v[0].tolist()} for k, v in task.items()}
     assert not (sets["train"] & sets["val"]) and not (sets["train"] & sets["test"]) and not (sets["val"] & sets["test"])
     for X, y in task.values():
-        assert all(label == int(list(r).index(ORDER_FIRST) < list(r).index(ORDER_SECOND))
-                   for r, label in zip(X.tolist(), y.tolist()))
+        assert all(
+            label == int(list(r).index(ORDER_FIRST) < list(r).index(ORDER_SECOND))
+            for r, label in zip(X.tolist(), y.tolist())
+        )
     again = load_order_task(seed=0, num_train=3000, num_val=500, num_test=500, seq_len=5)
     np.testing.assert_array_equal(task["test"][0], again["test"][0])
 
 
-@pytest.mark.parametrize("call, err, words", [
-    (lambda: make_order_dataset(0), ValueError, "num_samples"),
-    (lambda: make_order_dataset(5, 1), ValueError, "seq_len"),
-    (lambda: make_order_dataset(5.0), TypeError, "num_samples"),
-    (lambda: make_order_dataset(5, positive_fraction=1.5), ValueError, "positive_fraction"),
-    (lambda: make_order_dataset(5, label_noise=0.7), ValueError, "label_noise"),
-    (lambda: random_split(np.zeros((4, 3), int), np.zeros(4, int), (0.5, 0.6)), ValueError, "fractions"),
-    (lambda: random_split(np.zeros((4, 3)), np.zeros(4, int)), TypeError, "X"),
-    (lambda: seen_in(np.zeros((4, 3), int), np.zeros((4, 2), int)), ValueError, "seq_len"),
-    (lambda: with_duplicates(np.zeros((4, 3), int), np.zeros(3, int)), ValueError, "y"),
-    (lambda: classification_summary([0, 1], [0.1, np.nan]), ValueError, "proba"),
-    (lambda: classification_summary([0, 2], [0.1, 0.3]), ValueError, "y_true"),
-    (lambda: classification_summary([0, 1], [0.1, 0.3, 0.2]), ValueError, "proba"),
-    (lambda: choose_threshold([0, 1], [0.1, 0.3], "f1", 0.5), ValueError, "metric"),
-    (lambda: choose_threshold([0, 1], [0.1, 0.3], "recall", 1.5), ValueError, "goal"),
-    (lambda: choose_threshold([0, 0], [0.1, 0.3], "recall", 0.5), ValueError, "positive"),
-])
+@pytest.mark.parametrize(
+    "call, err, words",
+    [
+        (lambda: make_order_dataset(0), ValueError, "num_samples"),
+        (lambda: make_order_dataset(5, 1), ValueError, "seq_len"),
+        (lambda: make_order_dataset(5.0), TypeError, "num_samples"),
+        (lambda: make_order_dataset(5, positive_fraction=1.5), ValueError, "positive_fraction"),
+        (lambda: make_order_dataset(5, label_noise=0.7), ValueError, "label_noise"),
+        (lambda: random_split(np.zeros((4, 3), int), np.zeros(4, int), (0.5, 0.6)), ValueError, "fractions"),
+        (lambda: random_split(np.zeros((4, 3)), np.zeros(4, int)), TypeError, "X"),
+        (lambda: seen_in(np.zeros((4, 3), int), np.zeros((4, 2), int)), ValueError, "seq_len"),
+        (lambda: with_duplicates(np.zeros((4, 3), int), np.zeros(3, int)), ValueError, "y"),
+        (lambda: classification_summary([0, 1], [0.1, np.nan]), ValueError, "proba"),
+        (lambda: classification_summary([0, 2], [0.1, 0.3]), ValueError, "y_true"),
+        (lambda: classification_summary([0, 1], [0.1, 0.3, 0.2]), ValueError, "proba"),
+        (lambda: choose_threshold([0, 1], [0.1, 0.3], "f1", 0.5), ValueError, "metric"),
+        (lambda: choose_threshold([0, 1], [0.1, 0.3], "recall", 1.5), ValueError, "goal"),
+        (lambda: choose_threshold([0, 0], [0.1, 0.3], "recall", 0.5), ValueError, "positive"),
+    ],
+)
 def test_bad_input_is_named(call, err, words):
     with pytest.raises(err, match=words):
         call()
@@ -178,8 +184,12 @@ def _brute_force(y, s, metric, goal):
 
 
 @settings(max_examples=60, deadline=None)
-@given(seed=st.integers(0, 10_000), metric=st.sampled_from(["precision", "recall"]),
-       goal=st.sampled_from([0.5, 0.8, 0.9, 0.95, 1.0]), n=st.integers(2, 60))
+@given(
+    seed=st.integers(0, 10_000),
+    metric=st.sampled_from(["precision", "recall"]),
+    goal=st.sampled_from([0.5, 0.8, 0.9, 0.95, 1.0]),
+    n=st.integers(2, 60),
+)
 def test_choose_threshold_matches_a_brute_force_search(seed, metric, goal, n):
     rng = np.random.default_rng(seed)
     y = rng.integers(0, 2, n)
@@ -239,8 +249,10 @@ def test_utils_evaluation_imports_no_framework():
     import subprocess
     import sys
 
-    code = ("import sys, utils.evaluation, utils.data.order; "
-            "print(sorted(m for m in ('torch', 'tensorflow', 'keras') if m in sys.modules))")
+    code = (
+        "import sys, utils.evaluation, utils.data.order; "
+        "print(sorted(m for m in ('torch', 'tensorflow', 'keras') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -256,14 +268,17 @@ def test_binary_predictions_count_a_tie_as_positive(threshold):
     assert got[:4].tolist() == [1, 1, 1, 1]
 
 
-@pytest.mark.parametrize("call, err, words", [
-    (lambda: evaluation.binary_predictions([0.2, 0.7], "0.5"), TypeError, "threshold"),
-    (lambda: evaluation.binary_predictions([0.2, np.inf], 0.5), ValueError, "proba"),
-    (lambda: evaluation.binary_predictions(["a", "b"], 0.5), TypeError, "proba"),
-    (lambda: classification_summary([0, 1], [0.2, 0.7], True), TypeError, "threshold"),
-    (lambda: choose_threshold([0, 1], [0.1, 0.3], "recall", 0), ValueError, "goal"),
-    (lambda: choose_threshold([0, 1], [0.1, 0.3], "recall", "high"), TypeError, "goal"),
-])
+@pytest.mark.parametrize(
+    "call, err, words",
+    [
+        (lambda: evaluation.binary_predictions([0.2, 0.7], "0.5"), TypeError, "threshold"),
+        (lambda: evaluation.binary_predictions([0.2, np.inf], 0.5), ValueError, "proba"),
+        (lambda: evaluation.binary_predictions(["a", "b"], 0.5), TypeError, "proba"),
+        (lambda: classification_summary([0, 1], [0.2, 0.7], True), TypeError, "threshold"),
+        (lambda: choose_threshold([0, 1], [0.1, 0.3], "recall", 0), ValueError, "goal"),
+        (lambda: choose_threshold([0, 1], [0.1, 0.3], "recall", "high"), TypeError, "goal"),
+    ],
+)
 def test_evaluation_bad_input_is_named(call, err, words):
     with pytest.raises(err, match=words):
         call()

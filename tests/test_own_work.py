@@ -21,20 +21,42 @@ def _define(source: str, extra: dict | None = None) -> dict:
 
 
 DELEGATING = {
-    "a module imported at the top": ("from utils import metrics\ndef f(a, b):\n    return metrics.f1_score(a, b)\n",
-                                     "metric libraries", "metrics.f1_score"),
-    "an import inside the function": ("def f(a, b):\n    from sklearn.metrics import f1_score\n    return f1_score(a, b)\n",
-                                      "metric libraries", "sklearn.metrics"),
-    "an alias of the reference": ("from utils.rnn import rnn_step as mine\ndef f(a, b):\n    return mine(a, b)\n",
-                                  "the course's RNN reference", "utils.rnn.rnn_step"),
-    "through the learner's own helper": ("import utils.metrics\ndef _h(a):\n    return utils.metrics.accuracy_score(a, a)\n"
-                                         "def f(a, b):\n    return _h(a)\n", "metric libraries", "`_h` uses"),
-    "a framework loss": ("import torch.nn.functional as F\ndef f(a, b):\n    return F.cross_entropy(a, b)\n",
-                         "framework losses", "F.cross_entropy"),
-    "a loss class in a method": ("from torch import nn\nclass f:\n    def __call__(self, a, b):\n"
-                                 "        return nn.CrossEntropyLoss()(a, b)\n", "framework losses", "nn.CrossEntropyLoss"),
-    "a layer built in the function": ("def f(a, b):\n    import torch\n    return torch.nn.RNN(a, b)\n",
-                                      "framework layers", "torch.nn.RNN"),
+    "a module imported at the top": (
+        "from utils import metrics\ndef f(a, b):\n    return metrics.f1_score(a, b)\n",
+        "metric libraries",
+        "metrics.f1_score",
+    ),
+    "an import inside the function": (
+        "def f(a, b):\n    from sklearn.metrics import f1_score\n    return f1_score(a, b)\n",
+        "metric libraries",
+        "sklearn.metrics",
+    ),
+    "an alias of the reference": (
+        "from utils.rnn import rnn_step as mine\ndef f(a, b):\n    return mine(a, b)\n",
+        "the course's RNN reference",
+        "utils.rnn.rnn_step",
+    ),
+    "through the learner's own helper": (
+        "import utils.metrics\ndef _h(a):\n    return utils.metrics.accuracy_score(a, a)\n"
+        "def f(a, b):\n    return _h(a)\n",
+        "metric libraries",
+        "`_h` uses",
+    ),
+    "a framework loss": (
+        "import torch.nn.functional as F\ndef f(a, b):\n    return F.cross_entropy(a, b)\n",
+        "framework losses",
+        "F.cross_entropy",
+    ),
+    "a loss class in a method": (
+        "from torch import nn\nclass f:\n    def __call__(self, a, b):\n        return nn.CrossEntropyLoss()(a, b)\n",
+        "framework losses",
+        "nn.CrossEntropyLoss",
+    ),
+    "a layer built in the function": (
+        "def f(a, b):\n    import torch\n    return torch.nn.RNN(a, b)\n",
+        "framework layers",
+        "torch.nn.RNN",
+    ),
 }
 
 
@@ -51,9 +73,11 @@ def test_delegation_is_caught_and_named(label):
 
 
 def test_own_work_passes_and_allowed_helpers_stay_allowed():
-    ns = _define("import math\nfrom utils import metrics\n"
-                 "def own(a, b):\n    return float(np.mean(np.asarray(a) == np.asarray(b))) + math.fsum([0.0])\n"
-                 "def allowed(a, b):\n    return metrics.accuracy_score(a, b)\n")
+    ns = _define(
+        "import math\nfrom utils import metrics\n"
+        "def own(a, b):\n    return float(np.mean(np.asarray(a) == np.asarray(b))) + math.fsum([0.0])\n"
+        "def allowed(a, b):\n    return metrics.accuracy_score(a, b)\n"
+    )
     checks.check_own_work(ns["own"], "own", forbids=list(checks.HELPER_GROUPS), instead="x")
     checks.check_own_work(ns["allowed"], "allowed", forbids=["metric libraries"], allows=["utils.metrics"], instead="x")
     checks.check_own_work(42, "not a function", forbids=["metric libraries"], instead="x")  # nothing to read

@@ -38,7 +38,7 @@ def test_pre_padding_moves_the_same_words_to_the_end():
     np.testing.assert_array_equal(lengths, l_pre)
     np.testing.assert_array_equal(X_pre, order.move_padding(X, lengths, "pre"))
     for row, row_pre, n in zip(X, X_pre, lengths):
-        np.testing.assert_array_equal(row_pre[20 - n:], row[:n])
+        np.testing.assert_array_equal(row_pre[20 - n :], row[:n])
         assert np.all(row_pre[: 20 - n] == 0)
     np.testing.assert_array_equal(order.move_padding(X_pre, lengths, "post"), X)
 
@@ -85,8 +85,9 @@ def test_torch_mask_and_last_output_agree_with_packing():
         outputs, _ = lstm(x)
         _, (h_n, _) = lstm(pack_padded_sequence(x, torch.tensor(lengths), batch_first=True, enforce_sorted=False))
     np.testing.assert_allclose(gather_last(outputs, lengths).numpy(), h_n[0].numpy(), atol=1e-6)
-    np.testing.assert_allclose(gather_last(outputs.transpose(0, 1), lengths, batch_first=False).numpy(),
-                               h_n[0].numpy(), atol=1e-6)
+    np.testing.assert_allclose(
+        gather_last(outputs.transpose(0, 1), lengths, batch_first=False).numpy(), h_n[0].numpy(), atol=1e-6
+    )
     with pytest.raises(ValueError, match="lengths"):
         gather_last(outputs, [0, 1, 2, 3, 4])
 
@@ -98,8 +99,8 @@ def test_torch_gradient_norms_vanish_below_one_and_explode_above():
     small = input_gradient_norms(rnn_with_gain(4, 32, 0.6, input_scale=0.3), x)
     large = input_gradient_norms(rnn_with_gain(4, 32, 1.5, input_scale=0.3), x)
     assert small.shape == large.shape == (40,)
-    assert small[0] < 1e-3 * small[-1]      # vanishes towards the start
-    assert large[0] > 3 * large[-1]         # grows towards the start
+    assert small[0] < 1e-3 * small[-1]  # vanishes towards the start
+    assert large[0] > 3 * large[-1]  # grows towards the start
 
 
 def test_torch_training_diverges_without_clipping_and_trains_with_it():
@@ -111,7 +112,7 @@ def test_torch_training_diverges_without_clipping_and_trains_with_it():
     assert not np.all(np.isfinite(free["loss"]))
     assert np.all(np.isfinite(clipped["loss"]))
     assert np.mean(clipped["loss"][-30:]) < 0.5 * np.mean(clipped["loss"][:30])
-    assert max(clipped["grad_norm"]) > 1.0   # clipping had something to do
+    assert max(clipped["grad_norm"]) > 1.0  # clipping had something to do
 
 
 # --------------------------------------------------------------------------- Keras

@@ -27,11 +27,11 @@ from utils.torch_utils import copy_numpy_weights as copy_to_torch  # noqa: E402
 
 TOL = 1e-5
 CASES = [  # seed, (seq_len, batch, input_size, hidden_size)
-    (0, (4, 2, 5, 3)),     # the worked case of topic 02
+    (0, (4, 2, 5, 3)),  # the worked case of topic 02
     (1, (10, 3, 8, 16)),
     (2, (1, 1, 1, 1)),
-    (3, (25, 4, 3, 2)),    # hidden smaller than input, long sequence
-    (4, (6, 7, 6, 6)),     # square W_xh: a missing transpose would not crash
+    (3, (25, 4, 3, 2)),  # hidden smaller than input, long sequence
+    (4, (6, 7, 6, 6)),  # square W_xh: a missing transpose would not crash
 ]
 
 
@@ -72,8 +72,11 @@ def test_same_weights_same_outputs_in_numpy_torch_and_keras(seed, sizes):
     torch_out, torch_h = _torch_run(W_xh, W_hh, b_h, x)
     torch_bf_out, torch_bf_h = _torch_run(W_xh, W_hh, b_h, x, batch_first=True)
     keras_out, keras_h = _keras_run(W_xh, W_hh, b_h, x)
-    for name, out, h in [("torch", torch_out, torch_h), ("torch batch_first", torch_bf_out, torch_bf_h),
-                         ("keras", keras_out, keras_h)]:
+    for name, out, h in [
+        ("torch", torch_out, torch_h),
+        ("torch batch_first", torch_bf_out, torch_bf_h),
+        ("keras", keras_out, keras_h),
+    ]:
         assert out.shape == ref_out.shape, name
         np.testing.assert_allclose(out, ref_out, atol=TOL, rtol=TOL, err_msg=f"{name} outputs vs numpy")
         np.testing.assert_allclose(h, ref_h, atol=TOL, rtol=TOL, err_msg=f"{name} final state vs numpy")
@@ -121,8 +124,7 @@ def _all_metrics(y_true, y_pred, logits, mask, values, targets):
         "confusion_matrix": metrics.confusion_matrix(flat_true, flat_pred, num_classes=3),
         "confusion_matrix masked 2-D": metrics.confusion_matrix(y_true, y_pred, mask=mask, num_classes=3),
         "accuracy": metrics.accuracy_score(flat_true, flat_pred),
-        "prfs macro": metrics.precision_recall_fscore_support(flat_true, flat_pred, average="macro",
-                                                              zero_division=0),
+        "prfs macro": metrics.precision_recall_fscore_support(flat_true, flat_pred, average="macro", zero_division=0),
         "f1 per class": metrics.f1_score(flat_true, flat_pred, average=None, zero_division=0),
         "precision binary": metrics.precision_score(flat_true > 0, flat_pred > 0, zero_division=0),
         "per_step_confusion": metrics.per_step_confusion_matrix(y_true, y_pred, mask=mask, num_classes=3),
@@ -142,8 +144,9 @@ def _assert_same(results, reference, label):
         if isinstance(want, tuple):
             assert isinstance(got, tuple) and len(got) == len(want), f"{label}: {key}"
             for g, w in zip(got, want):
-                np.testing.assert_array_equal(np.asarray(g, dtype=float), np.asarray(w, dtype=float),
-                                              err_msg=f"{label}: {key}")
+                np.testing.assert_array_equal(
+                    np.asarray(g, dtype=float), np.asarray(w, dtype=float), err_msg=f"{label}: {key}"
+                )
         else:
             assert type(got) is type(want), f"{label}: {key} returned {type(got)} instead of {type(want)}"
             np.testing.assert_array_equal(got, want, err_msg=f"{label}: {key}")
@@ -155,10 +158,13 @@ def test_metrics_identical_whichever_framework_holds_the_predictions(seed):
     reference = _all_metrics(y_true, y_pred, logits, mask, values, targets)
     # the reference itself agrees with scikit-learn where scikit-learn has the metric
     flat_true, flat_pred = y_true[:, 0], y_pred[:, 0]
-    np.testing.assert_array_equal(reference["confusion_matrix"],
-                                  sklearn_metrics.confusion_matrix(flat_true, flat_pred, labels=[0, 1, 2]))
-    np.testing.assert_array_equal(reference["confusion_matrix masked 2-D"],
-                                  sklearn_metrics.confusion_matrix(y_true[mask], y_pred[mask], labels=[0, 1, 2]))
+    np.testing.assert_array_equal(
+        reference["confusion_matrix"], sklearn_metrics.confusion_matrix(flat_true, flat_pred, labels=[0, 1, 2])
+    )
+    np.testing.assert_array_equal(
+        reference["confusion_matrix masked 2-D"],
+        sklearn_metrics.confusion_matrix(y_true[mask], y_pred[mask], labels=[0, 1, 2]),
+    )
     assert reference["accuracy"] == pytest.approx(sklearn_metrics.accuracy_score(flat_true, flat_pred))
     sk = sklearn_metrics.precision_recall_fscore_support(flat_true, flat_pred, average="macro", zero_division=0)
     np.testing.assert_allclose(np.asarray(reference["prfs macro"][:3], dtype=float), np.asarray(sk[:3], dtype=float))
@@ -166,8 +172,7 @@ def test_metrics_identical_whichever_framework_holds_the_predictions(seed):
     assert reference["perplexity"] == pytest.approx(np.exp(reference["cross_entropy"]))
 
     assert reference["mse"] == pytest.approx(sklearn_metrics.mean_squared_error(targets[mask], values[mask]))
-    inputs = {"y_true": y_true, "y_pred": y_pred, "logits": logits, "mask": mask, "values": values,
-              "targets": targets}
+    inputs = {"y_true": y_true, "y_pred": y_pred, "logits": logits, "mask": mask, "values": values, "targets": targets}
     for arg in inputs:
         for label, container in _containers(inputs[arg]):
             if label == "numpy":
@@ -219,8 +224,9 @@ def test_same_model_in_three_frameworks_gives_the_same_metrics(seed):
     results = {}
     for name in logits:
         results[name] = {
-            "per_step_confusion": metrics.per_step_confusion_matrix(y_true, predictions[name], mask=mask,
-                                                                    num_classes=classes),
+            "per_step_confusion": metrics.per_step_confusion_matrix(
+                y_true, predictions[name], mask=mask, num_classes=classes
+            ),
             "token_accuracy": metrics.token_accuracy(y_true, predictions[name], mask=mask),
             "sequence_accuracy": metrics.sequence_accuracy(y_true, predictions[name], mask=mask),
             "f1 macro": metrics.f1_score(y_true, predictions[name], mask=mask, average="macro", zero_division=0),

@@ -367,8 +367,10 @@ def test_threshold_bad_input(y, s, kwargs, error, word):
 
 
 def test_metric_bars(tmp_path):
-    results = {"RNN": {"accuracy": 0.93, "precision": 0.9, "recall": 0.88},
-               "order-blind": {"accuracy": 0.52, "precision": 0.5, "recall": 0.47}}
+    results = {
+        "RNN": {"accuracy": 0.93, "precision": 0.9, "recall": 0.88},
+        "order-blind": {"accuracy": 0.52, "precision": 0.5, "recall": 0.47},
+    }
     ax = plots.plot_metric_bars(results, good=0.8)
     save_png(ax, tmp_path, "bars")
     heights = [p.get_height() for p in ax.patches]

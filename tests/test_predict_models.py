@@ -70,9 +70,18 @@ def test_bad_tokens_are_rejected_with_clear_errors(fw):
 def test_training_reports_the_masked_mean_loss_of_utils_metrics(fw):
     data = next_token_data(seed=0)
     model = fw.make_next_token_model(len(data.vocab), embed_dim=8, hidden_size=16, seed=0)
-    history = fw.train_model(model, data.train_inputs, data.train_targets, data.train_mask, epochs=4,
-                             batch_size=32, learning_rate=1e-2, seed=0, progress=False,
-                             validation=(data.test_inputs, data.test_targets, data.test_mask))
+    history = fw.train_model(
+        model,
+        data.train_inputs,
+        data.train_targets,
+        data.train_mask,
+        epochs=4,
+        batch_size=32,
+        learning_rate=1e-2,
+        seed=0,
+        progress=False,
+        validation=(data.test_inputs, data.test_targets, data.test_mask),
+    )
     assert len(history["loss"]) == len(history["val_loss"]) == 4
     assert history["loss"][-1] < history["loss"][0]
     logits = fw.predict(model, data.test_inputs)
@@ -111,8 +120,16 @@ def test_sine_regressor_learns_and_reports_the_mse_of_utils_metrics(fw):
     train, test = sine_windows(96, 20, seed=0), sine_windows(32, 20, seed=1)
     model = fw.make_sine_regressor(hidden_size=16, seed=0)
     before = metrics.mean_squared_error(test.targets, fw.predict(model, test.inputs))
-    history = fw.train_model(model, train.inputs, train.targets, epochs=8, batch_size=32, seed=0, progress=False,
-                             validation=(test.inputs, test.targets))
+    history = fw.train_model(
+        model,
+        train.inputs,
+        train.targets,
+        epochs=8,
+        batch_size=32,
+        seed=0,
+        progress=False,
+        validation=(test.inputs, test.targets),
+    )
     predicted = fw.predict(model, test.inputs)
     assert predicted.shape == test.targets.shape
     after = metrics.mean_squared_error(test.targets, predicted)
@@ -153,7 +170,9 @@ def test_torch_and_keras_models_agree_once_weights_are_copied():
     w = {name: p.detach().numpy() for name, p in t_model.named_parameters()}
     k_model.embedding.set_weights([w["embedding.weight"]])
     # Keras keeps kernel = W_ih.T and one bias; PyTorch keeps two biases.
-    k_model.rnn.set_weights([w["rnn.weight_ih_l0"].T, w["rnn.weight_hh_l0"].T, w["rnn.bias_ih_l0"] + w["rnn.bias_hh_l0"]])
+    k_model.rnn.set_weights(
+        [w["rnn.weight_ih_l0"].T, w["rnn.weight_hh_l0"].T, w["rnn.bias_ih_l0"] + w["rnn.bias_hh_l0"]]
+    )
     k_model.head.set_weights([w["head.weight"].T, w["head.bias"]])
     tokens = np.random.default_rng(1).integers(0, 12, size=(4, 9))
     np.testing.assert_allclose(tfu.predict(k_model, tokens), tu.predict(t_model, tokens), rtol=1e-5, atol=1e-5)

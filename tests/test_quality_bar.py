@@ -9,8 +9,12 @@ from utils import evaluation, metrics
 def _scores(cm):
     rows, cols = np.divmod(np.arange(cm.size), 2)
     truth, guess = np.repeat(rows, np.asarray(cm).ravel()), np.repeat(cols, np.asarray(cm).ravel())
-    return (metrics.accuracy_score(truth, guess), metrics.precision_score(truth, guess, zero_division=0),
-            metrics.recall_score(truth, guess), np.bincount(truth).max() / truth.size)
+    return (
+        metrics.accuracy_score(truth, guess),
+        metrics.precision_score(truth, guess, zero_division=0),
+        metrics.recall_score(truth, guess),
+        np.bincount(truth).max() / truth.size,
+    )
 
 
 def test_the_worked_matrix_of_topic_03_is_good():
@@ -31,13 +35,16 @@ def test_high_accuracy_with_30_percent_recall_is_bad():
     assert evaluation.judge_scores(acc, prec, rec)[0] == "bad"
 
 
-@pytest.mark.parametrize("per_step, scores, verdict", [
-    (False, (0.80, 0.75, 0.75), "good"),          # on the bar counts as good
-    (False, (0.79, 0.90, 0.90), "in between"),
-    (True, (0.84, 0.90, 0.90), "in between"),     # per step the bar is stricter
-    (True, (0.86, 0.81, 0.81), "good"),
-    (False, (0.90, 0.49, 0.95), "bad"),
-])
+@pytest.mark.parametrize(
+    "per_step, scores, verdict",
+    [
+        (False, (0.80, 0.75, 0.75), "good"),  # on the bar counts as good
+        (False, (0.79, 0.90, 0.90), "in between"),
+        (True, (0.84, 0.90, 0.90), "in between"),  # per step the bar is stricter
+        (True, (0.86, 0.81, 0.81), "good"),
+        (False, (0.90, 0.49, 0.95), "bad"),
+    ],
+)
 def test_the_bars(per_step, scores, verdict):
     assert evaluation.judge_scores(*scores, per_step=per_step)[0] == verdict
     bar = evaluation.GOOD_PER_STEP if per_step else evaluation.GOOD

@@ -131,8 +131,9 @@ def test_init_rnn_weights_shapes_gain_and_determinism():
     assert init_rnn_weights(5, 8, bias_scale=1.0, seed=4)[2].std() > 0
 
 
-@pytest.mark.parametrize("kwargs", [dict(input_size=0), dict(hidden_size=2.5), dict(recurrent_gain=-1.0),
-                                    dict(input_scale=float("nan"))])
+@pytest.mark.parametrize(
+    "kwargs", [dict(input_size=0), dict(hidden_size=2.5), dict(recurrent_gain=-1.0), dict(input_scale=float("nan"))]
+)
 def test_init_rnn_weights_rejects_bad_arguments(kwargs):
     args = dict(input_size=2, hidden_size=3)
     args.update(kwargs)
@@ -155,8 +156,7 @@ def test_input_influence_matches_torch_autograd_and_is_causal():
     rnn = _torch_rnn(W_xh, W_hh, b_h)
     direction = torch.zeros(seq_len, 1, input_size, dtype=torch.float64)
     direction[step] = 1.0 / np.sqrt(input_size)
-    _, jvp = torch.func.jvp(lambda inp: rnn(inp, torch.from_numpy(h0)[None])[0],
-                            (torch.from_numpy(x),), (direction,))
+    _, jvp = torch.func.jvp(lambda inp: rnn(inp, torch.from_numpy(h0)[None])[0], (torch.from_numpy(x),), (direction,))
     expected = jvp.detach().numpy()[:, 0, :]
     np.testing.assert_allclose(got, np.linalg.norm(expected, axis=-1), rtol=1e-4, atol=1e-9)
 
@@ -171,9 +171,16 @@ def test_input_influence_fades_faster_with_a_smaller_gain():
     assert short[20] / short[0] < long[20] / long[0]
 
 
-@pytest.mark.parametrize("kwargs,fragment", [(dict(step=10), "step"), (dict(step=-1), "step"),
-                                             (dict(delta=0.0), "delta"), (dict(direction=np.zeros(3)), "zero"),
-                                             (dict(direction=np.ones(2)), "direction")])
+@pytest.mark.parametrize(
+    "kwargs,fragment",
+    [
+        (dict(step=10), "step"),
+        (dict(step=-1), "step"),
+        (dict(delta=0.0), "delta"),
+        (dict(direction=np.zeros(3)), "zero"),
+        (dict(direction=np.ones(2)), "direction"),
+    ],
+)
 def test_input_influence_rejects_bad_arguments(kwargs, fragment):
     W_xh, W_hh, b_h = init_rnn_weights(3, 4, seed=0)
     with pytest.raises(ValueError, match=fragment):

@@ -30,17 +30,21 @@ TORCH_SIZES = [(4, 2, 5, 3), (1, 1, 1, 1), (7, 3, 2, 6)]  # seq_len, batch, inpu
 
 
 @pytest.mark.parametrize("sizes", TORCH_SIZES)
-@pytest.mark.parametrize("num_layers,batch_first,bidirectional",
-                         list(itertools.product((1, 2, 3), (False, True), (False, True))))
+@pytest.mark.parametrize(
+    "num_layers,batch_first,bidirectional", list(itertools.product((1, 2, 3), (False, True), (False, True)))
+)
 def test_torch_rules_match_a_real_layer(sizes, num_layers, batch_first, bidirectional):
     seq_len, batch, input_size, hidden = sizes
-    layer = torch.nn.RNN(input_size, hidden, num_layers=num_layers, batch_first=batch_first,
-                         bidirectional=bidirectional)
+    layer = torch.nn.RNN(
+        input_size, hidden, num_layers=num_layers, batch_first=batch_first, bidirectional=bidirectional
+    )
     x = torch.zeros((batch, seq_len, input_size) if batch_first else (seq_len, batch, input_size))
     out, h_n = layer(x)
     predicted = ts.rnn_output_shapes(seq_len, batch, input_size, hidden, num_layers, bidirectional, batch_first)
     assert predicted == (tuple(out.shape), tuple(h_n.shape))
-    assert ts.observed_rnn_shapes(seq_len, batch, input_size, hidden, num_layers, bidirectional, batch_first) == predicted
+    assert (
+        ts.observed_rnn_shapes(seq_len, batch, input_size, hidden, num_layers, bidirectional, batch_first) == predicted
+    )
 
 
 def test_torch_worked_case_and_table():
@@ -48,11 +52,19 @@ def test_torch_worked_case_and_table():
     rows = ts.rnn_shape_table()
     assert len(rows) == 8 and all(r["agrees"] for r in rows)
     assert {(r["num_layers"], r["batch_first"], r["bidirectional"]) for r in rows} == set(
-        itertools.product((1, 2), (False, True), (False, True)))
+        itertools.product((1, 2), (False, True), (False, True))
+    )
 
 
-@pytest.mark.parametrize("bad,exc", [((0, 2, 5, 3), ValueError), ((4, 2.0, 5, 3), TypeError),
-                                     ((4, 2, 5, True), TypeError), ((4, 2, -5, 3), ValueError)])
+@pytest.mark.parametrize(
+    "bad,exc",
+    [
+        ((0, 2, 5, 3), ValueError),
+        ((4, 2.0, 5, 3), TypeError),
+        ((4, 2, 5, True), TypeError),
+        ((4, 2, -5, 3), ValueError),
+    ],
+)
 def test_torch_rules_reject_bad_sizes(bad, exc):
     with pytest.raises(exc, match=r"`(seq_len|batch|input_size|hidden_size)`"):
         ts.rnn_output_shapes(*bad)
@@ -88,7 +100,11 @@ def test_torch_weight_copy_reproduces_numpy(seed, sizes):
     seq_len, batch, input_size, hidden = sizes
     rng = np.random.default_rng(seed)
     W_xh, W_hh = rng.normal(size=(input_size, hidden)), rng.normal(size=(hidden, hidden)) * 0.5
-    b_h, x, h0 = rng.normal(size=hidden), rng.normal(size=(seq_len, batch, input_size)), rng.normal(size=(batch, hidden))
+    b_h, x, h0 = (
+        rng.normal(size=hidden),
+        rng.normal(size=(seq_len, batch, input_size)),
+        rng.normal(size=(batch, hidden)),
+    )
     torch.manual_seed(seed)
     layer = ts.copy_numpy_weights(torch.nn.RNN(input_size, hidden), W_xh, W_hh, b_h)
     with torch.no_grad():
@@ -134,7 +150,9 @@ def test_error_summary_is_one_readable_line():
 
 
 @pytest.mark.parametrize("sizes", [(2, 4, 5, 3), (1, 1, 1, 1), (3, 7, 2, 6)])  # batch, time, features, units
-@pytest.mark.parametrize("bidirectional,return_sequences,return_state", list(itertools.product((False, True), repeat=3)))
+@pytest.mark.parametrize(
+    "bidirectional,return_sequences,return_state", list(itertools.product((False, True), repeat=3))
+)
 def test_keras_rules_match_a_real_layer(sizes, bidirectional, return_sequences, return_state):
     batch, time, features, units = sizes
     layer = keras.layers.SimpleRNN(units, return_sequences=return_sequences, return_state=return_state)
@@ -212,10 +230,17 @@ def test_keras_weight_copy_rejects_bad_input():
 
 def test_shared_shape_helpers_import_no_framework():
     """utils._shapes_common serves both adapters, so it must load without torch or tensorflow."""
-    code = ("import sys, utils._shapes_common; "
-            "print(sorted(m for m in ('torch', 'tensorflow', 'keras') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=str(Path(__file__).resolve().parents[1]))
+    code = (
+        "import sys, utils._shapes_common; "
+        "print(sorted(m for m in ('torch', 'tensorflow', 'keras') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=str(Path(__file__).resolve().parents[1]),
+    )
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
     assert ts.error_summary is tfs.error_summary
 
@@ -229,8 +254,9 @@ def test_shared_shape_check_names_the_mistake_or_gives_the_hint():
     with pytest.raises(CheckFailure, match="likely mistake: rows and columns swapped"):
         check_shape_parts("f()", [("output shape", (3, 2), (2, 3), mistakes)], hint="unused")
     with pytest.raises(CheckFailure, match=r"f\(\): the state shape is wrong(.|\n)*hint: read the rules"):
-        check_shape_parts("f()", [("output shape", (2, 3), (2, 3), mistakes), ("state shape", (9,), (2,), [])],
-                          hint="read the rules")
+        check_shape_parts(
+            "f()", [("output shape", (2, 3), (2, 3), mistakes), ("state shape", (9,), (2,), [])], hint="read the rules"
+        )
 
 
 @pytest.mark.parametrize("module", ["utils.torch_utils", "utils.tf_utils"])

@@ -103,7 +103,7 @@ def test_pad_sequences_keeps_values_and_marks_real_tokens(seqs):
     for i, s in enumerate(seqs):
         assert mask[i].sum() == len(s)
         assert list(tokens[i, : len(s)]) == s
-        assert (tokens[i, len(s):] == 0).all()
+        assert (tokens[i, len(s) :] == 0).all()
 
 
 def test_pad_sequences_errors():
@@ -136,13 +136,16 @@ def test_shift_with_mask_and_1d():
     assert x.tolist() == [3, 4] and y.tolist() == [4, 5]
 
 
-@pytest.mark.parametrize("tokens, mask, error, fragment", [
-    ([[1]], None, ValueError, "at least 2"),
-    ([[1.0, 2.0]], None, TypeError, "integer"),
-    (np.zeros((2, 3, 4), int), None, ValueError, "2-D"),
-    ([[1, 2, 3]], [[True, True]], ValueError, "mask"),
-    ([[1, 2, 3]], [[1, 1, 0]], TypeError, "boolean"),
-])
+@pytest.mark.parametrize(
+    "tokens, mask, error, fragment",
+    [
+        ([[1]], None, ValueError, "at least 2"),
+        ([[1.0, 2.0]], None, TypeError, "integer"),
+        (np.zeros((2, 3, 4), int), None, ValueError, "2-D"),
+        ([[1, 2, 3]], [[True, True]], ValueError, "mask"),
+        ([[1, 2, 3]], [[1, 1, 0]], TypeError, "boolean"),
+    ],
+)
 def test_shift_rejects_bad_input(tokens, mask, error, fragment):
     with pytest.raises(error, match=fragment):
         shift_for_next_token(tokens, mask)
@@ -199,9 +202,15 @@ def test_sine_windows_are_shifted_pairs_of_one_wave():
     np.testing.assert_array_equal(w.inputs, again.inputs)
 
 
-@pytest.mark.parametrize("kwargs, fragment", [
-    ({"num_windows": 0}, "num_windows"), ({"window": 0}, "window"), ({"period": 0}, "period"), ({"noise": -1}, "noise"),
-])
+@pytest.mark.parametrize(
+    "kwargs, fragment",
+    [
+        ({"num_windows": 0}, "num_windows"),
+        ({"window": 0}, "window"),
+        ({"period": 0}, "period"),
+        ({"noise": -1}, "noise"),
+    ],
+)
 def test_sine_windows_rejects_bad_arguments(kwargs, fragment):
     with pytest.raises(ValueError, match=fragment):
         sine_windows(**kwargs)

@@ -9,7 +9,9 @@ from utils.data import corpus_sentences, next_token_data
 
 def test_next_token_data_has_a_disjoint_validation_split():
     data = next_token_data(seed=0, val_fraction=0.15)
-    train, val, test = ({tuple(s) for s in part} for part in (data.train_sentences, data.val_sentences, data.test_sentences))
+    train, val, test = (
+        {tuple(s) for s in part} for part in (data.train_sentences, data.val_sentences, data.test_sentences)
+    )
     assert val and not (train & val or val & test or train & test)
     assert train | val | test == {tuple(s) for s in corpus_sentences()}
     assert abs(len(val) / (len(train) + len(val) + len(test)) - 0.15) < 0.02

@@ -70,13 +70,25 @@ with os.fdopen(report_fd, "w") as out:
 
 def run_one(path: Path, timeout: float) -> dict:
     read_fd, write_fd = os.pipe()
-    env = dict(os.environ, COURSE_ROOT=str(ROOT), MPLBACKEND="Agg", TF_CPP_MIN_LOG_LEVEL="3",
-               TF_ENABLE_ONEDNN_OPTS="0", PYTHONUNBUFFERED="1")
+    env = dict(
+        os.environ,
+        COURSE_ROOT=str(ROOT),
+        MPLBACKEND="Agg",
+        TF_CPP_MIN_LOG_LEVEL="3",
+        TF_ENABLE_ONEDNN_OPTS="0",
+        PYTHONUNBUFFERED="1",
+    )
     start = time.perf_counter()
     try:
-        proc = subprocess.run([sys.executable, "-c", _CHILD, str(path.resolve()), str(write_fd)],
-                              cwd=path.parent, env=env, pass_fds=(write_fd,), capture_output=True, text=True,
-                              timeout=timeout)
+        proc = subprocess.run(
+            [sys.executable, "-c", _CHILD, str(path.resolve()), str(write_fd)],
+            cwd=path.parent,
+            env=env,
+            pass_fds=(write_fd,),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         returncode, stderr = proc.returncode, proc.stderr
     except subprocess.TimeoutExpired as err:
         returncode, stderr = None, (err.stderr or b"").decode() if isinstance(err.stderr, bytes) else (err.stderr or "")
@@ -102,8 +114,11 @@ def main(argv: list[str] | None = None) -> int:
         report = run_one(path, args.timeout)
         reports.append(report)
         status = "ok  " if report["ok"] else "FAIL"
-        print(f"{status} {report['seconds']:6.1f} s  device={report.get('device', '-'):<6} "
-              f"peak_gpu={report.get('peak_gpu_mib', '-')} MiB  {path}", flush=True)
+        print(
+            f"{status} {report['seconds']:6.1f} s  device={report.get('device', '-'):<6} "
+            f"peak_gpu={report.get('peak_gpu_mib', '-')} MiB  {path}",
+            flush=True,
+        )
         if report.get("error"):
             print("     " + report["error"].strip().replace("\n", "\n     "), flush=True)
         if report["stderr"]:
@@ -111,8 +126,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(reports, indent=1))
     failed = [r["notebook"] for r in reports if not r["ok"]]
-    print(f"{len(reports) - len(failed)} of {len(reports)} notebooks ran cleanly"
-          + (f"; failed: {', '.join(failed)}" if failed else ""), flush=True)
+    print(
+        f"{len(reports) - len(failed)} of {len(reports)} notebooks ran cleanly"
+        + (f"; failed: {', '.join(failed)}" if failed else ""),
+        flush=True,
+    )
     return 1 if failed else 0
 
 

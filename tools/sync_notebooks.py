@@ -18,7 +18,6 @@ strips outputs and execution counts.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tomllib
 from pathlib import Path

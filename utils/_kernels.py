@@ -45,7 +45,7 @@ def _count_pairs_py(y_true, y_pred, stride, out):
     return -1
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def pair_counter():
     """The compiled `_count_pairs_py`, or None where numba is missing or disabled."""
     if os.environ.get(DISABLE_ENV, "") not in ("", "0"):

@@ -88,8 +88,7 @@ def _object_labels(arr: np.ndarray, name: str) -> np.ndarray:
             raise MetricInputError(f"`{name}` holds values of type {t.__name__}; expected integer or string labels")
     if kinds == {"number", "string"}:
         raise MetricInputError(
-            f"`{name}` mixes strings and numbers as labels; use one type "
-            "(for example all ints 0..K-1, or all strings)"
+            f"`{name}` mixes strings and numbers as labels; use one type (for example all ints 0..K-1, or all strings)"
         )
     if kinds == {"string"}:
         return arr.astype(str)

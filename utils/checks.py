@@ -64,9 +64,9 @@ class CheckFailure(AssertionError):
 
 # name -> (points earned, points possible). Re-running a test cell replaces its
 # entry, so the total never counts one exercise twice.
-_SCORES: "OrderedDict[str, tuple[float, float]]" = OrderedDict()
+_SCORES: OrderedDict[str, tuple[float, float]] = OrderedDict()
 # name -> points of the answers whose visible test checks only the form
-_FORM_ONLY: "OrderedDict[str, float]" = OrderedDict()
+_FORM_ONLY: OrderedDict[str, float] = OrderedDict()
 
 
 def reset_score() -> None:
@@ -149,8 +149,7 @@ def _failure_hint(exc: BaseException) -> str | None:
     if isinstance(exc, NotImplementedError):
         return "this exercise is not written yet: replace `raise NotImplementedError()` with your code"
     if isinstance(exc, NameError) and getattr(exc, "name", None):
-        return (f"`{exc.name}` is not defined: run the cell above that defines it (and finish it) first, "
-                "then this cell")
+        return f"`{exc.name}` is not defined: run the cell above that defines it (and finish it) first, then this cell"
     return None
 
 
@@ -179,7 +178,7 @@ def _describe(x) -> str:
         return _describe(arr.item())
     flat = arr.ravel()
     with np.printoptions(precision=4, suppress=True, threshold=_MAX_SHOWN, edgeitems=3):
-        shown = np.array2string(flat[: _MAX_SHOWN] if flat.size > _MAX_SHOWN else flat, separator=", ")
+        shown = np.array2string(flat[:_MAX_SHOWN] if flat.size > _MAX_SHOWN else flat, separator=", ")
     more = f" ... ({flat.size} values)" if flat.size > _MAX_SHOWN else ""
     return f"array of shape {tuple(arr.shape)}, dtype {arr.dtype}: {shown}{more}"
 
@@ -374,9 +373,12 @@ def check_shape(got, expected_shape, what: str, hint: str | None = None) -> None
     missing or extra axis, and says so.
     """
     expected_shape = tuple(int(d) for d in expected_shape)
-    if isinstance(got, (tuple, list)) and all(isinstance(d, numbers.Integral) for d in got) and (
-        len(got) == len(expected_shape) and len(got) > 0 and not hasattr(got, "shape")
-    ) and what.endswith("shape"):
+    if (
+        isinstance(got, (tuple, list))
+        and all(isinstance(d, numbers.Integral) for d in got)
+        and (len(got) == len(expected_shape) and len(got) > 0 and not hasattr(got, "shape"))
+        and what.endswith("shape")
+    ):
         shape = tuple(int(d) for d in got)
     else:
         shape = _shape_of(got, what)
@@ -384,7 +386,11 @@ def check_shape(got, expected_shape, what: str, hint: str | None = None) -> None
         return
     mistake = hint
     if mistake is None:
-        if len(shape) == len(expected_shape) >= 2 and shape[:2] == expected_shape[1::-1] and shape[2:] == expected_shape[2:]:
+        if (
+            len(shape) == len(expected_shape) >= 2
+            and shape[:2] == expected_shape[1::-1]
+            and shape[2:] == expected_shape[2:]
+        ):
             mistake = (
                 "the first two axes are swapped: batch-major (batch, time, ...) and "
                 "time-major (time, batch, ...) are mixed up"
@@ -396,10 +402,7 @@ def check_shape(got, expected_shape, what: str, hint: str | None = None) -> None
         elif sorted(shape) == sorted(expected_shape):
             mistake = "the right sizes in the wrong order: check which axis is which"
     shapes = "" if _hidden() else f"\n  expected shape: {expected_shape}\n  got shape:      {shape}"
-    raise CheckFailure(
-        f"{what} has the wrong shape." + shapes
-        + (f"\n  likely mistake: {mistake}" if mistake else "")
-    )
+    raise CheckFailure(f"{what} has the wrong shape." + shapes + (f"\n  likely mistake: {mistake}" if mistake else ""))
 
 
 def _as_float_array(x, what: str, role: str) -> np.ndarray:
@@ -437,8 +440,7 @@ def _auto_mistake(got: np.ndarray, expected: np.ndarray, rtol: float, atol: floa
                 )
             inv = 1 / r if r != 0 else 0
             if r != 0 and abs(inv - round(inv)) < 1e-6 and round(inv) >= 2:
-                return (f"your result is {_count(round(inv))} times too small: "
-                        "did you divide by an extra count?")
+                return f"your result is {_count(round(inv))} times too small: did you divide by an extra count?"
             if abs(r + 1) < 1e-6:
                 return "the sign is flipped"
     if e.ndim >= 1 and e.size > 1 and np.allclose(np.sort(g.ravel()), np.sort(e.ravel()), rtol=rtol, atol=atol):
@@ -478,7 +480,11 @@ def check_close(
             w = _as_float_array(wrong, what, "wrong")
         except CheckFailure:
             continue
-        if w.size == g.size and _close(g.reshape(w.shape), w, rtol, atol) and not _close(w.reshape(exp.shape), exp, rtol, atol):
+        if (
+            w.size == g.size
+            and _close(g.reshape(w.shape), w, rtol, atol)
+            and not _close(w.reshape(exp.shape), exp, rtol, atol)
+        ):
             mistake = description
             break
     if mistake is None:
@@ -526,17 +532,23 @@ def check_raises(fn, exception_types, what: str, *, must_mention=(), hint: str |
         if missing:
             raise CheckFailure(
                 f"{what} raised {type(exc).__name__} as it should, but its message does not mention "
-                + ("the sizes it should name." if _hidden() else
-                   f"{', '.join(repr(m) for m in missing)}.\n  message was: {text!r}")
+                + (
+                    "the sizes it should name."
+                    if _hidden()
+                    else f"{', '.join(repr(m) for m in missing)}.\n  message was: {text!r}"
+                )
                 + (f"\n  likely mistake: {hint}" if hint else "")
             ) from None
         return
     except Exception as exc:  # noqa: BLE001 - the wrong exception type is the lesson
         raise CheckFailure(
-            f"{what} should raise {names}, but it raised {type(exc).__name__}" + ("" if _hidden() else f": {exc}")
+            f"{what} should raise {names}, but it raised {type(exc).__name__}"
+            + ("" if _hidden() else f": {exc}")
             + (f"\n  likely mistake: {hint}" if hint else "")
         ) from None
-    raise CheckFailure(f"{what} should raise {names}, but it raised nothing." + (f"\n  likely mistake: {hint}" if hint else ""))
+    raise CheckFailure(
+        f"{what} should raise {names}, but it raised nothing." + (f"\n  likely mistake: {hint}" if hint else "")
+    )
 
 
 def check_choice(got, correct, what: str, *, options=None, explanations: dict | None = None) -> None:
@@ -545,7 +557,7 @@ def check_choice(got, correct, what: str, *, options=None, explanations: dict | 
     `explanations` maps a wrong option to why it is wrong; that is what a
     learner who chose it reads.
     """
-    norm = (lambda v: v.strip().lower() if isinstance(v, str) else v)
+    norm = lambda v: v.strip().lower() if isinstance(v, str) else v
     if options is not None and norm(got) not in {norm(o) for o in options}:
         raise CheckFailure(f"{what}: {got!r} is not one of the options {list(options)}.")
     if norm(got) == norm(correct):
@@ -624,8 +636,17 @@ def check_sequence_shape(got, *, batch: int, time: int, batch_first: bool, what:
     )
 
 
-def check_loss(got, expected, what: str, *, num_steps: int | None = None, batch_size: int | None = None,
-               rtol: float = 1e-5, atol: float = 1e-7, mistakes: dict | None = None) -> None:
+def check_loss(
+    got,
+    expected,
+    what: str,
+    *,
+    num_steps: int | None = None,
+    batch_size: int | None = None,
+    rtol: float = 1e-5,
+    atol: float = 1e-7,
+    mistakes: dict | None = None,
+) -> None:
     """Check a loss value, recognising the usual reductions gone wrong.
 
     With `num_steps` (T) and `batch_size` (B) given, a loss T times too large
@@ -645,23 +666,36 @@ def check_loss(got, expected, what: str, *, num_steps: int | None = None, batch_
         if T is not None and T > 1:
             named.setdefault(
                 f"your loss is {_count(T)} times too large{_shown(f' (T = {T} time steps)')}: did you sum over time "
-                "instead of taking the mean?", e * T)
-            named.setdefault(f"your loss is {_count(T)} times too small: did you divide by the number of steps twice?", e / T)
+                "instead of taking the mean?",
+                e * T,
+            )
+            named.setdefault(
+                f"your loss is {_count(T)} times too small: did you divide by the number of steps twice?", e / T
+            )
         if B is not None and B > 1:
             named.setdefault(
                 f"your loss is {_count(B)} times too large{_shown(f' (batch size {B})')}: did you sum over the batch "
-                "instead of taking the mean?", e * B)
+                "instead of taking the mean?",
+                e * B,
+            )
         if T is not None and B is not None and T > 1 and B > 1:
             named.setdefault(
                 f"your loss is {_count(T * B)} times too large{_shown(f' (T x B = {T} x {B})')}: did you sum over every token "
-                "instead of taking the mean?", e * T * B)
-        named.setdefault("you used log base 2: cross-entropy and perplexity here use the natural log (np.log)",
-                         e / np.log(2))
+                "instead of taking the mean?",
+                e * T * B,
+            )
+        named.setdefault(
+            "you used log base 2: cross-entropy and perplexity here use the natural log (np.log)", e / np.log(2)
+        )
         named.setdefault("the sign is flipped: the loss is minus the log-probability of the right class", -e)
     mistake = None
     for description, wrong in named.items():
         w = _as_float_array(wrong, what, "wrong")
-        if w.size == g.size and _close(g.reshape(w.shape), w, rtol, atol) and not _close(w.reshape(e.shape), e, rtol, atol):
+        if (
+            w.size == g.size
+            and _close(g.reshape(w.shape), w, rtol, atol)
+            and not _close(w.reshape(e.shape), e, rtol, atol)
+        ):
             mistake = description
             break
     if mistake is None and g.shape == e.shape:
@@ -675,8 +709,9 @@ def check_loss(got, expected, what: str, *, num_steps: int | None = None, batch_
     _fail(what, "the loss is not what was expected.", expected, got, mistake)
 
 
-def check_precision_recall(got_precision, got_recall, expected_precision, expected_recall, what: str,
-                           *, rtol: float = 1e-6, atol: float = 1e-8) -> None:
+def check_precision_recall(
+    got_precision, got_recall, expected_precision, expected_recall, what: str, *, rtol: float = 1e-6, atol: float = 1e-8
+) -> None:
     """Check a (precision, recall) pair together, so that a swap is recognised.
 
     Precision = TP / (TP + FP) divides by what was *predicted* positive;
@@ -692,9 +727,13 @@ def check_precision_recall(got_precision, got_recall, expected_precision, expect
     if p_ok and r_ok:
         return
     swapped = (
-        gp.size == er.size and gr.size == ep.size
-        and _close(gp.reshape(er.shape), er, rtol, atol) and _close(gr.reshape(ep.shape), ep, rtol, atol)
-        and not _close(ep.reshape(er.shape), er, rtol, atol) if ep.size == er.size else False
+        gp.size == er.size
+        and gr.size == ep.size
+        and _close(gp.reshape(er.shape), er, rtol, atol)
+        and _close(gr.reshape(ep.shape), ep, rtol, atol)
+        and not _close(ep.reshape(er.shape), er, rtol, atol)
+        if ep.size == er.size
+        else False
     )
     if swapped:
         mistake = (
@@ -714,9 +753,13 @@ def check_precision_recall(got_precision, got_recall, expected_precision, expect
             f"  got:      precision {_describe(got_precision)}, recall {_describe(got_recall)}"
             + (f"\n  likely mistake: {mistake}" if mistake else "")
         )
-    check_close(got_precision if wrong == "precision" else got_recall,
-                expected_precision if wrong == "precision" else expected_recall,
-                f"{what} {wrong}", rtol=rtol, atol=atol)
+    check_close(
+        got_precision if wrong == "precision" else got_recall,
+        expected_precision if wrong == "precision" else expected_recall,
+        f"{what} {wrong}",
+        rtol=rtol,
+        atol=atol,
+    )
 
 
 def check_confusion_matrix(got, expected, what: str) -> None:
@@ -731,10 +774,10 @@ def check_confusion_matrix(got, expected, what: str) -> None:
         hint = None
         if g.ndim == e.ndim == 2 and g.shape[0] == g.shape[1] and g.shape[0] < e.shape[0]:
             hint = (
-                ("the matrix is too small for the number of classes" if _hidden() else
-                 f"the matrix is {g.shape[0]}x{g.shape[0]} but there are {e.shape[0]} classes") + ": a class that never "
-                "occurs in y_true or y_pred still needs its row and column (use num_classes)"
-            )
+                "the matrix is too small for the number of classes"
+                if _hidden()
+                else f"the matrix is {g.shape[0]}x{g.shape[0]} but there are {e.shape[0]} classes"
+            ) + ": a class that never occurs in y_true or y_pred still needs its row and column (use num_classes)"
         check_shape(g, e.shape, what, hint=hint)
     if g.dtype.kind not in "biuf":
         raise CheckFailure(f"{what} should hold integer counts, got dtype {g.dtype}")
@@ -749,8 +792,11 @@ def check_confusion_matrix(got, expected, what: str) -> None:
     elif g.sum() == e.sum() and np.array_equal(np.sort(g.ravel()), np.sort(e.ravel())):
         mistake = "the right counts in the wrong cells: check the order of the classes"
     elif g.sum() != e.sum():
-        mistake = ("the counts do not add up to the number of samples" if _hidden()
-                   else f"the counts add up to {g.sum():g}, but there are {e.sum():g} samples")
+        mistake = (
+            "the counts do not add up to the number of samples"
+            if _hidden()
+            else f"the counts add up to {g.sum():g}, but there are {e.sum():g} samples"
+        )
     _fail(what, "the confusion matrix is not what was expected.", e, g, mistake)
 
 
@@ -785,16 +831,26 @@ def metric_mistakes(cm, metric: str, positive: int = 1) -> dict:
     other = 1 - positive if k == 2 else (positive + 1) % k
     out = {}
     if metric == "precision":
-        out["you computed recall, TP / (TP + FN): precision divides by the predicted positives, TP / (TP + FP)"] = right["recall"]
+        out["you computed recall, TP / (TP + FN): precision divides by the predicted positives, TP / (TP + FP)"] = (
+            right["recall"]
+        )
     if metric == "recall":
-        out["you computed precision, TP / (TP + FP): recall divides by the actual positives, TP / (TP + FN)"] = right["precision"]
+        out["you computed precision, TP / (TP + FP): recall divides by the actual positives, TP / (TP + FN)"] = right[
+            "precision"
+        ]
     if metric != "accuracy":
-        out["rows and columns of the confusion matrix are read the wrong way round (rows = actual, columns = predicted)"] = scores(m.T, positive)[metric]
+        out[
+            "rows and columns of the confusion matrix are read the wrong way round (rows = actual, columns = predicted)"
+        ] = scores(m.T, positive)[metric]
         out[f"you used class {other} as the positive class instead of class {positive}"] = scores(m, other)[metric]
     if metric == "f1":
-        out["you took the plain mean of precision and recall; F1 is their harmonic mean, 2PR / (P + R)"] = (right["precision"] + right["recall"]) / 2
+        out["you took the plain mean of precision and recall; F1 is their harmonic mean, 2PR / (P + R)"] = (
+            right["precision"] + right["recall"]
+        ) / 2
     if metric == "accuracy":
-        out["you divided the true positives alone by the total; accuracy counts every correct cell, trace / total"] = ratio(m[positive, positive], m.sum())
+        out["you divided the true positives alone by the total; accuracy counts every correct cell, trace / total"] = (
+            ratio(m[positive, positive], m.sum())
+        )
     return {d: v for d, v in out.items() if not math.isclose(v, right[metric], rel_tol=1e-9, abs_tol=1e-12)}
 
 
@@ -810,22 +866,53 @@ __all__ += ["check_own_work", "HELPER_GROUPS"]
 #: resolves to (`utils.metrics.f1_score`) falls under one of them.
 HELPER_GROUPS = {
     "metric libraries": (
-        "utils.metrics", "utils.evaluation", "utils.data.order.classification_summary",
-        "utils.data.order.choose_threshold", "sklearn", "torchmetrics", "torcheval",
-        "keras.metrics", "keras.src.metrics", "tensorflow.keras.metrics", "tf.keras.metrics", "tf.metrics",
-        "tensorflow.python.keras.metrics", "tf_keras.metrics",
+        "utils.metrics",
+        "utils.evaluation",
+        "utils.data.order.classification_summary",
+        "utils.data.order.choose_threshold",
+        "sklearn",
+        "torchmetrics",
+        "torcheval",
+        "keras.metrics",
+        "keras.src.metrics",
+        "tensorflow.keras.metrics",
+        "tf.keras.metrics",
+        "tf.metrics",
+        "tensorflow.python.keras.metrics",
+        "tf_keras.metrics",
     ),
     "framework losses": (
-        "torch.nn.functional.*entropy*", "torch.nn.functional.*loss*", "torch.nn.modules.loss",
-        "torch.nn.*Loss", "nn.*Loss", "nn.functional.*entropy*", "nn.functional.*loss*", "F.*entropy*", "F.*loss*",
-        "keras.losses", "keras.src.losses", "tensorflow.keras.losses", "tf.keras.losses", "tf.losses",
-        "tf.nn.*entropy*", "tensorflow.python.ops.nn_ops.*entropy*", "tf_keras.losses",
+        "torch.nn.functional.*entropy*",
+        "torch.nn.functional.*loss*",
+        "torch.nn.modules.loss",
+        "torch.nn.*Loss",
+        "nn.*Loss",
+        "nn.functional.*entropy*",
+        "nn.functional.*loss*",
+        "F.*entropy*",
+        "F.*loss*",
+        "keras.losses",
+        "keras.src.losses",
+        "tensorflow.keras.losses",
+        "tf.keras.losses",
+        "tf.losses",
+        "tf.nn.*entropy*",
+        "tensorflow.python.ops.nn_ops.*entropy*",
+        "tf_keras.losses",
     ),
     "the course's RNN reference": ("utils.rnn",),
     "the course's framework adapters": ("utils.torch_utils", "utils.tf_utils", "utils._shapes_common"),
     "framework layers": (
-        "torch.nn.modules", "torch.nn.RNN", "nn.RNN", "torch.nn.RNNBase", "keras.layers", "keras.src.layers",
-        "tensorflow.keras.layers", "tf.keras.layers", "keras.Input", "keras.Sequential",
+        "torch.nn.modules",
+        "torch.nn.RNN",
+        "nn.RNN",
+        "torch.nn.RNNBase",
+        "keras.layers",
+        "keras.src.layers",
+        "tensorflow.keras.layers",
+        "tf.keras.layers",
+        "keras.Input",
+        "keras.Sequential",
     ),
 }
 
@@ -905,15 +992,17 @@ def _seen_names(answer) -> list[tuple[str, str, str]]:
             elif ins.opname in ("STORE_FAST", "STORE_DEREF", "STORE_NAME", "STORE_GLOBAL") and pending:
                 name = str(ins.argval)
                 top = pending.split(".")[0]
-                local_imports[name] = top if name == top and "." in pending and \
-                    instructions[i - 1].opname == "IMPORT_NAME" else pending
+                local_imports[name] = (
+                    top if name == top and "." in pending and instructions[i - 1].opname == "IMPORT_NAME" else pending
+                )
                 pending = None
             elif ins.opname in ("SWAP", "POP_TOP", "COPY"):
                 continue
             else:
                 pending = None if ins.opname not in ("IMPORT_FROM",) else pending
-            if ins.opname in _LOADS or (ins.opname in ("LOAD_FAST", "LOAD_DEREF", "LOAD_CLOSURE")
-                                        and str(ins.argval) in local_imports):
+            if ins.opname in _LOADS or (
+                ins.opname in ("LOAD_FAST", "LOAD_DEREF", "LOAD_CLOSURE") and str(ins.argval) in local_imports
+            ):
                 written = str(ins.argval)
                 if written in local_imports and ins.opname not in _LOADS:
                     dotted = local_imports[written]
@@ -938,8 +1027,11 @@ def _seen_names(answer) -> list[tuple[str, str, str]]:
                     j += 1
                 for text, value in reversed(chain):  # the longest chain first: it names the call
                     seen.append((text, _dotted(value) or "", where))
-                if isinstance(obj, (types.FunctionType, type)) and getattr(obj, "__module__", None) == home \
-                        and obj is not answer:
+                if (
+                    isinstance(obj, (types.FunctionType, type))
+                    and getattr(obj, "__module__", None) == home
+                    and obj is not answer
+                ):
                     todo.extend(_codes_of(obj))
         for const in code.co_consts:
             if isinstance(const, types.CodeType):
@@ -985,8 +1077,16 @@ def check_own_work(answer, what: str, *, forbids, instead: str, allows=()) -> No
     remote = getattr(type(answer), "__own_work__", None)
     if remote is not None:  # the graded run: the answer lives in the learner's sandboxed process
         try:
-            remote(answer, {"what": str(what), "forbids": [str(f) for f in forbids], "instead": str(instead),
-                            "allows": [str(a) for a in allows], "patterns": patterns})
+            remote(
+                answer,
+                {
+                    "what": str(what),
+                    "forbids": [str(f) for f in forbids],
+                    "instead": str(instead),
+                    "allows": [str(a) for a in allows],
+                    "patterns": patterns,
+                },
+            )
         except AssertionError as exc:
             raise CheckFailure(str(exc)) from None
         return

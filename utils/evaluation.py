@@ -196,8 +196,9 @@ def next_step_arrays(inputs, targets, mask=None, *, token_targets: bool):
     else:
         expected = tuple(x.shape[:-1]) + (1,)
     if tuple(y.shape) != expected:
-        raise ValueError(f"`targets` should have shape {expected} to match `inputs` {tuple(x.shape)}, "
-                         f"got {tuple(y.shape)}")
+        raise ValueError(
+            f"`targets` should have shape {expected} to match `inputs` {tuple(x.shape)}, got {tuple(y.shape)}"
+        )
     if mask is None:
         m = np.ones(y.shape[:2], dtype=bool)
     else:
@@ -278,15 +279,18 @@ def judge_scores(accuracy, precision, recall, *, baseline=None, per_step: bool =
             raise ValueError(f"judge_scores: {name} must be a number between 0 and 1, got {value!r}")
     problems = []
     if baseline is not None and float(accuracy) < float(baseline) + CLEAR_MARGIN:
-        problems.append(f"accuracy {float(accuracy):.3f} is not clearly above the majority baseline "
-                        f"{float(baseline):.3f}")
+        problems.append(
+            f"accuracy {float(accuracy):.3f} is not clearly above the majority baseline {float(baseline):.3f}"
+        )
     low = [f"{name} {float(scores[name]):.3f}" for name in ("precision", "recall") if float(scores[name]) < BAD_BELOW]
     if low:
         problems.append(" and ".join(low) + f" below {BAD_BELOW:.2f}")
     if problems:
         return "bad", problems
     bar = GOOD_PER_STEP if per_step else GOOD
-    short = [f"{name} {float(scores[name]):.3f} below {bar[name]:.2f}" for name in bar if float(scores[name]) < bar[name]]
+    short = [
+        f"{name} {float(scores[name]):.3f} below {bar[name]:.2f}" for name in bar if float(scores[name]) < bar[name]
+    ]
     if short:
         return "in between", short
     return "good", [f"every score at or above the 'good' bar ({', '.join(f'{k} {v:.2f}' for k, v in bar.items())})"]

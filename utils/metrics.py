@@ -216,8 +216,17 @@ def _check_int_arg(value, name, *, minimum):
     return int(value)
 
 
-def _pair(y_true, y_pred, *, mask=None, ignore_index=None, sample_weight=None, sequences=False, ndim=(1, 2),
-          where="this function"):
+def _pair(
+    y_true,
+    y_pred,
+    *,
+    mask=None,
+    ignore_index=None,
+    sample_weight=None,
+    sequences=False,
+    ndim=(1, 2),
+    where="this function",
+):
     """Validated labels, flattened to the real positions: (yt, yp, weights).
 
     2-D labels are (batch, time) sequences only when the call says so
@@ -371,10 +380,10 @@ def _fast_counts(yt, yp, *, k=None, mask=None, per_step=False, limit=_DIRECT_LIM
     codes_buf = np.empty(width, dtype=np.intp)
     step_offsets = np.arange(T, dtype=np.intp)
     for start in range(0, n_rows, rows):  # loop over blocks of rows, not over samples
-        a, b = yt[start:start + rows], yp[start:start + rows]
+        a, b = yt[start : start + rows], yp[start : start + rows]
         n_here = a.shape[0]
         size = a.size
-        m = None if mask is None else mask[start:start + rows]
+        m = None if mask is None else mask[start : start + rows]
         if m is not None:
             a = np.multiply(a, m, out=buf_a[:size].reshape(a.shape), casting="unsafe")
             b = np.multiply(b, m, out=buf_b[:size].reshape(b.shape), casting="unsafe")
@@ -428,7 +437,7 @@ def _jit_counts(yt, yp, *, k, limit):
     kernel = _kernels.pair_counter() if (yt.dtype.kind in "iu" and yp.dtype.kind in "iu") else None
     if kernel is None:
         return NotImplemented
-    for stride in ((k,) if k is not None else (min(64, limit), limit)):
+    for stride in (k,) if k is not None else (min(64, limit), limit):
         table = np.zeros((stride, stride), dtype=np.int64)
         if kernel(yt, yp, stride, table.reshape(-1)) < 0:
             break
@@ -568,7 +577,15 @@ def _normalize_cm(cm, normalize):
 
 
 def confusion_matrix(
-    y_true, y_pred, *, labels=None, num_classes=None, mask=None, ignore_index=None, sample_weight=None, normalize=None,
+    y_true,
+    y_pred,
+    *,
+    labels=None,
+    num_classes=None,
+    mask=None,
+    ignore_index=None,
+    sample_weight=None,
+    normalize=None,
     sequences=False,
 ):
     """Confusion matrix C: ``C[i, j]`` counts positions of true class i predicted as j.
@@ -602,8 +619,15 @@ def confusion_matrix(
         num_classes = _check_int_arg(num_classes, "num_classes", minimum=1)
     if normalize is not None and (not isinstance(normalize, str) or normalize not in ("true", "pred", "all")):
         raise MetricInputError(f'`normalize` must be None, "true", "pred" or "all"; got {normalize!r}')
-    yt, yp, w = _pair(y_true, y_pred, mask=mask, ignore_index=ignore_index, sample_weight=sample_weight,
-                      sequences=sequences, where="confusion_matrix")
+    yt, yp, w = _pair(
+        y_true,
+        y_pred,
+        mask=mask,
+        ignore_index=ignore_index,
+        sample_weight=sample_weight,
+        sequences=sequences,
+        where="confusion_matrix",
+    )
     if labels is not None:
         labels = _as_label_list(labels, yt)
         if not np.isin(labels, yt).any():
@@ -619,8 +643,9 @@ def confusion_matrix(
     return _normalize_cm(cm, normalize)
 
 
-def accuracy_score(y_true, y_pred, *, mask=None, ignore_index=None, sample_weight=None, normalize=True,
-                   sequences=False):
+def accuracy_score(
+    y_true, y_pred, *, mask=None, ignore_index=None, sample_weight=None, normalize=True, sequences=False
+):
     """Fraction (or, with ``normalize=False``, number) of real positions predicted right.
 
     With ``sample_weight`` the positions are weighted. 2-D ``(batch, time)``
@@ -637,8 +662,15 @@ def accuracy_score(y_true, y_pred, *, mask=None, ignore_index=None, sample_weigh
             "boolean `sample_weight` with normalize=False is refused: scikit-learn returns 1.0 for any count "
             "there (numpy's dot of booleans is a logical or); pass integer weights, e.g. `w.astype(int)`"
         )
-    yt, yp, w = _pair(y_true, y_pred, mask=mask, ignore_index=ignore_index, sample_weight=sample_weight,
-                      sequences=sequences, where="accuracy_score")
+    yt, yp, w = _pair(
+        y_true,
+        y_pred,
+        mask=mask,
+        ignore_index=ignore_index,
+        sample_weight=sample_weight,
+        sequences=sequences,
+        where="accuracy_score",
+    )
     right = yt == yp
     if w is None:
         return float(right.mean()) if normalize else float(right.sum())
@@ -706,7 +738,9 @@ def _select_labels(present, like, labels, average, pos_label):
             raise MetricInputError(f"`pos_label`=None is not a valid label; expected one of {present.tolist()!r}")
         if not (_kind_ok(pos_label, like) and _contains(present, pos_label)):
             if present.size >= 2:
-                raise ValueError(f"`pos_label`={pos_label!r} is not a valid label; expected one of {present.tolist()!r}")
+                raise ValueError(
+                    f"`pos_label`={pos_label!r} is not a valid label; expected one of {present.tolist()!r}"
+                )
         return _as_label_list([pos_label], like) if _kind_ok(pos_label, like) else None
     if pos_label not in (None, 1):
         warnings.warn(
@@ -753,15 +787,36 @@ def _check_warn_for(warn_for):
     return tuple(warn_for)
 
 
-def _prf(y_true, y_pred, *, beta, labels, pos_label, average, zero_division, mask, ignore_index, sample_weight, warn_for,
-         sequences=False, where="this function"):
+def _prf(
+    y_true,
+    y_pred,
+    *,
+    beta,
+    labels,
+    pos_label,
+    average,
+    zero_division,
+    mask,
+    ignore_index,
+    sample_weight,
+    warn_for,
+    sequences=False,
+    where="this function",
+):
     _check_average(average)
     zero_value = _check_zero_division(zero_division)
     beta = _check_beta(beta)
     warn_for = _check_warn_for(warn_for)
     _refuse_object_weights(sample_weight, where)
-    yt, yp, w = _pair(y_true, y_pred, mask=mask, ignore_index=ignore_index, sample_weight=sample_weight,
-                      sequences=sequences, where=where)
+    yt, yp, w = _pair(
+        y_true,
+        y_pred,
+        mask=mask,
+        ignore_index=ignore_index,
+        sample_weight=sample_weight,
+        sequences=sequences,
+        where=where,
+    )
     if labels is not None:
         labels = _as_label_list(labels, yt)
     cm, present = _confusion(yt, yp, w)
@@ -844,9 +899,18 @@ def precision_recall_fscore_support(
     :class:`UndefinedMetricWarning` when ``zero_division="warn"``.
     """
     return _prf(
-        y_true, y_pred, beta=beta, labels=labels, pos_label=pos_label, average=average,
-        zero_division=zero_division, mask=mask, ignore_index=ignore_index,
-        sample_weight=sample_weight, warn_for=warn_for, sequences=sequences,
+        y_true,
+        y_pred,
+        beta=beta,
+        labels=labels,
+        pos_label=pos_label,
+        average=average,
+        zero_division=zero_division,
+        mask=mask,
+        ignore_index=ignore_index,
+        sample_weight=sample_weight,
+        warn_for=warn_for,
+        sequences=sequences,
         where="precision_recall_fscore_support",
     )
 
@@ -855,45 +919,136 @@ def _unwrap(x):
     return x if isinstance(x, np.ndarray) else float(x)
 
 
-def precision_score(y_true, y_pred, *, labels=None, pos_label=1, average="binary", sample_weight=None,
-                    zero_division="warn", mask=None, ignore_index=None, sequences=False):
+def precision_score(
+    y_true,
+    y_pred,
+    *,
+    labels=None,
+    pos_label=1,
+    average="binary",
+    sample_weight=None,
+    zero_division="warn",
+    mask=None,
+    ignore_index=None,
+    sequences=False,
+):
     """Precision TP / (TP + FP): of the positions predicted as a class, the share that are."""
-    p, _, _, _ = _prf(y_true, y_pred, beta=1.0, labels=labels, pos_label=pos_label, average=average,
-                      zero_division=zero_division, mask=mask, ignore_index=ignore_index,
-                      sample_weight=sample_weight, warn_for=("precision",),
-                      sequences=sequences, where="precision_score")
+    p, _, _, _ = _prf(
+        y_true,
+        y_pred,
+        beta=1.0,
+        labels=labels,
+        pos_label=pos_label,
+        average=average,
+        zero_division=zero_division,
+        mask=mask,
+        ignore_index=ignore_index,
+        sample_weight=sample_weight,
+        warn_for=("precision",),
+        sequences=sequences,
+        where="precision_score",
+    )
     return _unwrap(p)
 
 
-def recall_score(y_true, y_pred, *, labels=None, pos_label=1, average="binary", sample_weight=None,
-                 zero_division="warn", mask=None, ignore_index=None, sequences=False):
+def recall_score(
+    y_true,
+    y_pred,
+    *,
+    labels=None,
+    pos_label=1,
+    average="binary",
+    sample_weight=None,
+    zero_division="warn",
+    mask=None,
+    ignore_index=None,
+    sequences=False,
+):
     """Recall TP / (TP + FN): of the positions truly of a class, the share found."""
-    _, r, _, _ = _prf(y_true, y_pred, beta=1.0, labels=labels, pos_label=pos_label, average=average,
-                      zero_division=zero_division, mask=mask, ignore_index=ignore_index,
-                      sample_weight=sample_weight, warn_for=("recall",),
-                      sequences=sequences, where="recall_score")
+    _, r, _, _ = _prf(
+        y_true,
+        y_pred,
+        beta=1.0,
+        labels=labels,
+        pos_label=pos_label,
+        average=average,
+        zero_division=zero_division,
+        mask=mask,
+        ignore_index=ignore_index,
+        sample_weight=sample_weight,
+        warn_for=("recall",),
+        sequences=sequences,
+        where="recall_score",
+    )
     return _unwrap(r)
 
 
-def fbeta_score(y_true, y_pred, *, beta, labels=None, pos_label=1, average="binary", sample_weight=None,
-                zero_division="warn", mask=None, ignore_index=None, sequences=False):
+def fbeta_score(
+    y_true,
+    y_pred,
+    *,
+    beta,
+    labels=None,
+    pos_label=1,
+    average="binary",
+    sample_weight=None,
+    zero_division="warn",
+    mask=None,
+    ignore_index=None,
+    sequences=False,
+):
     """F-beta: recall counts beta times as much as precision (beta=1 is F1)."""
-    _, _, f, _ = _prf(y_true, y_pred, beta=beta, labels=labels, pos_label=pos_label, average=average,
-                      zero_division=zero_division, mask=mask, ignore_index=ignore_index,
-                      sample_weight=sample_weight, warn_for=("f-score",),
-                      sequences=sequences, where="fbeta_score")
+    _, _, f, _ = _prf(
+        y_true,
+        y_pred,
+        beta=beta,
+        labels=labels,
+        pos_label=pos_label,
+        average=average,
+        zero_division=zero_division,
+        mask=mask,
+        ignore_index=ignore_index,
+        sample_weight=sample_weight,
+        warn_for=("f-score",),
+        sequences=sequences,
+        where="fbeta_score",
+    )
     return _unwrap(f)
 
 
-def f1_score(y_true, y_pred, *, labels=None, pos_label=1, average="binary", sample_weight=None,
-             zero_division="warn", mask=None, ignore_index=None, sequences=False, beta=1.0):
+def f1_score(
+    y_true,
+    y_pred,
+    *,
+    labels=None,
+    pos_label=1,
+    average="binary",
+    sample_weight=None,
+    zero_division="warn",
+    mask=None,
+    ignore_index=None,
+    sequences=False,
+    beta=1.0,
+):
     """F1 = 2 TP / (2 TP + FP + FN), the harmonic mean of precision and recall.
 
     ``beta`` other than 1 gives the F-beta score (same as :func:`fbeta_score`).
     """
-    _, _, f, _ = _prf(y_true, y_pred, beta=beta, labels=labels, pos_label=pos_label, average=average,
-                      zero_division=zero_division, mask=mask, ignore_index=ignore_index,
-                      sample_weight=sample_weight, warn_for=("f-score",), sequences=sequences, where="f1_score")
+    _, _, f, _ = _prf(
+        y_true,
+        y_pred,
+        beta=beta,
+        labels=labels,
+        pos_label=pos_label,
+        average=average,
+        zero_division=zero_division,
+        mask=mask,
+        ignore_index=ignore_index,
+        sample_weight=sample_weight,
+        warn_for=("f-score",),
+        sequences=sequences,
+        where="f1_score",
+    )
     return _unwrap(f)
 
 
@@ -913,8 +1068,20 @@ def _label_names(labels, labels_arr, y_true, y_pred):
     return [f"{lab}" for lab in labels_arr.tolist()]
 
 
-def classification_report(y_true, y_pred, *, labels=None, target_names=None, sample_weight=None, digits=2,
-                          output_dict=False, zero_division="warn", mask=None, ignore_index=None, sequences=False):
+def classification_report(
+    y_true,
+    y_pred,
+    *,
+    labels=None,
+    target_names=None,
+    sample_weight=None,
+    digits=2,
+    output_dict=False,
+    zero_division="warn",
+    mask=None,
+    ignore_index=None,
+    sequences=False,
+):
     """scikit-learn's text report: precision, recall, F1 and support per class, then averages.
 
     The "accuracy" line replaces "micro avg" when every label in the data is
@@ -926,8 +1093,15 @@ def classification_report(y_true, y_pred, *, labels=None, target_names=None, sam
     digits = _check_int_arg(digits, "digits", minimum=0)
     _check_zero_division(zero_division)
     _refuse_object_weights(sample_weight, "classification_report")
-    yt, yp, w = _pair(y_true, y_pred, mask=mask, ignore_index=ignore_index, sample_weight=sample_weight,
-                      sequences=sequences, where="classification_report")
+    yt, yp, w = _pair(
+        y_true,
+        y_pred,
+        mask=mask,
+        ignore_index=ignore_index,
+        sample_weight=sample_weight,
+        sequences=sequences,
+        where="classification_report",
+    )
     present = np.unique(np.concatenate([yt, yp]))
     if labels is None:
         labels_arr, given = present, False
@@ -1054,8 +1228,19 @@ def _per_step_counts(yt, yp, keep, labels, num_classes):
 _STEP_METRICS = ("precision", "recall", "f1", "accuracy")
 
 
-def per_step_scores(y_true, y_pred, *, metric="f1", average="binary", mask=None, zero_division=np.nan,
-                    pos_label=1, labels=None, num_classes=None, beta=1.0):
+def per_step_scores(
+    y_true,
+    y_pred,
+    *,
+    metric="f1",
+    average="binary",
+    mask=None,
+    zero_division=np.nan,
+    pos_label=1,
+    labels=None,
+    num_classes=None,
+    beta=1.0,
+):
     """One score per time step: (T,) from (batch, time) labels.
 
     ``metric`` is "precision", "recall", "f1" (F-beta with ``beta``) or
@@ -1101,7 +1286,9 @@ def per_step_scores(y_true, y_pred, *, metric="f1", average="binary", mask=None,
         hit = np.flatnonzero(class_list == pos_label) if _kind_ok(pos_label, yt) else np.array([], dtype=int)
         if hit.size == 0:
             if class_list.size >= 2:
-                raise ValueError(f"`pos_label`={pos_label!r} is not a valid label; expected one of {class_list.tolist()!r}")
+                raise ValueError(
+                    f"`pos_label`={pos_label!r} is not a valid label; expected one of {class_list.tolist()!r}"
+                )
             tp = pred = true = np.zeros((T, 1))
         else:
             tp, pred, true = tp[:, hit], pred[:, hit], true[:, hit]
@@ -1283,7 +1470,7 @@ _MULTIOUTPUT = ("raw_values", "uniform_average")
 
 
 def _check_multioutput(multioutput, a):
-    """"raw_values", "uniform_average" or one weight per output (scikit-learn's multioutput)."""
+    """ "raw_values", "uniform_average" or one weight per output (scikit-learn's multioutput)."""
     if isinstance(multioutput, str):
         if multioutput not in _MULTIOUTPUT:
             raise MetricInputError(
@@ -1300,17 +1487,16 @@ def _check_multioutput(multioutput, a):
             f"`y_true` has shape {a.shape}"
         )
     if weights.shape not in (outputs, (int(np.prod(outputs)),)):
-        raise ValueError(
-            f"`multioutput` has {weights.size} weights; expected one per output, shape {outputs}"
-        )
+        raise ValueError(f"`multioutput` has {weights.size} weights; expected one per output, shape {outputs}")
     weights = weights.reshape(-1)
     if weights.sum() == 0:
         raise ValueError("`multioutput` weights sum to 0; the weighted average is undefined")
     return weights
 
 
-def mean_squared_error(y_true, y_pred, *, sample_weight=None, multioutput="uniform_average", mask=None,
-                       reduction="mean"):
+def mean_squared_error(
+    y_true, y_pred, *, sample_weight=None, multioutput="uniform_average", mask=None, reduction="mean"
+):
     """Mean of (y_true - y_pred)², as scikit-learn computes it, over the real positions.
 
     As in scikit-learn, values are ``(n_samples,)`` or ``(n_samples,
@@ -1370,8 +1556,11 @@ def mean_squared_error(y_true, y_pred, *, sample_weight=None, multioutput="unifo
             raise ValueError(f"reduction={reduction!r} needs (batch, time[, ...]) values; got shape {a.shape}")
         k = np.ones(a.shape, dtype=bool) if keep is None else keep
         extra = tuple(range(2, a.ndim))
-        return _reduce(sq.sum(axis=extra), k.sum(axis=extra) if extra else k, reduction, "y_true") if extra \
+        return (
+            _reduce(sq.sum(axis=extra), k.sum(axis=extra) if extra else k, reduction, "y_true")
+            if extra
             else _reduce(sq, k, reduction, "y_true")
+        )
     if reduction != "mean" or keep is not None:
         return _reduce(sq, keep, reduction, "y_true")
     # scikit-learn's computation: the MSE of each output, then their (weighted) average
@@ -1387,8 +1576,13 @@ def mean_squared_error(y_true, y_pred, *, sample_weight=None, multioutput="unifo
 
 def perplexity(y_true, y_pred, *, from_logits=True, mask=None, ignore_index=None):
     """exp(mean cross-entropy over the real tokens): the effective number of choices per token."""
-    return float(np.exp(cross_entropy(y_true, y_pred, from_logits=from_logits, mask=mask,
-                                      ignore_index=ignore_index, reduction="mean")))
+    return float(
+        np.exp(
+            cross_entropy(
+                y_true, y_pred, from_logits=from_logits, mask=mask, ignore_index=ignore_index, reduction="mean"
+            )
+        )
+    )
 
 
 _MASK_NOTE = """

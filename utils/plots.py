@@ -25,7 +25,6 @@ from __future__ import annotations
 import numbers
 
 import matplotlib
-
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -152,8 +151,7 @@ def _series(values, name: str) -> dict[str, np.ndarray]:
     return {"": _numeric(values, name, ndim=1, finite=False)}
 
 
-def plot_per_step(values, ax=None, ylabel="metric", title=None, xlabel="time step", start=0, ylim=None,
-                  good=None):
+def plot_per_step(values, ax=None, ylabel="metric", title=None, xlabel="time step", start=0, ylim=None, good=None):
     """One curve per model of a metric measured at every time step.
 
     `values` is one 1-D array or a dict name -> 1-D array (a legend is drawn).
@@ -176,8 +174,14 @@ def plot_per_step(values, ax=None, ylabel="metric", title=None, xlabel="time ste
     if isinstance(good, dict):
         for key, level in good.items():
             if key in colours:
-                ax.axhline(float(level), color=colours[key], linestyle="--", linewidth=1, alpha=0.8,
-                           label=f"good {key} ({float(level):.2f})")
+                ax.axhline(
+                    float(level),
+                    color=colours[key],
+                    linestyle="--",
+                    linewidth=1,
+                    alpha=0.8,
+                    label=f"good {key} ({float(level):.2f})",
+                )
     elif good is not None:
         ax.axhline(float(good), color="gray", linestyle="--", label=f"good ({float(good):.2f})")
     ax.set_xlabel(xlabel)
@@ -205,8 +209,9 @@ def _pick(history: dict, keys):
     return None
 
 
-def plot_loss_curves(history=None, *, train=None, val=None, ax=None, best_epoch=None, title=None,
-                     ylabel="loss", start=1):
+def plot_loss_curves(
+    history=None, *, train=None, val=None, ax=None, best_epoch=None, title=None, ylabel="loss", start=1
+):
     """Training and validation loss per epoch.
 
     Pass a Keras `History` (or its `.history` dict, with "loss"/"val_loss"), a
@@ -226,9 +231,7 @@ def plot_loss_curves(history=None, *, train=None, val=None, ax=None, best_epoch=
             )
         train, val = _pick(history, _TRAIN_KEYS), _pick(history, _VAL_KEYS)
         if train is None and val is None:
-            raise ValueError(
-                f"`history` has none of the keys {_TRAIN_KEYS + _VAL_KEYS}; it has {sorted(history)}"
-            )
+            raise ValueError(f"`history` has none of the keys {_TRAIN_KEYS + _VAL_KEYS}; it has {sorted(history)}")
     if train is None and val is None:
         raise ValueError("nothing to plot: pass `history`, or `train=` and/or `val=` loss lists")
     curves = {}
@@ -298,8 +301,9 @@ def plot_hidden_states(h, tokens=None, ax=None, title=None, cmap="RdBu_r"):
     return ax
 
 
-def plot_influence(values, ax=None, title=None, xlabel="time step", ylabel="influence of the first input",
-                   log=False, start=0):
+def plot_influence(
+    values, ax=None, title=None, xlabel="time step", ylabel="influence of the first input", log=False, start=0
+):
     """Bars of how much an early input still moves the state at each later step.
 
     `values[t]` is any non-negative measure of influence at step t, e.g. the
@@ -389,8 +393,12 @@ def plot_threshold_tradeoff(y_true, scores, ax=None, mark=None, thresholds=None,
             raise ValueError(f"`mark` should be a finite threshold or None, got {mark!r}")
         _, p, r = threshold_tradeoff(y_true, scores, [float(mark)], rule)
         p_text = "undefined" if np.isnan(p[0]) else f"{p[0]:.2f}"
-        ax.axvline(float(mark), color="gray", linestyle="--",
-                   label=f"threshold {float(mark):.3g}: precision {p_text}, recall {r[0]:.2f}")
+        ax.axvline(
+            float(mark),
+            color="gray",
+            linestyle="--",
+            label=f"threshold {float(mark):.3g}: precision {p_text}, recall {r[0]:.2f}",
+        )
     ax.set_xlabel(f"threshold t (positive when score {rule} t)")
     ax.set_ylabel("precision / recall")
     ax.set_ylim(-0.03, 1.03)

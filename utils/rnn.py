@@ -97,9 +97,7 @@ def rnn_step(x_t, h_prev, W_xh, W_hh, b_h) -> np.ndarray:
     """One step of the recurrence; returns the new hidden state (batch, hidden)."""
     x_t, h_prev = _float(x_t, "x_t"), _float(h_prev, "h_prev")
     if x_t.ndim != 2 or h_prev.ndim != 2:
-        raise ValueError(
-            f"x_t and h_prev must be 2-D (batch, features); got shapes {x_t.shape} and {h_prev.shape}"
-        )
+        raise ValueError(f"x_t and h_prev must be 2-D (batch, features); got shapes {x_t.shape} and {h_prev.shape}")
     W_xh, W_hh, b_h = _rnn_weights(W_xh, W_hh, b_h, x_t.shape[1])
     h_prev = _initial_state(h_prev, x_t.shape[0], W_hh.shape[0], "h_prev")
     return _recur(x_t @ W_xh + b_h, h_prev, W_hh)
@@ -217,9 +215,7 @@ def _gated_args(x_t, h_prev, W, U, gates: int, name: str):
     x_t, h_prev = _float(x_t, "x_t"), _float(h_prev, "h_prev")
     W, U = _float(W, "W"), _float(U, "U")
     if x_t.ndim != 2 or h_prev.ndim != 2:
-        raise ValueError(
-            f"x_t and h_prev must be 2-D (batch, features); got shapes {x_t.shape} and {h_prev.shape}"
-        )
+        raise ValueError(f"x_t and h_prev must be 2-D (batch, features); got shapes {x_t.shape} and {h_prev.shape}")
     hidden = h_prev.shape[1]
     if W.shape != (x_t.shape[1], gates * hidden) or U.shape != (hidden, gates * hidden):
         raise ValueError(

@@ -44,11 +44,11 @@ EXPECTED = {
     "flood": "correct, prints megabytes: output truncated, full marks",
     "memory_bomb": "correct, a cell allocates memory without end: MemoryError, full marks",
     "writes_outside": "correct, cells try to write/delete outside the working dir, spawn programs, open sockets: "
-                      "all refused, full marks",
+    "all refused, full marks",
     "monkeypatch": "release answers, cells patch utils.checks, builtins, IPython's traceback display and "
-                   "sys.modules: every test still fails",
+    "sys.modules: every test still fails",
     "patch_at_call_time": "first function patches the checks and numpy when called, returns a wrong value: the "
-                          "checks run in the grader's own process and stay untouched, 0",
+    "checks run in the grader's own process and stay untouched, 0",
     "reads_classmates": "release answers; reads classmates' notebooks and the grader's files: none is in its jail, 0",
     "fork_flood": "correct, leaves 100 processes running: all killed with its jail, full marks",
     "forged_report": "release answers; forges a status word and floods the report pipe: ignored, 0",
@@ -107,8 +107,12 @@ def variants(source, release, *, escape_path: Path, other=None, class_dir: Path 
 
     nb = copy.deepcopy(correct)
     for gid in solutions:
-        _insert_after(nb, gid, "import sys, warnings\nprint('debug: my answer is ready')\n"
-                      "print('a note on stderr', file=sys.stderr)\nwarnings.warn('this is only a warning')")
+        _insert_after(
+            nb,
+            gid,
+            "import sys, warnings\nprint('debug: my answer is ready')\n"
+            "print('a note on stderr', file=sys.stderr)\nwarnings.warn('this is only a warning')",
+        )
     v["warnings"] = nb
 
     v["invalid_json"] = b'{"cells": [ {"cell_type": "code", "source": "oops" '
@@ -176,22 +180,24 @@ def variants(source, release, *, escape_path: Path, other=None, class_dir: Path 
 
     nb = copy.deepcopy(correct)
     nb.cells.insert(_index(nb, first_sol), new_code_cell("import sys\nsys.exit('I am done')"))
-    nb.cells[_index(nb, second_sol)].source = (
-        f"def {second_sol}(*args, **kwargs):\n    import sys\n    sys.exit(0)")
+    nb.cells[_index(nb, second_sol)].source = f"def {second_sol}(*args, **kwargs):\n    import sys\n    sys.exit(0)"
     v["sys_exit"] = nb
 
     v["os_exit"] = _insert_after(copy.deepcopy(correct), first_sol, "import os\nos._exit(0)")
 
     nb = copy.deepcopy(correct)
-    nb.cells[_index(nb, second_sol)].source = (
-        f"def {second_sol}(*args, **kwargs):\n    import os, signal\n    os.kill(os.getpid(), signal.SIGKILL)")
+    nb.cells[
+        _index(nb, second_sol)
+    ].source = f"def {second_sol}(*args, **kwargs):\n    import os, signal\n    os.kill(os.getpid(), signal.SIGKILL)"
     v["killed_kernel"] = nb
 
-    v["flood"] = _insert_after(copy.deepcopy(correct), first_sol,
-                               "for i in range(20_000):\n    print('spam ' * 20)\nprint('x' * 3_000_000)")
+    v["flood"] = _insert_after(
+        copy.deepcopy(correct), first_sol, "for i in range(20_000):\n    print('spam ' * 20)\nprint('x' * 3_000_000)"
+    )
 
-    v["memory_bomb"] = _insert_after(copy.deepcopy(correct), first_sol,
-                                     "blocks = []\nwhile True:\n    blocks.append(bytearray(128 * 2**20))")
+    v["memory_bomb"] = _insert_after(
+        copy.deepcopy(correct), first_sol, "blocks = []\nwhile True:\n    blocks.append(bytearray(128 * 2**20))"
+    )
 
     nb = copy.deepcopy(correct)
     target = str(escape_path)
@@ -246,63 +252,80 @@ def variants(source, release, *, escape_path: Path, other=None, class_dir: Path 
         "        setattr(checks, name, lambda *a, **k: True)\n"
         "    import numpy\n"
         "    numpy.allclose = lambda *a, **k: True\n"
-        "    return 'wrong'")
+        "    return 'wrong'"
+    )
     v["patch_at_call_time"] = nb
 
     # attacks on the grading jail (the whole corpus: autograder/tests/test_sandbox.py)
     nb = copy.deepcopy(release)
     look = [str(class_dir or escape_path.parent), "/work", "/home", "/root"]
-    nb.cells.insert(_index(nb, first_sol), new_code_cell(
-        "import os\nfound = {}\n"
-        f"for top in {look!r}:\n"
-        "    for d, _, files in os.walk(top):\n"
-        "        for f in files:\n"
-        "            if f.endswith(('.ipynb', '.json', '.db')):\n"
-        "                try:\n"
-        "                    found[os.path.join(d, f)] = open(os.path.join(d, f), errors='replace').read(200)\n"
-        "                except OSError:\n"
-        "                    pass\n"
-        "if found:\n"
-        "    raise RuntimeError('copied: ' + repr(found)[:2000])"))
+    nb.cells.insert(
+        _index(nb, first_sol),
+        new_code_cell(
+            "import os\nfound = {}\n"
+            f"for top in {look!r}:\n"
+            "    for d, _, files in os.walk(top):\n"
+            "        for f in files:\n"
+            "            if f.endswith(('.ipynb', '.json', '.db')):\n"
+            "                try:\n"
+            "                    found[os.path.join(d, f)] = open(os.path.join(d, f), errors='replace').read(200)\n"
+            "                except OSError:\n"
+            "                    pass\n"
+            "if found:\n"
+            "    raise RuntimeError('copied: ' + repr(found)[:2000])"
+        ),
+    )
     v["reads_classmates"] = nb
 
-    v["fork_flood"] = _insert_after(copy.deepcopy(correct), first_sol, (
-        "import ctypes, time\nlibc = ctypes.CDLL(None)\n"
-        "for _ in range(100):\n"
-        "    if libc.fork() == 0:\n"
-        "        time.sleep(3600)\n"
-        "        libc._exit(0)"))
+    v["fork_flood"] = _insert_after(
+        copy.deepcopy(correct),
+        first_sol,
+        (
+            "import ctypes, time\nlibc = ctypes.CDLL(None)\n"
+            "for _ in range(100):\n"
+            "    if libc.fork() == 0:\n"
+            "        time.sleep(3600)\n"
+            "        libc._exit(0)"
+        ),
+    )
 
     nb = copy.deepcopy(release)
-    nb.cells.insert(_index(nb, first_sol), new_code_cell(
-        "import os, sys, json\nf = sys._getframe()\n"
-        "while f is not None and 'secret' not in f.f_locals:\n    f = f.f_back\n"
-        "secret = f.f_locals['secret'] if f is not None else ''\n"
-        "for fd in range(3, 30):\n"
-        "    try:\n"
-        "        os.write(fd, ('\\n' + secret + ' ' + json.dumps({'t': 'end', 'i': 0, 'r': {'status': 'hacked'}})"
-        " + '\\n').encode() + b'z' * 2**22)\n"
-        "    except OSError:\n"
-        "        pass"))
+    nb.cells.insert(
+        _index(nb, first_sol),
+        new_code_cell(
+            "import os, sys, json\nf = sys._getframe()\n"
+            "while f is not None and 'secret' not in f.f_locals:\n    f = f.f_back\n"
+            "secret = f.f_locals['secret'] if f is not None else ''\n"
+            "for fd in range(3, 30):\n"
+            "    try:\n"
+            "        os.write(fd, ('\\n' + secret + ' ' + json.dumps({'t': 'end', 'i': 0, 'r': {'status': 'hacked'}})"
+            " + '\\n').encode() + b'z' * 2**22)\n"
+            "    except OSError:\n"
+            "        pass"
+        ),
+    )
     v["forged_report"] = nb
 
-    v["fill_disk"] = _insert_after(copy.deepcopy(correct), first_sol, (
-        "with open('big.bin', 'wb') as fh:\n"
-        "    for _ in range(2048):\n"
-        "        fh.write(b'x' * 2**20)"))
+    v["fill_disk"] = _insert_after(
+        copy.deepcopy(correct),
+        first_sol,
+        ("with open('big.bin', 'wb') as fh:\n    for _ in range(2048):\n        fh.write(b'x' * 2**20)"),
+    )
     return v
 
 
-def build_class(source_nb: Path, release_nb: Path, folder: Path, *, escape_path: Path, other_nb: Path | None = None,
-                only=None) -> dict:
+def build_class(
+    source_nb: Path, release_nb: Path, folder: Path, *, escape_path: Path, other_nb: Path | None = None, only=None
+) -> dict:
     """Write the example class into `folder/<student>/<assignment>.ipynb`; return {student: path}."""
     source = nbformat.read(source_nb, as_version=4)
     release = nbformat.read(release_nb, as_version=4)
     other = nbformat.read(other_nb, as_version=4) if other_nb else None
     aid = Path(release_nb).stem
     written = {}
-    for student, content in variants(source, release, escape_path=escape_path, other=other,
-                                     class_dir=Path(folder)).items():
+    for student, content in variants(
+        source, release, escape_path=escape_path, other=other, class_dir=Path(folder)
+    ).items():
         if only is not None and student not in only:
             continue
         path = Path(folder) / student / f"{aid}.ipynb"

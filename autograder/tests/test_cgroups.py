@@ -119,13 +119,16 @@ def _own_dirs() -> dict:
                 continue
             if fstype == "cgroup" and c in fields[sep + 3].split(",") and c in own:
                 group = own[c]
-            elif fstype == "cgroup2" and "" in own and os.path.exists(
-                    f"{mountpoint}/{own['']}/cgroup.controllers") and c in open(
-                    f"{mountpoint}/{own['']}/cgroup.controllers").read().split():
+            elif (
+                fstype == "cgroup2"
+                and "" in own
+                and os.path.exists(f"{mountpoint}/{own['']}/cgroup.controllers")
+                and c in open(f"{mountpoint}/{own['']}/cgroup.controllers").read().split()
+            ):
                 group = own[""]
             else:
                 continue
-            rel = group[len(root.rstrip("/")):] if root != "/" else group
+            rel = group[len(root.rstrip("/")) :] if root != "/" else group
             dirs[c] = os.path.normpath(mountpoint + "/" + rel.strip("/"))
     return dirs
 
@@ -219,8 +222,7 @@ def test_memory_limit_holds_against_heap_fork_and_memfd(batch, way):
     status = _wait(pid)
     elapsed = time.monotonic() - t0
     peak, oom = group.memory_peak(), group.oom_killed()
-    print(f"{way}: report={report!r} status={status:#x} peak={peak and peak / MiB:.1f} MiB "
-          f"oom={oom} in {elapsed:.2f}s")
+    print(f"{way}: report={report!r} status={status:#x} peak={peak and peak / MiB:.1f} MiB oom={oom} in {elapsed:.2f}s")
     assert report.startswith(b"J"), report
     assert b"ESCAPED" not in report
     if way == "fork":
@@ -231,7 +233,8 @@ def test_memory_limit_holds_against_heap_fork_and_memfd(batch, way):
         held = report.count(b".") * 10 * MiB
         assert held < MEMORY_LIMIT, report
         stopped = (os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL) or (
-            os.WIFEXITED(status) and os.WEXITSTATUS(status) == 99)  # MemoryError
+            os.WIFEXITED(status) and os.WEXITSTATUS(status) == 99
+        )  # MemoryError
         assert stopped, f"status {status:#x}"
     assert oom, "the group reports no OOM kill"
     assert peak is None or peak <= MEMORY_LIMIT
@@ -308,9 +311,11 @@ def test_cpu_quota_limits_a_busy_loop(batch):
     limited = _cpu_of_two_spinners(group, wall)  # one after the other: they do not compete
     free = _cpu_of_two_spinners(None, wall)
     stat = dict(line.split() for line in open(os.path.join(group._dir("cpu"), "cpu.stat")))
-    print(f"cpu: two loops busy for {wall}s: {limited:.2f}s of CPU in a group of 0.5 cores, "
-          f"{free:.2f}s unlimited; throttled in {stat.get('nr_throttled')} of "
-          f"{stat.get('nr_periods')} periods")
+    print(
+        f"cpu: two loops busy for {wall}s: {limited:.2f}s of CPU in a group of 0.5 cores, "
+        f"{free:.2f}s unlimited; throttled in {stat.get('nr_throttled')} of "
+        f"{stat.get('nr_periods')} periods"
+    )
     assert 0.2 < limited < 0.5 * wall * 1.35 + 0.05  # 0.75 s; the quota bounds it whatever the load
     assert limited < 0.6 * free
     assert int(stat["nr_throttled"]) > 0
@@ -419,9 +424,12 @@ def test_discovery_of_a_cgroup_v2_layout():
     mounts = cgroups.parse_mountinfo(
         "24 30 0:22 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:9 - cgroup2 cgroup2 "
         "rw,nsdelegate,memory_recursiveprot\n"
-        "25 30 0:23 / /sys/fs/cgroup/cpu\\040x rw - cgroup cgroup rw,cpu,cpuacct\n")
-    assert mounts == [cgroups.Mount(2, "/", "/sys/fs/cgroup", frozenset()),
-                      cgroups.Mount(1, "/", "/sys/fs/cgroup/cpu x", frozenset({"cpu", "cpuacct"}))]
+        "25 30 0:23 / /sys/fs/cgroup/cpu\\040x rw - cgroup cgroup rw,cpu,cpuacct\n"
+    )
+    assert mounts == [
+        cgroups.Mount(2, "/", "/sys/fs/cgroup", frozenset()),
+        cgroups.Mount(1, "/", "/sys/fs/cgroup/cpu x", frozenset({"cpu", "cpuacct"})),
+    ]
     own = cgroups.parse_proc_cgroup("0::/system.slice/grader.service\n")
     assert own == {"": "/system.slice/grader.service"}
     own = cgroups.parse_proc_cgroup("4:memory:/a/b\n1:cpu,cpuacct:/\n0::/\n")

@@ -61,10 +61,20 @@ def _build_class(folder: Path) -> None:
     source_nb = FIXTURES / "source" / AID / f"{AID}.ipynb"
     subs = folder / "submissions"
     build_class(source_nb, release_nb, subs, escape_path=folder / "escaped.txt")
-    _with_answer(release_nb, source_nb, subs / "doubled" / f"{AID}.ipynb", "square",
-                 "def square(x):\n    return [2.0 * v for v in x]")
-    _with_answer(release_nb, source_nb, subs / "hardcoded" / f"{AID}.ipynb", "square",
-                 "def square(x):\n    return [1.0, 4.0, 9.0]")
+    _with_answer(
+        release_nb,
+        source_nb,
+        subs / "doubled" / f"{AID}.ipynb",
+        "square",
+        "def square(x):\n    return [2.0 * v for v in x]",
+    )
+    _with_answer(
+        release_nb,
+        source_nb,
+        subs / "hardcoded" / f"{AID}.ipynb",
+        "square",
+        "def square(x):\n    return [1.0, 4.0, 9.0]",
+    )
     run_grade(subs, folder / "local", "--jobs", "2")
 
 
@@ -87,8 +97,20 @@ class Scheduler:
             time.sleep(0.1)
         assert self.file.exists(), "the Dask scheduler did not start"
         if workers:
-            self._start(["worker", "--scheduler-file", str(self.file), "--nworkers", str(workers), "--nthreads", "2",
-                         "--no-dashboard", "--memory-limit", "0"])
+            self._start(
+                [
+                    "worker",
+                    "--scheduler-file",
+                    str(self.file),
+                    "--nworkers",
+                    str(workers),
+                    "--nthreads",
+                    "2",
+                    "--no-dashboard",
+                    "--memory-limit",
+                    "0",
+                ]
+            )
         from distributed import Client
 
         self.client = Client(scheduler_file=str(self.file), timeout=60)
@@ -96,8 +118,16 @@ class Scheduler:
             self.client.wait_for_workers(workers, timeout=120)
 
     def _start(self, args: list) -> None:
-        self.procs.append(subprocess.Popen([str(DASK), *args], cwd=ROOT, env=CLUSTER_ENV, stdout=subprocess.DEVNULL,
-                                           stderr=subprocess.DEVNULL, start_new_session=True))
+        self.procs.append(
+            subprocess.Popen(
+                [str(DASK), *args],
+                cwd=ROOT,
+                env=CLUSTER_ENV,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        )
 
     def worker_pids(self) -> dict:
         return self.client.run(os.getpid)
@@ -122,8 +152,20 @@ def scheduler(tmp_path):
 def _grade_cmd(subs: Path, out: Path, *extra: str) -> list:
     from autograder.tests.test_grading import LIMITS
 
-    return [sys.executable, "-m", "autograder", "grade", AID, str(subs), "--out", str(out), "--course-root",
-            str(FIXTURES), *LIMITS, *extra]
+    return [
+        sys.executable,
+        "-m",
+        "autograder",
+        "grade",
+        AID,
+        str(subs),
+        "--out",
+        str(out),
+        "--course-root",
+        str(FIXTURES),
+        *LIMITS,
+        *extra,
+    ]
 
 
 def _wait_for_states(out: Path, count: int, proc, timeout: float = 300) -> int:
@@ -144,7 +186,9 @@ def test_local_cluster_grades_byte_for_byte_like_jobs_2(klass, tmp_path):
     assert (out / "totals.csv").read_bytes() == (klass["local"] / "totals.csv").read_bytes()
     # the same feedback files, and nothing escaped a jail on a worker
     feedback = sorted(p.relative_to(out).as_posix() for p in (out / "feedback").rglob("*"))
-    assert feedback == sorted(p.relative_to(klass["local"]).as_posix() for p in (klass["local"] / "feedback").rglob("*"))
+    assert feedback == sorted(
+        p.relative_to(klass["local"]).as_posix() for p in (klass["local"] / "feedback").rglob("*")
+    )
     assert not klass["escape"].exists()
     time.sleep(1)
     left = subprocess.run(["pgrep", "-f", "autograder.cluster"], capture_output=True, text=True).stdout.split()
@@ -153,8 +197,15 @@ def test_local_cluster_grades_byte_for_byte_like_jobs_2(klass, tmp_path):
 
 def test_a_worker_killed_mid_batch_changes_nothing(klass, scheduler, tmp_path):
     out = tmp_path / "out"
-    proc = subprocess.Popen(_grade_cmd(klass["subs"], out, "--cluster", str(scheduler.file)), cwd=ROOT, env=ENV,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        _grade_cmd(klass["subs"], out, "--cluster", str(scheduler.file)),
+        cwd=ROOT,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     _wait_for_states(out, 4, proc)
     victim, pid = sorted(scheduler.worker_pids().items())[0]
     os.kill(pid, signal.SIGKILL)  # its nanny starts a new worker; its tasks go to the other one meanwhile
@@ -168,8 +219,9 @@ def test_a_worker_killed_mid_batch_changes_nothing(klass, scheduler, tmp_path):
 def test_the_client_killed_mid_batch_resumes_with_the_same_results(klass, scheduler, tmp_path):
     out = tmp_path / "out"
     cmd = _grade_cmd(klass["subs"], out, "--cluster", str(scheduler.file))
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     _wait_for_states(out, 5, proc)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -191,14 +243,26 @@ def test_the_hostile_corpus_gets_the_same_grades_on_the_cluster(tmp_path):
 
     corpus = make_corpus(tmp_path)
     out = corpus["out"]
-    base = [sys.executable, "-m", "autograder", "grade", AID, str(corpus["subs"]), "--out", str(out),
-            "--course-root", str(FIXTURES), *SANDBOX_LIMITS]
+    base = [
+        sys.executable,
+        "-m",
+        "autograder",
+        "grade",
+        AID,
+        str(corpus["subs"]),
+        "--out",
+        str(out),
+        "--course-root",
+        str(FIXTURES),
+        *SANDBOX_LIMITS,
+    ]
     local = subprocess.run(base, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=900)
     time.sleep(5)  # the lingering child of one attacker would rewrite totals.csv after 4 s
     local_grades = (out / "grades.csv").read_bytes()
     shutil.rmtree(out)  # the same OUT path: the attackers' code names it
-    on_cluster = subprocess.run(base + ["--cluster", "local:2"], cwd=ROOT, env=ENV, capture_output=True, text=True,
-                                timeout=900)
+    on_cluster = subprocess.run(
+        base + ["--cluster", "local:2"], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=900
+    )
     time.sleep(5)
     assert local.returncode == on_cluster.returncode == 0, on_cluster.stdout + on_cluster.stderr
     assert (out / "grades.csv").read_bytes() == local_grades
@@ -211,8 +275,14 @@ def test_a_cluster_without_workers_stops_and_keeps_nothing_half_done(klass, tmp_
     empty = Scheduler(tmp_path, workers=0)
     try:
         out = tmp_path / "out"
-        proc = subprocess.run(_grade_cmd(klass["subs"], out, "--cluster", str(empty.file), "--cluster-wait", "3"),
-                              cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(
+            _grade_cmd(klass["subs"], out, "--cluster", str(empty.file), "--cluster-wait", "3"),
+            cwd=ROOT,
+            env=ENV,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     finally:
         empty.close()
     assert proc.returncode == 130, proc.stdout + proc.stderr
@@ -220,14 +290,23 @@ def test_a_cluster_without_workers_stops_and_keeps_nothing_half_done(klass, tmp_
     assert not list((out / ".state").glob("*.json"))
 
 
-@pytest.mark.parametrize("address, words", [
-    ("local:0", "number of worker processes"),
-    ("nowhere.json", "neither a scheduler address"),
-    ("tcp://127.0.0.1:9", "could not reach the Dask scheduler"),
-])
+@pytest.mark.parametrize(
+    "address, words",
+    [
+        ("local:0", "number of worker processes"),
+        ("nowhere.json", "neither a scheduler address"),
+        ("tcp://127.0.0.1:9", "could not reach the Dask scheduler"),
+    ],
+)
 def test_a_bad_cluster_address_is_a_clear_error(klass, tmp_path, address, words):
-    proc = subprocess.run(_grade_cmd(klass["subs"], tmp_path / "out", "--cluster", address), cwd=ROOT, env=ENV,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        _grade_cmd(klass["subs"], tmp_path / "out", "--cluster", address),
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert words in proc.stderr and "Traceback" not in proc.stderr
 
@@ -241,8 +320,12 @@ def test_a_worker_with_other_course_code_refuses_to_grade():
     from autograder import cluster
 
     ours, theirs = socket.socketpair()
-    server = subprocess.Popen([sys.executable, "-m", "autograder.cluster", str(theirs.fileno())],
-                              pass_fds=[theirs.fileno()], cwd=ROOT, env=CLUSTER_ENV)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "autograder.cluster", str(theirs.fileno())],
+        pass_fds=[theirs.fileno()],
+        cwd=ROOT,
+        env=CLUSTER_ENV,
+    )
     theirs.close()
     conn = Connection(ours.detach())
     conn.send({"frameworks": [], "jail": None, "code": "0" * 16, "jobs": 1, "threads": 1})
@@ -268,10 +351,17 @@ def test_a_client_made_by_the_caller_grades_too(klass, scheduler, tmp_path):
         f"    grade({AID!r}, Path({str(subs)!r}), Path({str(out)!r}), cluster=client, course_root=Path({str(FIXTURES)!r}),\n"
         "          cell_timeout=8, timeout=60, memory_mb=1024, progress=False)\n"
         "    assert client.status == 'running', client.status\n"
-        "    client.close()\n")
+        "    client.close()\n"
+    )
     (tmp_path / "hub.py").write_text(script)
-    proc = subprocess.run([sys.executable, str(tmp_path / "hub.py")], cwd=ROOT, env=CLUSTER_ENV, capture_output=True,
-                          text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, str(tmp_path / "hub.py")],
+        cwd=ROOT,
+        env=CLUSTER_ENV,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     local = [r for r in read_csv(klass["local"] / "grades.csv") if r["student_id"] in subset]
     assert read_csv(out / "grades.csv") == local

@@ -52,8 +52,11 @@ def _run(command: str, cwd: Path, env: dict) -> subprocess.CompletedProcess:
 
 def _answer(notebook: Path, source: Path, correct: bool) -> None:
     nb = nbformat.read(notebook, as_version=4)
-    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in nbformat.read(source, as_version=4).cells
-               if c.metadata.get("nbgrader", {}).get("solution")}
+    answers = {
+        c.metadata["nbgrader"]["grade_id"]: c.source
+        for c in nbformat.read(source, as_version=4).cells
+        if c.metadata.get("nbgrader", {}).get("solution")
+    }
     if correct:
         for cell in nb.cells:
             gid = cell.metadata.get("nbgrader", {}).get("grade_id")
@@ -109,8 +112,12 @@ def test_the_exchange_loop_with_the_readme_commands(tmp_path):
         assert fetched[0].parent.name == stamp
     # the gradebook knows when each submission was made (nbgrader's due dates and late penalties read it)
     with sqlite3.connect(out / "gradebook.db") as db:
-        stamps = dict(db.execute("select student.id, submitted_assignment.timestamp from submitted_assignment "
-                                 "join student on student.id = submitted_assignment.student_id"))
+        stamps = dict(
+            db.execute(
+                "select student.id, submitted_assignment.timestamp from submitted_assignment "
+                "join student on student.id = submitted_assignment.student_id"
+            )
+        )
     for student in ("ada", "bob"):
         written = (course / "submitted" / student / AID / "timestamp.txt").read_text().strip()
         assert stamps[student] and stamps[student][:19] == written[:19].replace("T", " "), (stamps, written)

@@ -26,8 +26,13 @@ from autograder.examples import EXPECTED, build_class
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 AID = "ag_fixture"
-ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", TF_ENABLE_ONEDNN_OPTS="0", MPLBACKEND="Agg",
-           PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+ENV = dict(
+    os.environ,
+    TF_CPP_MIN_LOG_LEVEL="3",
+    TF_ENABLE_ONEDNN_OPTS="0",
+    MPLBACKEND="Agg",
+    PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+)
 LIMITS = ["--cell-timeout", "8", "--timeout", "60", "--memory-mb", "1024"]
 
 S, M, A = "test_square", "test_mean_of", "test_answer_demo"  # worth 2, 1 and 1 points
@@ -73,8 +78,20 @@ EXPECTED_GRADES = {
 
 
 def run_grade(subs: Path, out: Path, *extra: str, check=True) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "autograder", "grade", AID, str(subs), "--out", str(out),
-           "--course-root", str(FIXTURES), *LIMITS, *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "autograder",
+        "grade",
+        AID,
+        str(subs),
+        "--out",
+        str(out),
+        "--course-root",
+        str(FIXTURES),
+        *LIMITS,
+        *extra,
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=600)
     if check:
         assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -98,8 +115,9 @@ def _release(tmp: Path) -> Path:
 def _with_answer(release_nb: Path, source_nb: Path, dest: Path, gid: str, code: str) -> None:
     nb = nbformat.read(source_nb, as_version=4)
     rel = nbformat.read(release_nb, as_version=4)
-    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in nb.cells
-               if c.metadata.get("nbgrader", {}).get("solution")}
+    answers = {
+        c.metadata["nbgrader"]["grade_id"]: c.source for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")
+    }
     answers[gid] = code
     for cell in rel.cells:
         g = cell.metadata.get("nbgrader", {}).get("grade_id")
@@ -117,15 +135,33 @@ def graded(tmp_path_factory):
     subs = tmp / "submissions"
     escape = tmp / "escaped.txt"
     build_class(source_nb, release_nb, subs, escape_path=escape)
-    _with_answer(release_nb, source_nb, subs / "doubled" / f"{AID}.ipynb", "square",
-                 "def square(x):\n    return [2.0 * v for v in x]")
-    _with_answer(release_nb, source_nb, subs / "hardcoded" / f"{AID}.ipynb", "square",
-                 "def square(x):\n    return [1.0, 4.0, 9.0]")
+    _with_answer(
+        release_nb,
+        source_nb,
+        subs / "doubled" / f"{AID}.ipynb",
+        "square",
+        "def square(x):\n    return [2.0 * v for v in x]",
+    )
+    _with_answer(
+        release_nb,
+        source_nb,
+        subs / "hardcoded" / f"{AID}.ipynb",
+        "square",
+        "def square(x):\n    return [1.0, 4.0, 9.0]",
+    )
     out = tmp / "out"
     start = time.monotonic()
     proc = run_grade(subs, out, "--jobs", "2")
-    return {"tmp": tmp, "subs": subs, "out": out, "escape": escape, "proc": proc, "release": release_nb,
-            "source": source_nb, "seconds": time.monotonic() - start}
+    return {
+        "tmp": tmp,
+        "subs": subs,
+        "out": out,
+        "escape": escape,
+        "proc": proc,
+        "release": release_nb,
+        "source": source_nb,
+        "seconds": time.monotonic() - start,
+    }
 
 
 def test_every_case_gets_its_exact_points_and_status(graded):
@@ -133,8 +169,10 @@ def test_every_case_gets_its_exact_points_and_status(graded):
     got = {}
     for r in rows:
         got.setdefault(r["student_id"], {})[r["grade_id"]] = (float(r["points"]), r["status"])
-    totals = {r["student_id"]: (float(r["points"]), float(r["max_points"]), r["status"])
-              for r in read_csv(graded["out"] / "totals.csv")}
+    totals = {
+        r["student_id"]: (float(r["points"]), float(r["max_points"]), r["status"])
+        for r in read_csv(graded["out"] / "totals.csv")
+    }
     assert set(got) == set(EXPECTED_GRADES) == set(totals)
     assert set(EXPECTED) <= set(EXPECTED_GRADES)
     mismatches = []
@@ -148,8 +186,17 @@ def test_every_case_gets_its_exact_points_and_status(graded):
 def test_grades_csv_has_one_row_per_student_and_test_cell(graded):
     with open(graded["out"] / "grades.csv", newline="") as fh:
         header = next(csv.reader(fh))
-    assert header == ["student_id", "assignment", "notebook", "grade_id", "points", "max_points", "status", "message",
-                      "review"]
+    assert header == [
+        "student_id",
+        "assignment",
+        "notebook",
+        "grade_id",
+        "points",
+        "max_points",
+        "status",
+        "message",
+        "review",
+    ]
     rows = read_csv(graded["out"] / "grades.csv")
     assert len(rows) == 3 * len(EXPECTED_GRADES)
     assert {(r["student_id"], r["grade_id"]) for r in rows} == {(s, g) for s in EXPECTED_GRADES for g in (S, M, A)}
@@ -180,8 +227,13 @@ def test_messages_say_what_happened(graded):
     # folder: the OS answers that the path is not there, for the write and the rename into it (the
     # audit hook's refusal is for the rest)
     assert "No such file or directory" in notes["writes_outside"] or "writing" in notes["writes_outside"]
-    for refused in ("os.remove", "starting programs", "shell commands",
-                    "network connections", "signalling other processes"):
+    for refused in (
+        "os.remove",
+        "starting programs",
+        "shell commands",
+        "network connections",
+        "signalling other processes",
+    ):
         assert refused in notes["writes_outside"], refused
     # the checks that judged it ran in the trusted process, which its patches never reached: they saw 'wrong'
     assert "square([1, 2, 3])" in rows[("patch_at_call_time", S)] and "wrong" in rows[("patch_at_call_time", S)]
@@ -232,8 +284,17 @@ def test_progress_bar_and_totals_table(graded):
     assert "correct" in graded["proc"].stdout and "patch_at_call_time" in graded["proc"].stdout
 
 
-SUBSET = ["correct", "stub", "partly_wrong", "os_exit", "killed_kernel", "patch_at_call_time", "deleted_test",
-          "edited_test", "doubled"]
+SUBSET = [
+    "correct",
+    "stub",
+    "partly_wrong",
+    "os_exit",
+    "killed_kernel",
+    "patch_at_call_time",
+    "deleted_test",
+    "edited_test",
+    "doubled",
+]
 
 
 def test_jobs_1_and_jobs_2_agree(graded, tmp_path):
@@ -256,10 +317,24 @@ def test_a_batch_killed_half_way_resumes_and_counts_nothing_twice(graded, tmp_pa
         (subs / student).mkdir(parents=True)
         nbformat.write(nb, subs / student / f"{AID}.ipynb")
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "autograder", "grade", AID, str(subs), "--out", str(out),
-           "--course-root", str(FIXTURES), *LIMITS, "--jobs", "1"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "autograder",
+        "grade",
+        AID,
+        str(subs),
+        "--out",
+        str(out),
+        "--course-root",
+        str(FIXTURES),
+        *LIMITS,
+        "--jobs",
+        "1",
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     state = out / ".state"
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and len(list(state.glob("*.json"))) < 2:
@@ -279,18 +354,27 @@ def test_a_batch_killed_half_way_resumes_and_counts_nothing_twice(graded, tmp_pa
         assert after[name] == value, f"{name} was graded again after the restart"
     totals = read_csv(out / "totals.csv")
     assert sorted(r["student_id"] for r in totals) == sorted(students)  # each exactly once
-    resumed = [(r["student_id"], r["grade_id"], r["points"], r["status"], r["message"])
-               for r in read_csv(out / "grades.csv")]
-    uninterrupted = [(r["student_id"], r["grade_id"], r["points"], r["status"], r["message"])
-                     for r in read_csv(graded["out"] / "grades.csv") if r["student_id"] in students]
+    resumed = [
+        (r["student_id"], r["grade_id"], r["points"], r["status"], r["message"]) for r in read_csv(out / "grades.csv")
+    ]
+    uninterrupted = [
+        (r["student_id"], r["grade_id"], r["points"], r["status"], r["message"])
+        for r in read_csv(graded["out"] / "grades.csv")
+        if r["student_id"] in students
+    ]
     assert resumed == uninterrupted
 
 
 def test_demo_grades_the_example_class(tmp_path):
     out = tmp_path / "demo"
-    proc = subprocess.run([sys.executable, "-m", "autograder", "demo", "--course-root", str(FIXTURES),
-                           "--out", str(out), "--jobs", "2"], cwd=ROOT, env=ENV, capture_output=True, text=True,
-                          timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "autograder", "demo", "--course-root", str(FIXTURES), "--out", str(out), "--jobs", "2"],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for student, description in EXPECTED.items():
         assert any(line.startswith(student + " ") and description in line for line in proc.stdout.splitlines()), student
@@ -310,8 +394,11 @@ def test_submission_layouts_are_all_found(tmp_path):
     (tmp_path / "a" / "carol").mkdir()  # a student folder without this assignment's notebook
     (tmp_path / "a" / "bad name!.ipynb").write_text("{}")
     found, warnings = find_submissions(tmp_path / "a", AID)
-    assert found == {"alice": tmp_path / "a" / "alice" / f"{AID}.ipynb", "bob": tmp_path / "a" / "bob.ipynb",
-                     "carol": None}
+    assert found == {
+        "alice": tmp_path / "a" / "alice" / f"{AID}.ipynb",
+        "bob": tmp_path / "a" / "bob.ipynb",
+        "carol": None,
+    }
     assert any("bad name!" in w for w in warnings)
     nb = tmp_path / "b" / "submitted" / "dave" / AID / f"{AID}.ipynb"
     nb.parent.mkdir(parents=True)
@@ -324,8 +411,18 @@ def test_unknown_assignment_is_a_clear_error(tmp_path):
     (tmp_path / "subs").mkdir()
     proc = run_grade(tmp_path / "subs", tmp_path / "out", check=False)
     assert proc.returncode == 0  # the fixture exists: an empty class is fine
-    cmd = [sys.executable, "-m", "autograder", "grade", "no_such_assignment", str(tmp_path / "subs"), "--out",
-           str(tmp_path / "out2"), "--course-root", str(FIXTURES)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "autograder",
+        "grade",
+        "no_such_assignment",
+        str(tmp_path / "subs"),
+        "--out",
+        str(tmp_path / "out2"),
+        "--course-root",
+        str(FIXTURES),
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2
     assert "no_such_assignment" in proc.stderr and "ag_fixture" in proc.stderr

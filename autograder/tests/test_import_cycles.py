@@ -50,12 +50,13 @@ def import_graph(modules: dict) -> dict:
             elif isinstance(node, ast.ImportFrom):
                 base = name.split(".") if is_package else name.split(".")[:-1]
                 if node.level:
-                    base = base[:len(base) - (node.level - 1)] if node.level > 1 else base
+                    base = base[: len(base) - (node.level - 1)] if node.level > 1 else base
                     where = ".".join(base + ([node.module] if node.module else []))
                 else:
                     where = node.module or ""
-                targets = [known(f"{where}.{a.name}") if f"{where}.{a.name}" in modules else known(where)
-                           for a in node.names]
+                targets = [
+                    known(f"{where}.{a.name}") if f"{where}.{a.name}" in modules else known(where) for a in node.names
+                ]
             edges[name] |= {t for t in targets if t and t != name}
     return edges
 
@@ -100,10 +101,18 @@ def test_no_import_cycle_in_autograder_or_utils():
 
 
 def test_the_scan_finds_a_cycle(tmp_path):
-    for name, text in {"a.py": "def f():\n    from . import b\n", "b.py": "from .a import f\n",
-                       "__init__.py": "from .c import g\n", "c.py": "from . import VALUE\n"}.items():
+    for name, text in {
+        "a.py": "def f():\n    from . import b\n",
+        "b.py": "from .a import f\n",
+        "__init__.py": "from .c import g\n",
+        "c.py": "from . import VALUE\n",
+    }.items():
         (tmp_path / "pkg").mkdir(exist_ok=True)
         (tmp_path / "pkg" / name).write_text(text)
-    modules = {"pkg": tmp_path / "pkg" / "__init__.py", "pkg.a": tmp_path / "pkg" / "a.py",
-               "pkg.b": tmp_path / "pkg" / "b.py", "pkg.c": tmp_path / "pkg" / "c.py"}
+    modules = {
+        "pkg": tmp_path / "pkg" / "__init__.py",
+        "pkg.a": tmp_path / "pkg" / "a.py",
+        "pkg.b": tmp_path / "pkg" / "b.py",
+        "pkg.c": tmp_path / "pkg" / "c.py",
+    }
     assert sorted(cycles(import_graph(modules))) == [["pkg", "pkg.c"], ["pkg.a", "pkg.b"]]

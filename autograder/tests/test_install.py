@@ -13,9 +13,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("command", [[sys.executable, "-m", "autograder", "--help"],
-                                     [str(Path(sys.executable).parent / "rnn-autograder"), "--help"],
-                                     [str(Path(sys.executable).parent / "rnn-autograder"), "grade", "--help"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        [sys.executable, "-m", "autograder", "--help"],
+        [str(Path(sys.executable).parent / "rnn-autograder"), "--help"],
+        [str(Path(sys.executable).parent / "rnn-autograder"), "grade", "--help"],
+    ],
+)
 def test_the_grader_runs_from_a_folder_outside_the_repository(command, tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     proc = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)

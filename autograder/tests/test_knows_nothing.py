@@ -46,20 +46,19 @@ def _cells_at_end(*codes: str):
 
 def _answer(gid: str, code: str):
     """The answer cell `gid` replaced by `code`."""
+
     def change(cells):
         for cell in cells:
             if cell.metadata.get("nbgrader", {}).get("grade_id") == gid:
                 cell.source = code
+
     return change
 
 
-RECORD_SQUARE = ("RECORDED = []\n"
-                 "def square(x):\n"
-                 "    RECORDED.append(repr(x))\n"
-                 "    return np.asarray(x, dtype=float) ** 2\n")
-RECORD_MEAN = ("def mean_of(x):\n"
-               "    RECORDED.append(repr(x))\n"
-               "    return float(np.mean(x))\n")
+RECORD_SQUARE = (
+    "RECORDED = []\ndef square(x):\n    RECORDED.append(repr(x))\n    return np.asarray(x, dtype=float) ** 2\n"
+)
+RECORD_MEAN = "def mean_of(x):\n    RECORDED.append(repr(x))\n    return float(np.mean(x))\n"
 CHUNKS = [f"raise RuntimeError('CHUNK{i} ' + ' '.join(RECORDED)[{i * 40}:{(i + 1) * 40}])" for i in range(60)]
 
 ATTACKS = {
@@ -67,7 +66,8 @@ ATTACKS = {
     "env_names": _cell_before_tests("import os\nraise RuntimeError('ENV ' + ' '.join(sorted(os.environ)))"),
     "env_values": _cell_before_tests(
         "import os\nraise RuntimeError('VALUES ' + repr([v for v in os.environ.values() if 'canary' in v]) "
-        "+ repr(dict(os.environ))[:200])"),
+        "+ repr(dict(os.environ))[:200])"
+    ),
     # the command line, its own and any process it can see
     "argv": _cell_before_tests(
         "import sys, os\nfound = [repr(sys.argv), open('/proc/self/cmdline', 'rb').read().decode(errors='replace')]\n"
@@ -77,7 +77,8 @@ ATTACKS = {
         "            found.append(open(f'/proc/{p}/cmdline', 'rb').read().decode(errors='replace'))\n"
         "        except OSError:\n"
         "            pass\n"
-        "raise RuntimeError('ARGV ' + ' | '.join(found))"),
+        "raise RuntimeError('ARGV ' + ' | '.join(found))"
+    ),
     # the secret seed: every frame up the stack and every module's globals
     "seed_hunt": _cell_before_tests(
         "import sys\nfound = []\nf = sys._getframe()\n"
@@ -90,21 +91,26 @@ ATTACKS = {
         "and not isinstance(v, bool):\n"
         "            found.append(f'{k}={v!r}'[:80])\n"
         "import utils.checks\n"
-        "raise RuntimeError('SEED ' + repr(utils.checks._HIDDEN_SEED) + ' ' + ' '.join(found)[:2000])"),
+        "raise RuntimeError('SEED ' + repr(utils.checks._HIDDEN_SEED) + ' ' + ' '.join(found)[:2000])"
+    ),
     # hidden inputs recorded, then raised out of 60 later cells
-    "hidden_leak": lambda cells: (_answer("square", RECORD_SQUARE)(cells), _answer("mean_of", RECORD_MEAN)(cells),
-                                  cells.extend(new_code_cell(c) for c in CHUNKS)),
+    "hidden_leak": lambda cells: (
+        _answer("square", RECORD_SQUARE)(cells),
+        _answer("mean_of", RECORD_MEAN)(cells),
+        cells.extend(new_code_cell(c) for c in CHUNKS),
+    ),
     # a NameError raised inside a hidden case, carrying the hidden input
-    "hidden_nameerror": _answer("square",
+    "hidden_nameerror": _answer(
+        "square",
         "def square(x):\n"
         "    if list(np.ravel(x)) != [1, 2, 3]:\n"
         "        raise NameError('LEAK ' + repr(x))\n"
-        "    return np.asarray(x, dtype=float) ** 2\n"),
+        "    return np.asarray(x, dtype=float) ** 2\n",
+    ),
     # a module for the trusted side to import
-    "module_by_name": _answer("square",
-        "import types\n"
-        "def square(x):\n"
-        "    return types.ModuleType('numpy.f2py.__main__')\n"),
+    "module_by_name": _answer(
+        "square", "import types\ndef square(x):\n    return types.ModuleType('numpy.f2py.__main__')\n"
+    ),
 }
 
 
@@ -136,8 +142,11 @@ def graded(tmp_path_factory):
     _write(nbformat.read(release_nb, as_version=4), subs / "stub" / f"{AID}.ipynb")
     for name, change in ATTACKS.items():
         nb = nbformat.read(release_nb, as_version=4)
-        answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in nbformat.read(source_nb, as_version=4).cells
-                   if c.metadata.get("nbgrader", {}).get("solution")}
+        answers = {
+            c.metadata["nbgrader"]["grade_id"]: c.source
+            for c in nbformat.read(source_nb, as_version=4).cells
+            if c.metadata.get("nbgrader", {}).get("solution")
+        }
         for cell in nb.cells:
             gid = cell.metadata.get("nbgrader", {}).get("grade_id")
             if gid in answers:
@@ -155,10 +164,24 @@ def graded(tmp_path_factory):
     seed_file = tmp / "private" / "seed.txt"
     seed_file.parent.mkdir()
     seed_file.write_text(SECRET_TEXT)
-    env = dict(ENV, AUTOGRADER_TEST_CANARY=CANARY, JUPYTERHUB_API_TOKEN=CANARY + "-token",
-               SOME_PASSWORD=CANARY + "-password")
-    cmd = [sys.executable, "-m", "autograder", "grade", AID, str(subs), "--out", str(out),
-           "--course-root", str(FIXTURES), *LIMITS, "--secret-seed-file", str(seed_file)]
+    env = dict(
+        ENV, AUTOGRADER_TEST_CANARY=CANARY, JUPYTERHUB_API_TOKEN=CANARY + "-token", SOME_PASSWORD=CANARY + "-password"
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "autograder",
+        "grade",
+        AID,
+        str(subs),
+        "--out",
+        str(out),
+        "--course-root",
+        str(FIXTURES),
+        *LIMITS,
+        "--secret-seed-file",
+        str(seed_file),
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     totals = {r["student_id"]: r for r in read_csv(out / "totals.csv")}
@@ -255,15 +278,17 @@ def test_the_trusted_side_imports_no_module_the_student_names(graded):
 # drawn hidden cases cannot be replayed
 # ----------------------------------------------------------------------------
 
-DRAWN_TEST = ('"""square returns the element-wise square."""\nimport numpy as np\n'
-              "from utils.checks import exercise, check_close, hidden_case, hidden_seed\n"
-              'with exercise("test_square", points=2):\n'
-              '    check_close(square([1, 2, 3]), [1.0, 4.0, 9.0], "square([1, 2, 3])")\n'
-              "    ### BEGIN HIDDEN TESTS\n"
-              "    xs = np.random.default_rng(hidden_seed(11)).integers(-50, 50, size=4).astype(float)\n"
-              '    with hidden_case("drawn values"):\n'
-              '        check_close(square(xs), xs ** 2, "square(xs)")\n'
-              "    ### END HIDDEN TESTS")
+DRAWN_TEST = (
+    '"""square returns the element-wise square."""\nimport numpy as np\n'
+    "from utils.checks import exercise, check_close, hidden_case, hidden_seed\n"
+    'with exercise("test_square", points=2):\n'
+    '    check_close(square([1, 2, 3]), [1.0, 4.0, 9.0], "square([1, 2, 3])")\n'
+    "    ### BEGIN HIDDEN TESTS\n"
+    "    xs = np.random.default_rng(hidden_seed(11)).integers(-50, 50, size=4).astype(float)\n"
+    '    with hidden_case("drawn values"):\n'
+    '        check_close(square(xs), xs ** 2, "square(xs)")\n'
+    "    ### END HIDDEN TESTS"
+)
 
 
 def _drawn_course(tmp: Path) -> Path:
@@ -292,15 +317,28 @@ def _drawn_values(seed: int | None) -> list:
 
 def _lookup_answer(known: list) -> str:
     table = {tuple([1.0, 2.0, 3.0]): [1.0, 4.0, 9.0], tuple(known): [v * v for v in known]}
-    return ("TABLE = " + repr(table) + "\n"
-            "def square(x):\n"
-            "    key = tuple(float(v) for v in np.ravel(x))\n"
-            "    return np.asarray(TABLE.get(key, [v + 1 for v in key]), dtype=float)\n")
+    return (
+        "TABLE = " + repr(table) + "\n"
+        "def square(x):\n"
+        "    key = tuple(float(v) for v in np.ravel(x))\n"
+        "    return np.asarray(TABLE.get(key, [v + 1 for v in key]), dtype=float)\n"
+    )
 
 
 def _grade_course(course: Path, subs: Path, out: Path, seed_file: Path | None) -> dict:
-    cmd = [sys.executable, "-m", "autograder", "grade", AID, str(subs), "--out", str(out),
-           "--course-root", str(course), *LIMITS]
+    cmd = [
+        sys.executable,
+        "-m",
+        "autograder",
+        "grade",
+        AID,
+        str(subs),
+        "--out",
+        str(out),
+        "--course-root",
+        str(course),
+        *LIMITS,
+    ]
     if seed_file is not None:
         cmd += ["--secret-seed-file", str(seed_file)]
     proc = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=600)
@@ -343,8 +381,9 @@ def test_a_perfect_leak_of_drawn_cases_is_worth_nothing_to_another_submission(tm
 
     # the control: without a secret the cases are the test's fixed ones, and the same kind of table passes
     subs3 = tmp_path / "subs3"
-    _with_answer(release_nb, source_nb, subs3 / "replay" / f"{AID}.ipynb", "square",
-                 _lookup_answer(_drawn_values(None)))
+    _with_answer(
+        release_nb, source_nb, subs3 / "replay" / f"{AID}.ipynb", "square", _lookup_answer(_drawn_values(None))
+    )
     grades = _grade_course(course, subs3, tmp_path / "out3", None)
     assert grades[("replay", "test_square")] == 2
 
@@ -370,7 +409,8 @@ MEMORY_HOG = (  # five children forked through ctypes (os.fork's refusal does no
     "m = mmap.mmap(fd, 250 * 2**20)\n"
     "for i in range(0, 250 * 2**20, 4096):\n"
     "    m[i] = 1\n"
-    "time.sleep(8)\n")
+    "time.sleep(8)\n"
+)
 CPU_HOG = (  # 64 threads that burn CPU with the GIL released (zlib), for as long as the jail lives
     "import threading, zlib, os\n"
     "data = os.urandom(1 << 20)\n"
@@ -380,7 +420,8 @@ CPU_HOG = (  # 64 threads that burn CPU with the GIL released (zlib), for as lon
     "for _ in range(64):\n"
     "    threading.Thread(target=burn, daemon=True).start()\n"
     "import time\n"
-    "time.sleep(25)\n")
+    "time.sleep(25)\n"
+)
 
 
 @pytest.mark.slow  # a class graded with two jails that try to take the machine
@@ -400,9 +441,26 @@ def test_memory_and_cpu_attacks_stop_at_the_jail_limit_and_classmates_keep_their
         _answer("answer_demo", 'answer_demo = "b"')(nb.cells)
         nb.cells.insert(2, new_code_cell(code))
         _write(nb, subs / name / f"{AID}.ipynb")
-    cmd = [sys.executable, "-m", "autograder", "grade", AID, str(subs), "--out", str(out),
-           "--course-root", str(FIXTURES), "--cell-timeout", "20", "--timeout", "120", "--memory-mb", "512",
-           "--jobs", "2"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "autograder",
+        "grade",
+        AID,
+        str(subs),
+        "--out",
+        str(out),
+        "--course-root",
+        str(FIXTURES),
+        "--cell-timeout",
+        "20",
+        "--timeout",
+        "120",
+        "--memory-mb",
+        "512",
+        "--jobs",
+        "2",
+    ]
     grader = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     stdout, stderr = grader.communicate(timeout=600)
     proc = subprocess.CompletedProcess(cmd, grader.returncode, stdout, stderr)

@@ -26,8 +26,12 @@ def _findings(path: Path) -> list:
     found = []
 
     def check(node, what):
-        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool) \
-                and node.value in LIMIT_VALUES:
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, (int, float))
+            and not isinstance(node.value, bool)
+            and node.value in LIMIT_VALUES
+        ):
             found.append(f"{path.name}:{node.lineno}: {what} = {node.value!r}")
 
     for node in ast.walk(tree):
@@ -59,8 +63,10 @@ def test_no_limit_default_is_written_outside_limits_py():
 
 def test_the_scan_finds_a_limit_planted_outside(tmp_path):
     planted = tmp_path / "planted.py"
-    planted.write_text("def grade(memory_mb=4096, timeout=600.0):\n    pass\nCAP = 100_000\n"
-                       "def run(x):\n    return go(x, cell_timeout=120.0)\n")
+    planted.write_text(
+        "def grade(memory_mb=4096, timeout=600.0):\n    pass\nCAP = 100_000\n"
+        "def run(x):\n    return go(x, cell_timeout=120.0)\n"
+    )
     found = _findings(planted)
     assert len(found) == 4, found
 

@@ -10,7 +10,6 @@ runs); the leak check passes on it and fails on one planted solution or hidden-t
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -29,8 +28,14 @@ COURSE = tomllib.loads((ROOT / "course.toml").read_text(encoding="utf-8"))["cour
 
 
 def _publish(dest: Path, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "autograder", "publish", str(dest), *extra], cwd=ROOT, env=ENV,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "autograder", "publish", str(dest), *extra],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -59,17 +64,30 @@ def _region_line(assignment: str, cell: str, kind: str, rule: str = "distinctive
 
 def test_the_edition_holds_what_students_need_and_nothing_of_the_instructor(edition):
     top = {p.name for p in edition.iterdir()}
-    assert {"notebooks", "release", "utils", "README.md", "Makefile", "pyproject.toml", "requirements.txt",
-            "tools"} <= top
+    assert {
+        "notebooks",
+        "release",
+        "utils",
+        "README.md",
+        "Makefile",
+        "pyproject.toml",
+        "requirements.txt",
+        "tools",
+    } <= top
     assert not top & {"source", "autograder", "tests", "benchmarks", "course.toml", "nbgrader_config.py", ".ci"}
     assert sorted(p.name for p in edition.glob("notebooks/*.ipynb")) == sorted(
-        p.name for p in ROOT.glob("notebooks/*.ipynb"))
+        p.name for p in ROOT.glob("notebooks/*.ipynb")
+    )
     assert sorted(p.name for p in edition.glob("release/*/*.ipynb")) == sorted(
-        p.name for p in ROOT.glob("release/*/*.ipynb"))
+        p.name for p in ROOT.glob("release/*/*.ipynb")
+    )
     assert not list(edition.rglob("__pycache__"))
     pyproject = tomllib.loads((edition / "pyproject.toml").read_text())
     assert pyproject["tool"]["setuptools"]["packages"][0] == "utils" and "pytest" not in pyproject["tool"]
-    assert "lab:" in (edition / "Makefile").read_text() and "tools/check_notebooks.py" in (edition / "Makefile").read_text()
+    assert (
+        "lab:" in (edition / "Makefile").read_text()
+        and "tools/check_notebooks.py" in (edition / "Makefile").read_text()
+    )
 
 
 def test_badges_and_setup_cells_point_at_the_student_repository(edition):
@@ -104,7 +122,9 @@ def test_the_leak_check_passes_on_the_edition_with_nothing_excused(edition, tmp_
     proc = _publish(tmp_path / "again", "--repository", URL)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("published the student edition to ") and "leak check passed" in lines[0]
+    assert (
+        len(lines) == 1 and lines[0].startswith("published the student edition to ") and "leak check passed" in lines[0]
+    )
     for said in (proc.stdout + check.stdout, proc.stderr + check.stderr):
         assert "by design" not in said and "reference code" not in said and "students can read these" not in said
 
@@ -123,10 +143,18 @@ FORMER_REFERENCES = [
     ("01_hidden_state", "rnn_forward", "h = rnn_step(x_t, h, W_xh, W_hh, b_h)", "utils/rnn.py"),
     ("08_lstm_gru_padding_pytorch", "lstm_step", "c_t = sigmoid(f) * c_prev + sigmoid(i) * np.tanh(g)", "utils/rnn.py"),
     ("08_lstm_gru_padding_tensorflow", "lstm_step", "h_t = sigmoid(o) * np.tanh(c_t)", "utils/rnn.py"),
-    ("08_lstm_gru_padding_pytorch", "expected_lstm_shapes", "directions = 2 if bidirectional else 1",
-     "utils/torch_utils/shapes.py"),
-    ("05_sequence_classification_pytorch", "SpamRNN", "self.rnn = nn.RNN(embed_dim, hidden_size, batch_first=True)",
-     "utils/torch_utils/classify.py"),
+    (
+        "08_lstm_gru_padding_pytorch",
+        "expected_lstm_shapes",
+        "directions = 2 if bidirectional else 1",
+        "utils/torch_utils/shapes.py",
+    ),
+    (
+        "05_sequence_classification_pytorch",
+        "SpamRNN",
+        "self.rnn = nn.RNN(embed_dim, hidden_size, batch_first=True)",
+        "utils/torch_utils/classify.py",
+    ),
     ("07_metric_pitfalls", "diagnose", 'elif acc["val"] - acc["test"] > 0.05:', "utils/data/clinic.py"),
 ]
 
@@ -160,15 +188,17 @@ def test_one_planted_line_fails_the_leak_check(copy, where, kind):
         nbformat.write(nb, target)
     leaks = P.leak_check(copy, ROOT)
     assert [(leak.where, leak.lines) for leak in leaks] == [
-        (f"source/03_classification_metrics {cell} ({kind})", [line])], leaks
+        (f"source/03_classification_metrics {cell} ({kind})", [line])
+    ], leaks
     assert leaks[0].found_in.startswith(target.relative_to(copy).as_posix())
     proc = _publish(copy, "--check")
     assert proc.returncode == 1 and line.strip() in proc.stderr
 
 
 @pytest.mark.parametrize("where", ["release", "utils"])
-@pytest.mark.parametrize("assignment,cell,line,held_by", FORMER_REFERENCES,
-                         ids=[f"{a[:2]}-{c}" for a, c, _, _ in FORMER_REFERENCES])
+@pytest.mark.parametrize(
+    "assignment,cell,line,held_by", FORMER_REFERENCES, ids=[f"{a[:2]}-{c}" for a, c, _, _ in FORMER_REFERENCES]
+)
 def test_a_former_utils_reference_planted_back_fails_the_leak_check(copy, where, assignment, cell, line, held_by):
     """No exception for utils any more: the line goes back into the very file of utils that held it (inside the
     function it came from, indented as library code), or into a release notebook's text, and the check fails."""
@@ -187,9 +217,21 @@ def test_a_former_utils_reference_planted_back_fails_the_leak_check(copy, where,
     assert f"source/{assignment} {cell} (solution)" in holding
     leaks = P.leak_check(copy, ROOT)
     assert {(leak.where, leak.found_in, leak.why) for leak in leaks} == {
-        (where_, found_in, "distinctive line") for where_ in holding}, leaks
-    assert all(leak.lines == [next(raw for r in regions if r.where == leak.where for raw in r.lines
-                                   if P.normalise(raw) == P.normalise(line))] for leak in leaks)
+        (where_, found_in, "distinctive line") for where_ in holding
+    }, leaks
+    assert all(
+        leak.lines
+        == [
+            next(
+                raw
+                for r in regions
+                if r.where == leak.where
+                for raw in r.lines
+                if P.normalise(raw) == P.normalise(line)
+            )
+        ]
+        for leak in leaks
+    )
 
 
 def test_a_copied_body_of_ordinary_lines_is_found_as_a_run(copy):
@@ -201,10 +243,11 @@ def test_a_copied_body_of_ordinary_lines_is_found_as_a_run(copy):
     for region in regions:  # a region with RUN_LINES consecutive lines of which none is distinctive (not a public run)
         body = [line for line in region.lines if P.normalise(line)]
         for start in range(len(body) - P.RUN_LINES + 1):
-            lines = body[start:start + P.RUN_LINES]
-            if tuple(P.normalise(line) for line in lines) not in shown_runs and \
-                    all(P.classify(P.normalise(line), public) != "distinctive" for line in lines):
-                run = region, body[start:start + P.RUN_LINES]
+            lines = body[start : start + P.RUN_LINES]
+            if tuple(P.normalise(line) for line in lines) not in shown_runs and all(
+                P.classify(P.normalise(line), public) != "distinctive" for line in lines
+            ):
+                run = region, body[start : start + P.RUN_LINES]
                 break
         if run:
             break
@@ -213,7 +256,8 @@ def test_a_copied_body_of_ordinary_lines_is_found_as_a_run(copy):
     (copy / "utils" / "helpers.py").write_text("def helper(model, prefix, hidden=None):\n" + "\n".join(lines) + "\n")
     leaks = P.leak_check(copy, ROOT)
     assert [(leak.why, leak.where, leak.found_in) for leak in leaks] == [
-        (f"run of {P.RUN_LINES} lines", region.where, "utils/helpers.py")], leaks
+        (f"run of {P.RUN_LINES} lines", region.where, "utils/helpers.py")
+    ], leaks
 
 
 def test_a_short_answer_line_is_never_generic(copy):
@@ -274,8 +318,14 @@ def test_the_edition_runs_its_own_notebook_check(edition):
     """The edition's `make test` runs tools/check_notebooks.py: here on topics 01, 03 and 05 (PyTorch), lessons
     and exercises; 05's exercise has a structured answer whose release holds "..." placeholders."""
     env = dict(ENV, PYTHONPATH="")
-    proc = subprocess.run([sys.executable, "tools/check_notebooks.py", "01_", "03_", "05_sequence_classification_pytorch"],
-                          cwd=edition, env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "tools/check_notebooks.py", "01_", "03_", "05_sequence_classification_pytorch"],
+        cwd=edition,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
     assert len([line for line in lines if line.startswith("ok ")]) == 6, proc.stdout
@@ -289,8 +339,14 @@ def test_the_notebook_check_catches_a_broken_library(copy):
     """A check that passes whatever happens would prove nothing: break utils in the copy, and it fails."""
     metrics = copy / "utils" / "metrics.py"
     metrics.write_text(metrics.read_text() + "\nraise RuntimeError('a broken utils')\n")
-    proc = subprocess.run([sys.executable, "tools/check_notebooks.py", "03_"], cwd=copy, env=dict(ENV),
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "tools/check_notebooks.py", "03_"],
+        cwd=copy,
+        env=dict(ENV),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 1 and "FAIL" in proc.stdout, proc.stdout
     assert "RuntimeError" in proc.stdout
 
@@ -303,8 +359,8 @@ def test_a_run_that_is_public_elsewhere_is_no_leak(copy):
     for region in regions:
         body = [line for line in region.lines if P.normalise(line)]
         for start in range(len(body) - P.RUN_LINES + 1):
-            if tuple(P.normalise(line) for line in body[start:start + P.RUN_LINES]) in shown_runs:
-                found = body[start:start + P.RUN_LINES]
+            if tuple(P.normalise(line) for line in body[start : start + P.RUN_LINES]) in shown_runs:
+                found = body[start : start + P.RUN_LINES]
                 break
         if found:
             break

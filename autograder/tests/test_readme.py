@@ -34,13 +34,20 @@ def readme_commands() -> list[str]:
         body = re.sub(r"<!-- exchange:start -->.*?<!-- exchange:end -->", "", body, flags=re.S)  # test_exchange.py
         for block in re.findall(r"```bash\n(.*?)```", body, flags=re.S):
             joined = re.sub(r"\\\n\s*", " ", block)
-            commands += [line.strip() for line in joined.splitlines() if line.strip() and not line.strip().startswith("#")]
+            commands += [
+                line.strip() for line in joined.splitlines() if line.strip() and not line.strip().startswith("#")
+            ]
     return commands
 
 
 def _copy_repository(dest: Path) -> None:
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True,
-                           check=True).stdout.decode().split("\0")
+    files = (
+        subprocess.run(
+            ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True, check=True
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for name in filter(None, files):
         src = ROOT / name
         if src.is_file():
@@ -52,8 +59,11 @@ def _copy_repository(dest: Path) -> None:
 def _class(repo: Path) -> dict:
     """path/to/submissions: one correct student, one who handed the release back as it was."""
     source = nbformat.read(repo / "source" / AID / f"{AID}.ipynb", as_version=4)
-    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in source.cells
-               if c.metadata.get("nbgrader", {}).get("solution")}
+    answers = {
+        c.metadata["nbgrader"]["grade_id"]: c.source
+        for c in source.cells
+        if c.metadata.get("nbgrader", {}).get("solution")
+    }
     folder = repo / "path" / "to" / "submissions"
     for student in ("ada", "bob"):
         nb = nbformat.read(repo / "release" / AID / f"{AID}.ipynb", as_version=4)

@@ -36,14 +36,37 @@ SUM = "def mean_of(x):\n    return float(sum(x))"
 
 
 def _grade(subs: Path, out: Path, *extra: str, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "autograder", "grade", AID, str(subs), "--out", str(out),
-                           "--course-root", str(FIXTURES), *extra], cwd=ROOT, env=ENV, capture_output=True,
-                          text=True, timeout=600, **kw)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "autograder",
+            "grade",
+            AID,
+            str(subs),
+            "--out",
+            str(out),
+            "--course-root",
+            str(FIXTURES),
+            *extra,
+        ],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        **kw,
+    )
 
 
 def _with_cell(release_nb: Path, source_nb: Path, dest: Path, code: str, answers: dict | None = None) -> None:
-    _with_answer(release_nb, source_nb, dest, "square", (answers or {}).get("square", "def square(x):\n"
-                                                                                     "    return [v * v for v in x]"))
+    _with_answer(
+        release_nb,
+        source_nb,
+        dest,
+        "square",
+        (answers or {}).get("square", "def square(x):\n    return [v * v for v in x]"),
+    )
     nb = nbformat.read(dest, as_version=4)
     if answers and "mean_of" in answers:
         for cell in nb.cells:
@@ -65,10 +88,23 @@ def batch(tmp_path_factory):
     for i in range(3):
         _with_cell(release_nb, source_nb, nb(f"doubler{i}"), "", {"square": DOUBLED})
     _with_cell(release_nb, source_nb, nb("summer"), "", {"mean_of": SUM})
-    _with_cell(release_nb, source_nb, nb("cuda"), "", {"square": "def square(x):\n    import numpy as np\n"
-                                                                  "    raise RuntimeError('Torch not compiled with CUDA enabled')"})
-    _with_cell(release_nb, source_nb, nb("unanswered"), "", {"square": "def square(x):\n    # YOUR CODE HERE\n"
-                                                                        "    raise NotImplementedError()"})
+    _with_cell(
+        release_nb,
+        source_nb,
+        nb("cuda"),
+        "",
+        {
+            "square": "def square(x):\n    import numpy as np\n"
+            "    raise RuntimeError('Torch not compiled with CUDA enabled')"
+        },
+    )
+    _with_cell(
+        release_nb,
+        source_nb,
+        nb("unanswered"),
+        "",
+        {"square": "def square(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()"},
+    )
     _with_cell(release_nb, source_nb, nb("syntax"), "x = (1,\ny = 2")
     _with_cell(release_nb, source_nb, nb("loop"), "while True:\n    pass")
     _with_cell(release_nb, source_nb, nb("flood"), "print('x' * 300_000)")
@@ -88,8 +124,13 @@ def batch(tmp_path_factory):
     out = tmp / "out"
     proc = _grade(subs, out, *LIMITS)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    return {"tmp": tmp, "subs": subs, "out": out, "proc": proc,
-            "report": (out / "report.html").read_text(encoding="utf-8")}
+    return {
+        "tmp": tmp,
+        "subs": subs,
+        "out": out,
+        "proc": proc,
+        "report": (out / "report.html").read_text(encoding="utf-8"),
+    }
 
 
 def test_grid_links_and_rates_over_submitted_notebooks(batch):
@@ -102,8 +143,13 @@ def test_grid_links_and_rates_over_submitted_notebooks(batch):
     assert totals["absent"] == "missing" and totals["garbage"] == "invalid"
     assert f"{graded} submitted a notebook that was graded; 1 missing; 1 invalid" in report
     rows = read_csv(batch["out"] / "grades.csv")
-    passed_square = sum(1 for r in rows if r["grade_id"] == "test_square" and r["status"] == "passed"
-                        and totals[r["student_id"]] not in ("missing", "invalid"))
+    passed_square = sum(
+        1
+        for r in rows
+        if r["grade_id"] == "test_square"
+        and r["status"] == "passed"
+        and totals[r["student_id"]] not in ("missing", "invalid")
+    )
     assert f"{passed_square} of {graded}" in report
     assert "5 s per cell" in report
 
@@ -116,12 +162,20 @@ def test_the_class_mistakes_are_counted(batch):
 
 def test_incidents_name_student_and_cell(batch):
     report = html.unescape(batch["report"])
-    rows = re.findall(r"<tr><td><a href='feedback/([^/]+)/[^']+'>[^<]+</a></td><td>([^<]+)</td><td>([^<]*)</td>",
-                      report)
+    rows = re.findall(
+        r"<tr><td><a href='feedback/([^/]+)/[^']+'>[^<]+</a></td><td>([^<]+)</td><td>([^<]*)</td>", report
+    )
     kinds = {(s, k) for s, k, _ in rows}
-    for expected in [("syntax", "syntax error"), ("loop", "timeout"), ("flood", "flood"), ("writer", "refused"),
-                     ("importer", "missing module"), ("tamper", "tampering"), ("renamed", "notebook"),
-                     ("garbage", "notebook")]:
+    for expected in [
+        ("syntax", "syntax error"),
+        ("loop", "timeout"),
+        ("flood", "flood"),
+        ("writer", "refused"),
+        ("importer", "missing module"),
+        ("tamper", "tampering"),
+        ("renamed", "notebook"),
+        ("garbage", "notebook"),
+    ]:
         assert expected in kinds, (expected, sorted(kinds))
     cells = {s: c for s, k, c in rows if k in ("syntax error", "timeout")}
     assert cells["syntax"].startswith("cell 4 of your notebook")  # as the student sees it, counted from the top
@@ -162,14 +216,17 @@ def test_a_rerun_with_other_limits_says_so_and_regrade_grades_again(batch):
     proc = _grade(subs, out, "--cell-timeout", "7", "--timeout", "60", "--memory-mb", "1024")
     assert proc.returncode == 0, proc.stderr
     assert "graded 0 submission(s)" in proc.stdout and "other limits" in proc.stdout and "--regrade" in proc.stdout
-    proc = _grade(subs, out, "--cell-timeout", "7", "--timeout", "60", "--memory-mb", "1024", "--regrade", "ok",
-                  "summer")
+    proc = _grade(
+        subs, out, "--cell-timeout", "7", "--timeout", "60", "--memory-mb", "1024", "--regrade", "ok", "summer"
+    )
     assert proc.returncode == 0, proc.stderr
     assert "graded 2 submission(s)" in proc.stdout
     import json
 
-    limits = {s: json.loads((out / ".state" / f"{s}.json").read_text())["limits"]["cell_timeout"]
-              for s in ("ok", "summer", "doubler0")}
+    limits = {
+        s: json.loads((out / ".state" / f"{s}.json").read_text())["limits"]["cell_timeout"]
+        for s in ("ok", "summer", "doubler0")
+    }
     assert limits == {"ok": 7.0, "summer": 7.0, "doubler0": 5.0}
 
 
@@ -195,9 +252,29 @@ def test_an_interrupted_batch_says_what_was_saved(batch, tmp_path, how):
     (subs / "b").mkdir()
     (subs / "b" / f"{AID}.ipynb").write_bytes((batch["subs"] / "ok" / f"{AID}.ipynb").read_bytes())
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "autograder", "grade", AID, str(subs), "--out", str(out),
-                             "--course-root", str(FIXTURES), "--cell-timeout", "60", "--jobs", "1"],
-                            cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "autograder",
+            "grade",
+            AID,
+            str(subs),
+            "--out",
+            str(out),
+            "--course-root",
+            str(FIXTURES),
+            "--cell-timeout",
+            "60",
+            "--jobs",
+            "1",
+        ],
+        cwd=ROOT,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not (out / ".work" / "runs" / "a").exists():
         time.sleep(0.2)
@@ -210,8 +287,11 @@ def test_an_interrupted_batch_says_what_was_saved(batch, tmp_path, how):
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
     assert re.search(r"interrupted: \d of 2 saved", stderr) and "run the same command again" in stderr
     time.sleep(1.0)
-    alive = [c for c in children if Path(f"/proc/{c}").exists()
-             and "Z" not in Path(f"/proc/{c}/stat").read_text().rsplit(")", 1)[1].split()[0]]
+    alive = [
+        c
+        for c in children
+        if Path(f"/proc/{c}").exists() and "Z" not in Path(f"/proc/{c}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    ]
     assert not alive, f"helper processes left behind: {alive}"
 
 
@@ -239,7 +319,8 @@ def test_lms_names_and_an_empty_folder(batch, tmp_path):
     subs = tmp_path / "lms"
     subs.mkdir()
     (subs / f"Ada Lovelace_1234_assignsubmission_file_{AID}.ipynb").write_bytes(
-        (batch["subs"] / "ok" / f"{AID}.ipynb").read_bytes())
+        (batch["subs"] / "ok" / f"{AID}.ipynb").read_bytes()
+    )
     proc = _grade(subs, tmp_path / "out", *LIMITS)
     assert proc.returncode == 0, proc.stderr
     totals = {r["student_id"]: float(r["points"]) for r in read_csv(tmp_path / "out" / "totals.csv")}
@@ -272,8 +353,9 @@ def test_errors_that_are_not_wrong_answers_say_what_they_are(batch):
 
 
 def test_readme_and_help_say_the_same_about_memory():
-    help_text = subprocess.run([sys.executable, "-m", "autograder", "grade", "--help"], cwd=ROOT, env=ENV,
-                               capture_output=True, text=True).stdout
+    help_text = subprocess.run(
+        [sys.executable, "-m", "autograder", "grade", "--help"], cwd=ROOT, env=ENV, capture_output=True, text=True
+    ).stdout
     help_text = " ".join(help_text.split())
     readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
     phrase = "one submission may allocate on top of the warm grader's own size"

@@ -38,12 +38,11 @@ LIMITS = ["--cell-timeout", "10", "--timeout", "90", "--memory-mb", "1024", "--j
 def _attacks(paths: dict) -> dict:
     """attacker -> the code of its hostile cell. `paths` are the host paths an attacker would guess."""
     subs, out, src, canary = paths["subs"], paths["out"], paths["source"], paths["canary"]
-    leak = ("def leak(found):\n"
-            "    if found:\n"
-            "        raise RuntimeError('LEAKED ' + repr(found)[:3000])\n")
+    leak = "def leak(found):\n    if found:\n        raise RuntimeError('LEAKED ' + repr(found)[:3000])\n"
     return {
         # reading
-        "read_files": leak + (
+        "read_files": leak
+        + (
             "import os\nfound = {}\n"
             f"for top in ({subs!r}, {out!r}, {src!r}, {str(ROOT)!r}):\n"
             "    for d, _, files in os.walk(top):\n"
@@ -52,8 +51,10 @@ def _attacks(paths: dict) -> dict:
             "                found[os.path.join(d, f)] = open(os.path.join(d, f), errors='replace').read(400)\n"
             "            except Exception:\n"
             "                pass\n"
-            "leak(found)"),
-        "read_proc": leak + (
+            "leak(found)"
+        ),
+        "read_proc": leak
+        + (
             "import os\nfound = {}\n"
             "for p in os.listdir('/proc'):\n"
             "    if p.isdigit() and p != str(os.getpid()):\n"
@@ -63,7 +64,8 @@ def _attacks(paths: dict) -> dict:
             "lambda q: open(q, 'rb').read(300))(f'/proc/{p}/{what}')\n"
             "            except Exception:\n"
             "                pass\n"
-            "leak(found)"),
+            "leak(found)"
+        ),
         "inherited_fds": (
             "import os\nfound = {}\n"
             "for fd in os.listdir('/proc/self/fd'):\n"
@@ -71,59 +73,66 @@ def _attacks(paths: dict) -> dict:
             "        found[fd] = os.readlink(f'/proc/self/fd/{fd}')\n"
             "    except OSError:\n"
             "        pass\n"
-            "raise RuntimeError('FDS ' + repr(found))"),
-        "symlink_escape": leak + (
+            "raise RuntimeError('FDS ' + repr(found))"
+        ),
+        "symlink_escape": leak
+        + (
             "import os\nfound = {}\n"
             f"os.symlink({src!r}, 'src-link')\n"
             "for d, _, files in os.walk('src-link', followlinks=True):\n"
             "    for f in files:\n"
             "        found[f] = open(os.path.join(d, f)).read(400)\n"
-            "leak(found)"),
+            "leak(found)"
+        ),
         # writing, by calls the audit hook does not see
         "write_dir_fd": (
             "import os\n"
             f"fd = os.open({str(Path(canary).parent)!r}, os.O_RDONLY)\n"
             f"w = os.open({Path(canary).name!r}, os.O_WRONLY | os.O_CREAT, dir_fd=fd)\n"
-            "os.write(w, b'escaped')"),
+            "os.write(w, b'escaped')"
+        ),
         "write_ctypes": (
             "import ctypes\nlibc = ctypes.CDLL(None)\n"
             f"fd = libc.open({canary.encode()!r}, 0o101, 0o644)\n"
             "libc.write(fd, b'escaped', 7)\n"
             f"fd = libc.open({(out + '/totals.csv').encode()!r}, 0o1001, 0o644)\n"
-            "libc.write(fd, b'x', 1)"),
+            "libc.write(fd, b'x', 1)"
+        ),
         "write_sqlite": (
             "import sqlite3\n"
             f"db = sqlite3.connect({out + '/gradebook.db'!r})\n"
-            "db.execute('create table pwn(x)')\ndb.commit()"),
+            "db.execute('create table pwn(x)')\ndb.commit()"
+        ),
         "lingering_child": (
             "import _posixsubprocess, os, sys\n"
             "code = ('import time, pathlib; time.sleep(4); '\n"
             f"        'pathlib.Path({out + '/totals.csv'!r}).write_text(\"student_id\\\\nPWNED\\\\n\")')\n"
             "r, w = os.pipe()\n"
             "_posixsubprocess.fork_exec([sys.executable, '-c', code], [sys.executable.encode()], True, (), None,"
-            " None, -1, -1, -1, -1, -1, -1, r, w, True, True, 0, None, None, None, -1, None, False)"),
+            " None, -1, -1, -1, -1, -1, -1, r, w, True, True, 0, None, None, None, -1, None, False)"
+        ),
         "chattr_out": (
             "import fcntl, os, struct\n"
             f"fd = os.open({out!r}, os.O_RDONLY)\n"
-            "fcntl.ioctl(fd, 0x40086602, struct.pack('i', 0x10))"),
+            "fcntl.ioctl(fd, 0x40086602, struct.pack('i', 0x10))"
+        ),
         # signalling the grader and the classmates
         "signal_all": (
             "import ctypes, signal\nlibc = ctypes.CDLL(None)\n"
             "for pid in range(1, 5000):\n"
             "    libc.kill(pid, signal.SIGKILL)\n"
-            "libc.kill(-1, signal.SIGKILL)"),
+            "libc.kill(-1, signal.SIGKILL)"
+        ),
         # process flood
         "fork_flood": (
             "import ctypes, time\nlibc = ctypes.CDLL(None)\n"
             "for _ in range(150):\n"
             "    if libc.fork() == 0:\n"
             "        time.sleep(600)\n"
-            "        libc._exit(0)"),
+            "        libc._exit(0)"
+        ),
         # disk
-        "fill_disk": (
-            "with open('big.bin', 'wb') as fh:\n"
-            "    for _ in range(4096):\n"
-            "        fh.write(b'x' * 2**20)"),
+        "fill_disk": ("with open('big.bin', 'wb') as fh:\n    for _ in range(4096):\n        fh.write(b'x' * 2**20)"),
         # network
         "network": leak + "import socket\nleak({'dns': socket.getaddrinfo('pypi.org', 443)})",
         # crashing the parent
@@ -138,7 +147,8 @@ def _attacks(paths: dict) -> dict:
             "        os.write(fd, ('\\n' + secret + ' ' + json.dumps({'t': 'end', 'i': 0, 'r': {'status': 'pwned',"
             " 'seconds': 'x'}}) + '\\n' + secret + ' {\"t\": \"end\", \"i\": 10**9}\\n').encode())\n"
             "    except OSError:\n"
-            "        pass"),
+            "        pass"
+        ),
         "report_flood": (
             "import os\nblock = b'y' * 2**20\n"
             "for fd in range(3, 40):\n"
@@ -146,13 +156,15 @@ def _attacks(paths: dict) -> dict:
             "        for _ in range(64):\n"
             "            os.write(fd, block)\n"
             "    except OSError:\n"
-            "        pass"),
+            "        pass"
+        ),
         "compile_bomb": "x = " + "(" * 190 + "1" + ")" * 190 + "\ny = " + "-" * 200000 + "1",
         # output injection
         "formula": (
             "class E(Exception):\n    pass\n"
-            "E.__qualname__ = E.__name__ = '=HYPERLINK(\"http://evil.example\",\"click\")'\n"
-            "def square(x):\n    raise E('+cmd|calc')\n"),
+            'E.__qualname__ = E.__name__ = \'=HYPERLINK("http://evil.example","click")\'\n'
+            "def square(x):\n    raise E('+cmd|calc')\n"
+        ),
     }
 
 
@@ -164,8 +176,13 @@ def make_corpus(tmp: Path) -> dict:
     canary = tmp / "canary.txt"
     paths = {"subs": str(subs), "out": str(out), "source": str(FIXTURES / "source"), "canary": str(canary)}
     # honest students: one correct (with a token only it has), one left as released
-    _with_answer(release_nb, source_nb, subs / "victim" / f"{AID}.ipynb", "square",
-                 f"def square(x):\n    # {VICTIM_TOKEN}\n    return np.asarray(x, dtype=float) ** 2")
+    _with_answer(
+        release_nb,
+        source_nb,
+        subs / "victim" / f"{AID}.ipynb",
+        "square",
+        f"def square(x):\n    # {VICTIM_TOKEN}\n    return np.asarray(x, dtype=float) ** 2",
+    )
     (subs / "honest_stub").mkdir(parents=True)
     nbformat.write(nbformat.read(release_nb, as_version=4), subs / "honest_stub" / f"{AID}.ipynb")
     attacks = _attacks(paths)
@@ -186,14 +203,26 @@ def attacked(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("sandbox")
     corpus = make_corpus(tmp)
     subs, out, canary, attacks = corpus["subs"], corpus["out"], corpus["canary"], corpus["attacks"]
-    cmd = [sys.executable, "-m", "autograder", "grade", AID, str(subs), "--out", str(out),
-           "--course-root", str(FIXTURES), *LIMITS]
+    cmd = [
+        sys.executable,
+        "-m",
+        "autograder",
+        "grade",
+        AID,
+        str(subs),
+        "--out",
+        str(out),
+        "--course-root",
+        str(FIXTURES),
+        *LIMITS,
+    ]
     start = time.monotonic()
     # the grader inherits a pipe, as it does make's jobserver pipe under `make`: no jail may see it
     inherited = os.pipe()
     try:
-        grader = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  text=True, pass_fds=inherited)
+        grader = subprocess.Popen(
+            cmd, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, pass_fds=inherited
+        )
         stdout, stderr = grader.communicate(timeout=900)
         proc = subprocess.CompletedProcess(cmd, grader.returncode, stdout, stderr)
     finally:
@@ -202,8 +231,17 @@ def attacked(tmp_path_factory):
     seconds = time.monotonic() - start
     totals_before = (out / "totals.csv").read_bytes() if (out / "totals.csv").exists() else b""
     time.sleep(5)  # the lingering child of one attacker would rewrite totals.csv after 4 s
-    return {"proc": proc, "grader_pid": grader.pid, "out": out, "subs": subs, "canary": canary, "attacks": attacks,
-            "totals_before": totals_before, "seconds": seconds, "tmp": tmp}
+    return {
+        "proc": proc,
+        "grader_pid": grader.pid,
+        "out": out,
+        "subs": subs,
+        "canary": canary,
+        "attacks": attacks,
+        "totals_before": totals_before,
+        "seconds": seconds,
+        "tmp": tmp,
+    }
 
 
 def _jail_processes(grader_pid: int | None = None) -> list:
@@ -254,8 +292,10 @@ def test_symlinked_submission_is_refused_with_a_clear_status(attacked):
 def test_nothing_of_anyone_else_reaches_an_attacker(attacked):
     out = attacked["out"]
     for name in attacked["attacks"]:
-        texts = [(out / "feedback" / name / f"{AID}.html").read_text(encoding="utf-8"),
-                 (out / ".state" / f"{name}.json").read_text(encoding="utf-8")]
+        texts = [
+            (out / "feedback" / name / f"{AID}.html").read_text(encoding="utf-8"),
+            (out / ".state" / f"{name}.json").read_text(encoding="utf-8"),
+        ]
         for text in texts:
             assert VICTIM_TOKEN not in text, name
             assert SOLUTION_LINE not in text, name
@@ -316,7 +356,7 @@ def test_csv_cells_cannot_start_a_formula(attacked):
         with open(attacked["out"] / name, newline="", encoding="utf-8") as fh:
             for row in csv.reader(fh):
                 for cell in row:
-                    assert not cell[:1] in ("=", "+", "-", "@", "\t", "\r"), (name, cell[:80])
+                    assert cell[:1] not in ("=", "+", "-", "@", "\t", "\r"), (name, cell[:80])
     rows = [r for r in read_csv(attacked["out"] / "grades.csv") if r["student_id"] == "formula"]
     assert any("HYPERLINK" in r["message"] for r in rows)  # kept as text, neutralised
 
@@ -332,10 +372,29 @@ def test_a_forged_resume_record_is_graded_again(attacked, tmp_path):
     (out / ".state" / "mallory.json").write_text(json.dumps({**data, "student_id": "mallory"}))
     subs = tmp_path / "subs"
     (subs / "honest_stub").mkdir(parents=True)
-    (subs / "honest_stub" / f"{AID}.ipynb").write_bytes((attacked["subs"] / "honest_stub" / f"{AID}.ipynb").read_bytes())
-    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", AID, str(subs), "--out", str(out),
-                           "--course-root", str(FIXTURES), *LIMITS], cwd=ROOT, env=ENV, capture_output=True,
-                          text=True, timeout=600)
+    (subs / "honest_stub" / f"{AID}.ipynb").write_bytes(
+        (attacked["subs"] / "honest_stub" / f"{AID}.ipynb").read_bytes()
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "autograder",
+            "grade",
+            AID,
+            str(subs),
+            "--out",
+            str(out),
+            "--course-root",
+            str(FIXTURES),
+            *LIMITS,
+        ],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "graded 1 submission(s)" in proc.stdout
     totals = {r["student_id"]: float(r["points"]) for r in read_csv(out / "totals.csv")}

@@ -28,7 +28,13 @@ from autograder.examples import build_class
 from autograder.tests.test_grading import ENV
 
 ROOT = Path(__file__).resolve().parents[2]
-DRAWING = ["02_rnn_shapes_pytorch", "02_rnn_shapes_tensorflow", "03_classification_metrics", "04_sequence_metrics", "07_metric_pitfalls"]
+DRAWING = [
+    "02_rnn_shapes_pytorch",
+    "02_rnn_shapes_tensorflow",
+    "03_classification_metrics",
+    "04_sequence_metrics",
+    "07_metric_pitfalls",
+]
 SECRETS = ("a secret only the grader keeps", "another term, another secret")
 
 
@@ -85,8 +91,11 @@ def _solution_namespace(nb) -> dict:
     """The notebook's code cells except the tests and the setup cell, run: the solutions are defined."""
     ns: dict = {}
     for cell in nb.cells:
-        if (cell.cell_type == "code" and not _meta(cell).get("grade")
-                and "colab-setup" not in cell.metadata.get("tags", [])):
+        if (
+            cell.cell_type == "code"
+            and not _meta(cell).get("grade")
+            and "colab-setup" not in cell.metadata.get("tags", [])
+        ):
             with contextlib.redirect_stdout(io.StringIO()):
                 exec(compile(cell.source, "<solution>", "exec"), ns)
     return ns
@@ -171,8 +180,11 @@ def _key(args, kwargs):
 def _memorise(source, seed) -> dict:
     """Run every test cell of `source` on the solution under `seed`; {function: {call: answer}}."""
     ns = _solution_namespace(source)
-    names = [c.metadata["nbgrader"]["grade_id"] for c in source.cells
-             if _meta(c).get("solution") and c.source.lstrip().startswith("def ")]
+    names = [
+        c.metadata["nbgrader"]["grade_id"]
+        for c in source.cells
+        if _meta(c).get("solution") and c.source.lstrip().startswith("def ")
+    ]
     tables = {name: {} for name in names}
 
     def recorder(name, real):
@@ -185,6 +197,7 @@ def _memorise(source, seed) -> dict:
             kind = "array" if isinstance(value, np.ndarray) else "value"
             tables[name][_key(args, kwargs)] = (kind, value.tolist() if kind == "array" else value)
             return value
+
         return spy
 
     spied = dict(ns, **{name: recorder(name, ns[name]) for name in names})
@@ -209,8 +222,22 @@ def _memorising_submission(release, tables, source) -> nbformat.NotebookNode:
 
 
 def _grade(subs, out, secret_file):
-    command = [sys.executable, "-m", "autograder", "grade", AID, str(subs), "--out", str(out), "--jobs", "2",
-               "--cell-timeout", "30", "--timeout", "120"]
+    command = [
+        sys.executable,
+        "-m",
+        "autograder",
+        "grade",
+        AID,
+        str(subs),
+        "--out",
+        str(out),
+        "--jobs",
+        "2",
+        "--cell-timeout",
+        "30",
+        "--timeout",
+        "120",
+    ]
     if secret_file is not None:
         command += ["--secret-seed-file", str(secret_file)]
     proc = subprocess.run(command, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=600)
@@ -228,8 +255,9 @@ def test_two_secrets_draw_other_cases_and_memorised_answers_lose_points(tmp_path
     release_path = ROOT / "release" / AID / f"{AID}.ipynb"
     release = nbformat.read(release_path, as_version=4)
     subs = tmp_path / "subs"
-    build_class(ROOT / "source" / AID / f"{AID}.ipynb", release_path, subs, escape_path=tmp_path / "escaped",
-                only={"correct"})
+    build_class(
+        ROOT / "source" / AID / f"{AID}.ipynb", release_path, subs, escape_path=tmp_path / "escaped", only={"correct"}
+    )
     secret_files = []
     for i, text in enumerate(SECRETS):
         secret_files.append(tmp_path / f"secret-{i}.txt")
@@ -239,7 +267,9 @@ def test_two_secrets_draw_other_cases_and_memorised_answers_lose_points(tmp_path
 
     # one student copied the answers of a run without a secret; another the cases its own earlier (correct)
     # submission was given under the first secret, as a perfect leak would tell it
-    earlier = submission_key(subs / "correct" / f"{AID}.ipynb", source_fingerprint(ROOT / "source" / AID / f"{AID}.ipynb"))
+    earlier = submission_key(
+        subs / "correct" / f"{AID}.ipynb", source_fingerprint(ROOT / "source" / AID / f"{AID}.ipynb")
+    )
     leaked_seed = submission_seed(read_secret_seed(secret_files[0]), "copied_first_secret", earlier)
     for student, seed in (("copied_default", None), ("copied_first_secret", leaked_seed)):
         tables = _memorise(source, seed)

@@ -51,9 +51,14 @@ from autograder.assignment import detect_frameworks
 from autograder.examples import build_class
 
 ROOT = Path(__file__).resolve().parents[2]
-ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", TF_ENABLE_ONEDNN_OPTS="0", MPLBACKEND="Agg",
-           PYTHONPATH=str(ROOT) + (os.pathsep + os.environ["PYTHONPATH"] if os.environ.get("PYTHONPATH") else ""),
-           PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+ENV = dict(
+    os.environ,
+    TF_CPP_MIN_LOG_LEVEL="3",
+    TF_ENABLE_ONEDNN_OPTS="0",
+    MPLBACKEND="Agg",
+    PYTHONPATH=str(ROOT) + (os.pathsep + os.environ["PYTHONPATH"] if os.environ.get("PYTHONPATH") else ""),
+    PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+)
 EVERY_ASSIGNMENT = sorted(p.parent.name for p in (ROOT / "source").glob("*/*.ipynb") if p.stem == p.parent.name)
 CELL_OUTPUT_CAP = 100_000  # autograder.worker.CELL_OUTPUT_CAP: the jail's digest covers the first 100 000 characters
 CELL_TIMEOUT = 60  # s; the solutions' slowest cell takes about 7 s in the jail here: a cell that hangs costs 60 s
@@ -135,16 +140,29 @@ real_out.write(json.dumps(printed))
 
 
 def _grade_keeping_cells(aid: str, subs: Path, out: Path, keep: Path) -> dict:
-    proc = subprocess.run([sys.executable, "-c", GRADE, aid, str(subs), str(out), str(keep), str(CELL_TIMEOUT)],
-                          cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, "-c", GRADE, aid, str(subs), str(out), str(keep), str(CELL_TIMEOUT)],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return json.loads(keep.read_text(encoding="utf-8"))
 
 
 def _run_outside(cells: list, frameworks: tuple, folder: Path) -> list:
     folder.mkdir()
-    proc = subprocess.run([sys.executable, "-c", OUTSIDE, *frameworks], cwd=folder, env=ENV,
-                          input=json.dumps(cells), capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", OUTSIDE, *frameworks],
+        cwd=folder,
+        env=ENV,
+        input=json.dumps(cells),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout)
 
@@ -155,7 +173,7 @@ def _digest(text: str) -> str:
 
 def _around(text: str, word: str) -> str:
     at = text.find(word)
-    return text[max(0, at - 150):at + 250]
+    return text[max(0, at - 150) : at + 250]
 
 
 # Slow: each case grades a real notebook in its jail (nbgrader's generate_assignment, an engine that
@@ -176,15 +194,21 @@ def test_the_solution_graded_in_its_jail_is_silent_and_prints_what_it_prints_out
     # 1. full marks, passed, and not one word of anything having gone wrong
     state = json.loads((out / ".state" / f"{STUDENT}.json").read_text(encoding="utf-8"))
     said = [f"note: {n}" for n in state["notes"]] + [f"to review: {r}" for r in state["review"]]
-    said += [f"{c['grade_id']} ({c['status']}, {c['points']:g}/{c['max_points']:g}): {c['message']}"
-             for c in state["cells"] if c["status"] != "passed" or c.get("message")]
+    said += [
+        f"{c['grade_id']} ({c['status']}, {c['points']:g}/{c['max_points']:g}): {c['message']}"
+        for c in state["cells"]
+        if c["status"] != "passed" or c.get("message")
+    ]
     page = out / "feedback" / STUDENT / f"{aid}.html"
     assert page.is_file(), f"no feedback page {page}"
     html = page.read_text(encoding="utf-8")
     said += [f"the feedback page says {word!r}: ...{_around(html, word)}..." for word in BAD_FEEDBACK if word in html]
-    assert (state["status"], state["points"]) == ("passed", state["max_points"]) and state["max_points"] > 0 \
-        and not said, (f"{aid}'s solution in its jail: {state['status']}, {state['points']:g}/{state['max_points']:g} "
-                       "points; what the grader said:\n  " + "\n  ".join(said or ["(nothing)"]))
+    assert (
+        (state["status"], state["points"]) == ("passed", state["max_points"]) and state["max_points"] > 0 and not said
+    ), (
+        f"{aid}'s solution in its jail: {state['status']}, {state['points']:g}/{state['max_points']:g} "
+        "points; what the grader said:\n  " + "\n  ".join(said or ["(nothing)"])
+    )
 
     # 2. every student cell ran, without an error, and printed what it prints outside the grader
     job = kept[STUDENT]
@@ -197,14 +221,18 @@ def test_the_solution_graded_in_its_jail_is_silent_and_prints_what_it_prints_out
     for (i, cell), there in zip(student, outside, strict=True):
         inside = job["results"].get(str(i))
         if inside is None or inside["status"] != "ok" or there["error"]:
-            differ.append(f"{cell['label']}: in the jail {inside and (inside['status'], inside['message'][:300])}, "
-                          f"outside {there['error'] or 'ok'}")
+            differ.append(
+                f"{cell['label']}: in the jail {inside and (inside['status'], inside['message'][:300])}, "
+                f"outside {there['error'] or 'ok'}"
+            )
         elif "output_digest" not in inside:
             differ.append(f"{cell['label']}: the grader reported no output_digest")
         elif inside["output_digest"] != _digest(there["text"]) or inside["output_chars"] != len(there["text"]):
-            differ.append(f"{cell['label']}: printed {inside['output_chars']} characters in the jail, "
-                          f"{len(there['text'])} outside, and not the same; outside it printed:\n"
-                          + "\n".join("      | " + line for line in there["text"][:2000].splitlines()))
+            differ.append(
+                f"{cell['label']}: printed {inside['output_chars']} characters in the jail, "
+                f"{len(there['text'])} outside, and not the same; outside it printed:\n"
+                + "\n".join("      | " + line for line in there["text"][:2000].splitlines())
+            )
     assert not differ, f"{aid}: {len(differ)} of {len(student)} student cells differ:\n  " + "\n  ".join(differ)
     slowest = max([r.get("seconds", 0.0) for r in job["results"].values()] or [0.0])
     print(f"{aid}: graded in {graded_in:.1f} s (slowest cell {slowest:.1f} s), run outside in {outside_in:.1f} s")

@@ -42,13 +42,15 @@ TRICKS = {
         "    for name in ('expected', 'want', 'b'):\n"
         "        if name in f.f_locals:\n"
         "            return f.f_locals[name]\n"
-        "    f = f.f_back"),
+        "    f = f.f_back"
+    ),
     "inspect_stack": _trick(
         "import inspect, numpy as np\n"
         "for info in inspect.stack():\n"
         "    for key, value in info.frame.f_locals.items():\n"
         "        if isinstance(value, (list, np.ndarray)) and key != 'x':\n"
-        "            return value"),
+        "            return value"
+    ),
     "traceback_frame": _trick(
         "try:\n"
         "    raise RuntimeError\n"
@@ -57,7 +59,8 @@ TRICKS = {
         "while f is not None:\n"
         "    if 'check_close' in f.f_globals:\n"
         "        f.f_globals['check_close'] = lambda *a, **k: None\n"
-        "    f = f.f_back"),
+        "    f = f.f_back"
+    ),
     # replacing the checks
     "namespace_checks": _trick(
         "import sys\n"
@@ -67,11 +70,13 @@ TRICKS = {
         "            try:\n"
         "                setattr(m, name, lambda *a, **k: None)\n"
         "            except Exception:\n"
-        "                pass"),
+        "                pass"
+    ),
     "swap_code": _trick(
         "import utils.checks as c\n"
         "c.check_close.__code__ = (lambda *a, **k: None).__code__\n"
-        "c._fail.__code__ = (lambda *a, **k: None).__code__"),
+        "c._fail.__code__ = (lambda *a, **k: None).__code__"
+    ),
     "settrace_rewrite": _trick(
         "import sys, ctypes\n"
         "def tracer(frame, event, arg):\n"
@@ -80,7 +85,8 @@ TRICKS = {
         "        ctypes.pythonapi.PyFrame_LocalsToFast(ctypes.py_object(frame), ctypes.c_int(0))\n"
         "    return tracer\n"
         "sys.settrace(tracer)\n"
-        "sys.setprofile(lambda *a: None)"),
+        "sys.setprofile(lambda *a: None)"
+    ),
     "exit_true": _trick(
         "import utils.checks as c, contextlib\n"
         "@contextlib.contextmanager\n"
@@ -89,7 +95,8 @@ TRICKS = {
         "        yield\n"
         "    except BaseException:\n"
         "        pass\n"
-        "c.exercise = swallow"),
+        "c.exercise = swallow"
+    ),
     "edit_snapshots": _trick(
         "import sys\n"
         "f = sys._getframe()\n"
@@ -100,7 +107,8 @@ TRICKS = {
         "            value.clear()\n"
         "        elif isinstance(value, list):\n"
         "            value[:] = []\n"
-        "    f = f.f_back"),
+        "    f = f.f_back"
+    ),
     "captured_utils": _trick(
         "import sys\n"
         "for finder in sys.meta_path:\n"
@@ -112,12 +120,14 @@ TRICKS = {
         "                                              '    import contextlib\\n'\n"
         "                                              '    return contextlib.nullcontext()', path, 'exec'))\n"
         "for name in [m for m in sys.modules if m.startswith('utils')]:\n"
-        "    del sys.modules[name]"),
+        "    del sys.modules[name]"
+    ),
     "numpy_builtins": _trick(
         "import numpy, numpy.core.numeric as n\n"
         "numpy.allclose = numpy.isclose = lambda *a, **k: True\n"
         "n.__builtins__['abs'] = lambda v: 0\n"
-        "numpy.testing.assert_allclose = lambda *a, **k: None"),
+        "numpy.testing.assert_allclose = lambda *a, **k: None"
+    ),
     # lying values
     "lying_ndarray": (
         "class Liar(np.ndarray):\n"
@@ -128,7 +138,8 @@ TRICKS = {
         "    def __array_function__(self, func, types, args, kwargs):\n"
         "        return True\n"
         "def square(x):\n"
-        "    return (np.asarray(x, dtype=float) + 1).view(Liar)\n"),
+        "    return (np.asarray(x, dtype=float) + 1).view(Liar)\n"
+    ),
     "lying_object": (
         "class Anything(float):\n"
         "    def __eq__(self, other):\n"
@@ -136,7 +147,8 @@ TRICKS = {
         "    def __array__(self, dtype=None, copy=None):\n"
         "        return np.asarray(-1.0)\n"
         "def square(x):\n"
-        "    return [Anything(v + 1) for v in np.ravel(x)]\n"),
+        "    return [Anything(v + 1) for v in np.ravel(x)]\n"
+    ),
     "claims_ndarray": (  # its class names itself numpy.ndarray, so the handle's __class__ resolves to ndarray
         "class Fake:\n"
         "    def __array__(self, dtype=None, copy=None):\n"
@@ -147,15 +159,17 @@ TRICKS = {
         "        return 3\n"
         "Fake.__module__, Fake.__qualname__, Fake.__name__ = 'numpy', 'ndarray', 'ndarray'\n"
         "def square(x):\n"
-        "    return Fake()\n"),
+        "    return Fake()\n"
+    ),
     # forging the report
     "json_dumps_code": _trick(
         "import json\n"
         "def forged(obj, *a, **k):\n"
         "    if isinstance(obj, dict) and 'status' in obj:\n"
         "        obj['status'] = 'passed'\n"
-        "    return '{\"status\": \"passed\"}'\n"
-        "json.dumps.__code__ = forged.__code__"),
+        '    return \'{"status": "passed"}\'\n'
+        "json.dumps.__code__ = forged.__code__"
+    ),
     "signed_send": _trick(
         "import sys, os\n"
         "f = sys._getframe()\n"
@@ -167,9 +181,10 @@ TRICKS = {
         "    f = f.f_back\n"
         "for fd in range(3, 64):\n"
         "    try:\n"
-        "        os.write(fd, b'\\n{\"t\": \"end\", \"i\": 3, \"r\": {\"status\": \"passed\"}}\\n')\n"
+        '        os.write(fd, b\'\\n{"t": "end", "i": 3, "r": {"status": "passed"}}\\n\')\n'
         "    except OSError:\n"
-        "        pass"),
+        "        pass"
+    ),
     "swap_compiled_tests": _trick(
         "import sys\n"
         "f = sys._getframe()\n"
@@ -179,7 +194,8 @@ TRICKS = {
         "        if isinstance(value, (list, dict)):\n"
         "            for k in (range(len(value)) if isinstance(value, list) else list(value)):\n"
         "                value[k] = compile('pass', 'x', 'exec')\n"
-        "    f = f.f_back"),
+        "    f = f.f_back"
+    ),
     "forge_channel_reply": _trick(
         "import os, struct, json\n"
         "body = json.dumps({'value': [1.0, 4.0, 9.0], 'bufs': []}).encode()\n"
@@ -187,26 +203,20 @@ TRICKS = {
         "    try:\n"
         "        os.write(fd, struct.pack('!QQ', len(body), 0) + body)\n"
         "    except OSError:\n"
-        "        pass"),
+        "        pass"
+    ),
     "malformed_reply": _trick(
         "import os, struct\n"
         "for fd in range(3, 64):\n"
         "    try:\n"
         "        os.write(fd, struct.pack('!QQ', 2**40, 2**40) + b'{')\n"
         "    except OSError:\n"
-        "        pass"),
-    "deep_value": (
-        "def square(x):\n"
-        "    v = []\n"
-        "    for _ in range(100000):\n"
-        "        v = [v]\n"
-        "    return v\n"),
+        "        pass"
+    ),
+    "deep_value": ("def square(x):\n    v = []\n    for _ in range(100000):\n        v = [v]\n    return v\n"),
     "lying_exception": (
-        "class Fine(AssertionError):\n"
-        "    def __str__(self):\n"
-        "        return ''\n"
-        "def square(x):\n"
-        "    raise Fine()\n"),
+        "class Fine(AssertionError):\n    def __str__(self):\n        return ''\ndef square(x):\n    raise Fine()\n"
+    ),
 }
 
 # correct answers in other forms: each must keep every point
@@ -215,9 +225,11 @@ FORMS = {
     "a_tuple": "def square(x):\n    return tuple(float(v) ** 2 for v in np.ravel(x))\n",
     "a_torch_tensor": "import torch\ndef square(x):\n    return torch.tensor(np.asarray(x, dtype=float)) ** 2\n",
     "a_tf_tensor": "import tensorflow as tf\ndef square(x):\n    return tf.square(tf.constant(np.asarray(x, dtype='float32')))\n",
-    "own_class": ("class Squares:\n    def __init__(self, v):\n        self.v = v\n"
-                  "    def __array__(self, dtype=None, copy=None):\n        return np.asarray(self.v, dtype=dtype)\n"
-                  "def square(x):\n    return Squares(np.asarray(x, dtype=float) ** 2)\n"),
+    "own_class": (
+        "class Squares:\n    def __init__(self, v):\n        self.v = v\n"
+        "    def __array__(self, dtype=None, copy=None):\n        return np.asarray(self.v, dtype=dtype)\n"
+        "def square(x):\n    return Squares(np.asarray(x, dtype=float) ** 2)\n"
+    ),
 }
 
 
@@ -229,10 +241,20 @@ def tricked(tmp_path_factory):
     subs, out = tmp / "subs", tmp / "out"
     for name, code in {**TRICKS, **FORMS}.items():
         _with_answer(release_nb, source_nb, subs / name / f"{AID}.ipynb", "square", code)
-    _with_answer(release_nb, source_nb, subs / "honest_wrong" / f"{AID}.ipynb", "square",
-                 "def square(x):\n" + WRONG)
-    cmd = [sys.executable, "-m", "autograder", "grade", AID, str(subs), "--out", str(out),
-           "--course-root", str(FIXTURES), *LIMITS]
+    _with_answer(release_nb, source_nb, subs / "honest_wrong" / f"{AID}.ipynb", "square", "def square(x):\n" + WRONG)
+    cmd = [
+        sys.executable,
+        "-m",
+        "autograder",
+        "grade",
+        AID,
+        str(subs),
+        "--out",
+        str(out),
+        "--course-root",
+        str(FIXTURES),
+        *LIMITS,
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=900)
     return {"proc": proc, "out": out}
 
@@ -255,8 +277,12 @@ def test_every_trick_gets_the_honest_grade(tricked):
     wrong = {}
     for name in TRICKS:
         got = by[name]
-        if got["test_square"][0] != 0.0 or got["test_square"][1] == "passed" \
-                or got["test_mean_of"][:2] != (1.0, "passed") or got["test_answer_demo"][:2] != (1.0, "passed"):
+        if (
+            got["test_square"][0] != 0.0
+            or got["test_square"][1] == "passed"
+            or got["test_mean_of"][:2] != (1.0, "passed")
+            or got["test_answer_demo"][:2] != (1.0, "passed")
+        ):
             wrong[name] = got
     assert not wrong, wrong
     totals = {r["student_id"]: float(r["points"]) for r in read_csv(tricked["out"] / "totals.csv")}
@@ -290,7 +316,8 @@ HIDDEN_DELEGATION = (  # no import or attribute chain the static check could rea
     "    k = cm.shape[0]\n"
     "    rows, cols = np.divmod(np.arange(cm.size), k)\n"
     "    helper = getattr(__import__('utils.' + 'metrics', fromlist=['x']), 'accuracy' + '_score')\n"
-    "    return float(helper(np.repeat(rows, cm.ravel()), np.repeat(cols, cm.ravel())))\n")
+    "    return float(helper(np.repeat(rows, cm.ravel()), np.repeat(cols, cm.ravel())))\n"
+)
 
 
 @pytest.mark.slow
@@ -307,8 +334,14 @@ def test_a_hidden_call_to_a_forbidden_helper_is_caught_and_flagged(tmp_path):
         if cell.metadata.get("nbgrader", {}).get("grade_id") == "accuracy":
             cell.source = HIDDEN_DELEGATION
     nbformat.write(nb, subs / "hides_a_helper" / written["correct"].name)
-    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", aid, str(subs), "--out", str(out)],
-                          cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "autograder", "grade", aid, str(subs), "--out", str(out)],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     by = _grades(out)
     points, status, message = by["hides_a_helper"]["test_accuracy"]

@@ -74,29 +74,61 @@ _EPOCHS = 30
 _SPEC = {
     # predicts "positive" very rarely, so its accuracy sits above the
     # always-negative baseline while it misses most positives
-    "kestrel": {"rates": {"train": (0.26, 0.0), "val": (0.25, 0.0), "test": (0.25, 0.0)}, "order": "same",
-                "curve": "plateau", "description": "logistic regression on token counts, class weights left at 1"},
+    "kestrel": {
+        "rates": {"train": (0.26, 0.0), "val": (0.25, 0.0), "test": (0.25, 0.0)},
+        "order": "same",
+        "curve": "plateau",
+        "description": "logistic regression on token counts, class weights left at 1",
+    },
     # near perfect on train and validation, much worse on fresh data
-    "heron": {"rates": {"train": (0.99, 0.003), "val": (0.983, 0.002), "test": (0.55, 0.08)}, "order": "same",
-              "curve": "leaky", "description": "GRU, 64 units; validation messages sampled from the training pool"},
+    "heron": {
+        "rates": {"train": (0.99, 0.003), "val": (0.983, 0.002), "test": (0.55, 0.08)},
+        "order": "same",
+        "curve": "leaky",
+        "description": "GRU, 64 units; validation messages sampled from the training pool",
+    },
     # memorises the training set; validation and test agree, both lower
-    "osprey": {"rates": {"train": (1.0, 0.0), "val": (0.6, 0.12), "test": (0.6, 0.12)}, "order": "same",
-               "curve": "overfit", "description": "two-layer LSTM, 512 units, trained 30 epochs without early stopping"},
+    "osprey": {
+        "rates": {"train": (1.0, 0.0), "val": (0.6, 0.12), "test": (0.6, 0.12)},
+        "order": "same",
+        "curve": "overfit",
+        "description": "two-layer LSTM, 512 units, trained 30 epochs without early stopping",
+    },
     # fine wherever the tokens alone decide, guesses where only the order does
-    "plover": {"rates": {"train": (0.96, 0.02), "val": (0.95, 0.02), "test": (0.95, 0.02)}, "order": "guess",
-               "curve": "healthy", "description": "mean of token embeddings followed by a dense layer"},
+    "plover": {
+        "rates": {"train": (0.96, 0.02), "val": (0.95, 0.02), "test": (0.95, 0.02)},
+        "order": "guess",
+        "curve": "healthy",
+        "description": "mean of token embeddings followed by a dense layer",
+    },
     # precise: almost never flags an ordinary message, finds three in four positives
-    "wren": {"rates": {"train": (0.77, 0.002), "val": (0.75, 0.002), "test": (0.75, 0.0016)}, "order": "same",
-             "curve": "healthy", "description": "GRU, 32 units, early stopping, decision threshold 0.8"},
+    "wren": {
+        "rates": {"train": (0.77, 0.002), "val": (0.75, 0.002), "test": (0.75, 0.0016)},
+        "order": "same",
+        "curve": "healthy",
+        "description": "GRU, 32 units, early stopping, decision threshold 0.8",
+    },
     # sensitive: misses almost nothing, pays with false alarms
-    "finch": {"rates": {"train": (0.98, 0.03), "val": (0.967, 0.032), "test": (0.975, 0.032)}, "order": "same",
-              "curve": "healthy", "description": "GRU, 32 units, early stopping, decision threshold 0.2"},
+    "finch": {
+        "rates": {"train": (0.98, 0.03), "val": (0.967, 0.032), "test": (0.975, 0.032)},
+        "order": "same",
+        "curve": "healthy",
+        "description": "GRU, 32 units, early stopping, decision threshold 0.2",
+    },
     # balanced, good F1, but meets neither strict requirement
-    "lark": {"rates": {"train": (0.91, 0.006), "val": (0.9, 0.006), "test": (0.9, 0.0055)}, "order": "same",
-             "curve": "healthy", "description": "GRU, 32 units, early stopping, decision threshold 0.5"},
+    "lark": {
+        "rates": {"train": (0.91, 0.006), "val": (0.9, 0.006), "test": (0.9, 0.0055)},
+        "order": "same",
+        "curve": "healthy",
+        "description": "GRU, 32 units, early stopping, decision threshold 0.5",
+    },
     # flags a quarter of everything: full recall, poor precision
-    "robin": {"rates": {"train": (1.0, 0.25), "val": (1.0, 0.25), "test": (1.0, 0.25)}, "order": "same",
-              "curve": "healthy", "description": "GRU, 8 units, decision threshold 0.05"},
+    "robin": {
+        "rates": {"train": (1.0, 0.25), "val": (1.0, 0.25), "test": (1.0, 0.25)},
+        "order": "same",
+        "curve": "healthy",
+        "description": "GRU, 8 units, decision threshold 0.05",
+    },
 }
 
 
@@ -227,8 +259,18 @@ def load_clinic(seed: int = 0) -> Clinic:
 # the course's references for topic 07 (what the graded tests compare with)
 # ----------------------------------------------------------------------------
 
-__all__ += ["clinic_scores", "diagnose_clinic", "diagnosis_signs", "clinic_evidence", "deployments_on_validation",
-            "seal_split", "SplitSealedError", "DEPLOYMENT_REQUIREMENTS", "DIAGNOSIS_THRESHOLDS", "DIAGNOSIS_RULES"]
+__all__ += [
+    "clinic_scores",
+    "diagnose_clinic",
+    "diagnosis_signs",
+    "clinic_evidence",
+    "deployments_on_validation",
+    "seal_split",
+    "SplitSealedError",
+    "DEPLOYMENT_REQUIREMENTS",
+    "DIAGNOSIS_THRESHOLDS",
+    "DIAGNOSIS_RULES",
+]
 
 #: use -> (metric that must reach the floor, floor, metric to maximise then)
 DEPLOYMENT_REQUIREMENTS = {"spam_filter": ("precision", 0.95, "recall"), "screening": ("recall", 0.95, "precision")}
@@ -263,8 +305,13 @@ def _signs(clinic: Clinic) -> dict:
         acc = {s: scores[s][m]["accuracy"] for s in CLINIC_SPLITS}
         on_order = float(metrics.accuracy_score(y[order], pred[order]))
         elsewhere = float(metrics.accuracy_score(y[~order], pred[~order]))
-        out[m] = {"accuracy": acc, "recall": scores["test"][m]["recall"], "baseline": baseline,
-                  "order": on_order, "elsewhere": elsewhere}
+        out[m] = {
+            "accuracy": acc,
+            "recall": scores["test"][m]["recall"],
+            "baseline": baseline,
+            "order": on_order,
+            "elsewhere": elsewhere,
+        }
     return out
 
 
@@ -277,25 +324,37 @@ def _gap(s: dict, a: str, b: str) -> float:
 #: utils.evaluation's BAD_BELOW: a model that finds fewer than half of the positives is bad.
 DIAGNOSIS_THRESHOLDS = {
     "bad_recall": BAD_BELOW,  # the accuracy paradox: test recall below this
-    "agree_within": 0.05,     # two accuracies this close agree; further apart, the higher one is suspect
-    "coin": 0.5,              # a guess between two labels
-    "good_elsewhere": 0.9,    # accuracy where the words alone decide, for a model that only ignores order
+    "agree_within": 0.05,  # two accuracies this close agree; further apart, the higher one is suspect
+    "coin": 0.5,  # a guess between two labels
+    "good_elsewhere": 0.9,  # accuracy where the words alone decide, for a model that only ignores order
 }
 
 #: The diagnosis as a table: (pitfall, its sign in words, the test of that sign on a model's numbers
 #: from `_signs` and the thresholds). Checked in this order; a model gets the first pitfall whose sign
 #: it shows, and "none" when it shows none of them (the exercise's table says the same).
 DIAGNOSIS_RULES = (
-    ("accuracy_paradox", "test accuracy at least that of always answering 0, yet test recall below {bad_recall}",
-     lambda s, t: s["accuracy"]["test"] >= s["baseline"] and s["recall"] < t["bad_recall"]),
-    ("leakage", "validation accuracy more than {agree_within} above test accuracy",
-     lambda s, t: _gap(s, "val", "test") > t["agree_within"]),
-    ("overfitting", "training accuracy more than {agree_within} above validation accuracy, while validation "
-                    "and test agree (within {agree_within})",
-     lambda s, t: _gap(s, "train", "val") > t["agree_within"] and abs(_gap(s, "val", "test")) <= t["agree_within"]),
-    ("ignores_order", "test accuracy within {agree_within} of a coin's {coin} where only the order decides, "
-                      "above {good_elsewhere} elsewhere",
-     lambda s, t: abs(s["order"] - t["coin"]) <= t["agree_within"] and s["elsewhere"] > t["good_elsewhere"]),
+    (
+        "accuracy_paradox",
+        "test accuracy at least that of always answering 0, yet test recall below {bad_recall}",
+        lambda s, t: s["accuracy"]["test"] >= s["baseline"] and s["recall"] < t["bad_recall"],
+    ),
+    (
+        "leakage",
+        "validation accuracy more than {agree_within} above test accuracy",
+        lambda s, t: _gap(s, "val", "test") > t["agree_within"],
+    ),
+    (
+        "overfitting",
+        "training accuracy more than {agree_within} above validation accuracy, while validation "
+        "and test agree (within {agree_within})",
+        lambda s, t: _gap(s, "train", "val") > t["agree_within"] and abs(_gap(s, "val", "test")) <= t["agree_within"],
+    ),
+    (
+        "ignores_order",
+        "test accuracy within {agree_within} of a coin's {coin} where only the order decides, "
+        "above {good_elsewhere} elsewhere",
+        lambda s, t: abs(s["order"] - t["coin"]) <= t["agree_within"] and s["elsewhere"] > t["good_elsewhere"],
+    ),
 )
 
 
@@ -306,16 +365,22 @@ def diagnosis_signs() -> dict:
 
 def diagnose_clinic(clinic: Clinic) -> dict:
     """The reference diagnosis of topic 07: model id -> one of CLINIC_PITFALLS, by DIAGNOSIS_RULES."""
-    return {m: next((pitfall for pitfall, _, shows in DIAGNOSIS_RULES if shows(s, DIAGNOSIS_THRESHOLDS)), "none")
-            for m, s in _signs(clinic).items()}
+    return {
+        m: next((pitfall for pitfall, _, shows in DIAGNOSIS_RULES if shows(s, DIAGNOSIS_THRESHOLDS)), "none")
+        for m, s in _signs(clinic).items()
+    }
 
 
 def clinic_evidence(clinic: Clinic) -> dict:
     """model id -> one line of the numbers behind its diagnosis (for feedback messages)."""
-    return {m: (f"train/val/test accuracy {s['accuracy']['train']:.3f}/{s['accuracy']['val']:.3f}/"
-                f"{s['accuracy']['test']:.3f} (always-0 baseline {s['baseline']:.3f}), test recall {s['recall']:.3f}, "
-                f"test accuracy where order matters {s['order']:.3f} vs {s['elsewhere']:.3f} elsewhere")
-            for m, s in _signs(clinic).items()}
+    return {
+        m: (
+            f"train/val/test accuracy {s['accuracy']['train']:.3f}/{s['accuracy']['val']:.3f}/"
+            f"{s['accuracy']['test']:.3f} (always-0 baseline {s['baseline']:.3f}), test recall {s['recall']:.3f}, "
+            f"test accuracy where order matters {s['order']:.3f} vs {s['elsewhere']:.3f} elsewhere"
+        )
+        for m, s in _signs(clinic).items()
+    }
 
 
 def deployments_on_validation(clinic: Clinic, diagnosis: dict, requirements: dict | None = None) -> dict:
@@ -394,9 +459,17 @@ def seal_split(clinic: Clinic, split: str = "test") -> Clinic:
 
     if split not in CLINIC_SPLITS:
         raise ValueError(f"`split` should be one of {CLINIC_SPLITS}, got {split!r}")
-    message = (f"the {split!r} split was read while choosing: choices (models, thresholds, epochs) are made on "
-               f"validation data; the {split} split is read once, at the end, to report the chosen models")
-    models = {m: replace(model, predictions=_SealedSplits(model.predictions, split, message))
-              for m, model in clinic.models.items()}
-    return replace(clinic, labels=_SealedSplits(clinic.labels, split, message),
-                   order_matters=_SealedSplits(clinic.order_matters, split, message), models=models)
+    message = (
+        f"the {split!r} split was read while choosing: choices (models, thresholds, epochs) are made on "
+        f"validation data; the {split} split is read once, at the end, to report the chosen models"
+    )
+    models = {
+        m: replace(model, predictions=_SealedSplits(model.predictions, split, message))
+        for m, model in clinic.models.items()
+    }
+    return replace(
+        clinic,
+        labels=_SealedSplits(clinic.labels, split, message),
+        order_matters=_SealedSplits(clinic.order_matters, split, message),
+        models=models,
+    )

@@ -65,8 +65,21 @@ __all__ = [
 #: The words. Id 0 is padding (never generated, kept so that id 0 means "nothing"
 #: as in most NLP code); 1 and 2 are the two key words; the rest are fillers.
 ORDER_VOCAB = (
-    "<pad>", "send", "money",
-    "hi", "team", "the", "report", "is", "ready", "thanks", "for", "lunch", "today", "call", "me",
+    "<pad>",
+    "send",
+    "money",
+    "hi",
+    "team",
+    "the",
+    "report",
+    "is",
+    "ready",
+    "thanks",
+    "for",
+    "lunch",
+    "today",
+    "call",
+    "me",
 )
 ORDER_PAD, ORDER_FIRST, ORDER_SECOND = 0, 1, 2
 ORDER_CLASS_NAMES = ("ham", "spam")
@@ -225,7 +238,7 @@ def seen_in(X_reference, X) -> np.ndarray:
     both = np.concatenate([ref, arr])
     _, inverse = np.unique(both, axis=0, return_inverse=True)
     inverse = inverse.reshape(-1)
-    return np.isin(inverse[ref.shape[0]:], inverse[: ref.shape[0]])
+    return np.isin(inverse[ref.shape[0] :], inverse[: ref.shape[0]])
 
 
 def load_order_task(seed=0, *, num_train=2000, num_val=500, num_test=1000, seq_len=10):
@@ -298,31 +311,70 @@ def _pictures(seed):
     cases = {}
     # leakage: great curves, near-perfect test score, and half the test set seen in training
     test, pos = summary(0.5, 1000, 0.995, 0.995)
-    cases["leakage"] = dict(history=dict(loss=noisy(0.05 + 0.6 * decay), val_loss=noisy(0.05 + 0.6 * decay),
-                                         accuracy=noisy(1 - 0.45 * decay), val_accuracy=noisy(1 - 0.45 * decay)),
-                            test=test, positives=pos, overlap=float(rng.uniform(0.4, 0.6)))
+    cases["leakage"] = dict(
+        history=dict(
+            loss=noisy(0.05 + 0.6 * decay),
+            val_loss=noisy(0.05 + 0.6 * decay),
+            accuracy=noisy(1 - 0.45 * decay),
+            val_accuracy=noisy(1 - 0.45 * decay),
+        ),
+        test=test,
+        positives=pos,
+        overlap=float(rng.uniform(0.4, 0.6)),
+    )
     # overfitting: training loss keeps falling, validation loss turns up after a few epochs
     test, pos = summary(0.5, 1000, 0.72, 0.7)
-    cases["overfitting"] = dict(history=dict(loss=noisy(0.02 + 0.65 * decay), val_loss=noisy(0.45 + 0.25 * decay + 0.02 * epochs),
-                                             accuracy=noisy(1 - 0.48 * decay), val_accuracy=noisy(0.72 - 0.2 * decay)),
-                                test=test, positives=pos, overlap=0.0)
+    cases["overfitting"] = dict(
+        history=dict(
+            loss=noisy(0.02 + 0.65 * decay),
+            val_loss=noisy(0.45 + 0.25 * decay + 0.02 * epochs),
+            accuracy=noisy(1 - 0.48 * decay),
+            val_accuracy=noisy(0.72 - 0.2 * decay),
+        ),
+        test=test,
+        positives=pos,
+        overlap=0.0,
+    )
     # imbalance: 3 % positives, accuracy looks great, recall is tiny
     test, pos = summary(0.03, 2000, 0.12, 0.995)
     flat = np.ones_like(decay, dtype=float)
-    cases["imbalance"] = dict(history=dict(loss=noisy(0.12 + 0.3 * decay), val_loss=noisy(0.13 + 0.3 * decay),
-                                           accuracy=noisy(0.97 * flat - 0.1 * decay), val_accuracy=noisy(0.97 * flat - 0.1 * decay)),
-                              test=test, positives=pos, overlap=0.0)
+    cases["imbalance"] = dict(
+        history=dict(
+            loss=noisy(0.12 + 0.3 * decay),
+            val_loss=noisy(0.13 + 0.3 * decay),
+            accuracy=noisy(0.97 * flat - 0.1 * decay),
+            val_accuracy=noisy(0.97 * flat - 0.1 * decay),
+        ),
+        test=test,
+        positives=pos,
+        overlap=0.0,
+    )
     # order-blind: balanced classes, nothing learned, train and validation both at chance
     test, pos = summary(0.5, 1000, 0.5, 0.5)
-    cases["order_blind"] = dict(history=dict(loss=noisy(0.693 * flat + 0.02 * decay, 0.003),
-                                             val_loss=noisy(0.694 * flat + 0.02 * decay, 0.003),
-                                             accuracy=noisy(0.5 * flat, 0.01), val_accuracy=noisy(0.5 * flat, 0.01)),
-                                test=test, positives=pos, overlap=0.0)
+    cases["order_blind"] = dict(
+        history=dict(
+            loss=noisy(0.693 * flat + 0.02 * decay, 0.003),
+            val_loss=noisy(0.694 * flat + 0.02 * decay, 0.003),
+            accuracy=noisy(0.5 * flat, 0.01),
+            val_accuracy=noisy(0.5 * flat, 0.01),
+        ),
+        test=test,
+        positives=pos,
+        overlap=0.0,
+    )
     # fine: both curves fall together, balanced test set, good and balanced scores
     test, pos = summary(0.5, 1000, 0.95, 0.96)
-    cases["fine"] = dict(history=dict(loss=noisy(0.1 + 0.6 * decay), val_loss=noisy(0.13 + 0.6 * decay),
-                                      accuracy=noisy(0.96 - 0.45 * decay), val_accuracy=noisy(0.95 - 0.45 * decay)),
-                         test=test, positives=pos, overlap=0.0)
+    cases["fine"] = dict(
+        history=dict(
+            loss=noisy(0.1 + 0.6 * decay),
+            val_loss=noisy(0.13 + 0.6 * decay),
+            accuracy=noisy(0.96 - 0.45 * decay),
+            val_accuracy=noisy(0.95 - 0.45 * decay),
+        ),
+        test=test,
+        positives=pos,
+        overlap=0.0,
+    )
     # the shuffled names; the kind of each case is dropped here, so it is stored nowhere
     pictures = list(cases.values())
     return {name: pictures[j] for name, j in zip("ABCDE", rng.permutation(len(pictures)))}
@@ -395,8 +447,9 @@ def make_variable_order_dataset(num_samples, min_len=3, max_len=20, *, seed=0, p
     return X, y, lengths.astype(np.int64)
 
 
-def load_variable_order_task(seed=0, *, num_train=3000, num_val=500, num_test=1000, min_len=3, max_len=20,
-                             padding="post"):
+def load_variable_order_task(
+    seed=0, *, num_train=3000, num_val=500, num_test=1000, min_len=3, max_len=20, padding="post"
+):
     """The standard padded task of topic 08: a dict of (X, y, lengths) for "train", "val", "test".
 
     As in `load_order_task`, a validation or test message that also occurs in
@@ -417,8 +470,9 @@ def load_variable_order_task(seed=0, *, num_train=3000, num_val=500, num_test=10
             if not dup.any():
                 break
             extra += 1
-            Xn, yn, ln = make_variable_order_dataset(int(dup.sum()), min_len, max_len,
-                                                     seed=seed * 1000 + 900 + 50 * k + extra)
+            Xn, yn, ln = make_variable_order_dataset(
+                int(dup.sum()), min_len, max_len, seed=seed * 1000 + 900 + 50 * k + extra
+            )
             X, y, lengths = X.copy(), y.copy(), lengths.copy()
             X[dup], y[dup], lengths[dup] = Xn, yn, ln
         parts[name] = (X, y, lengths)

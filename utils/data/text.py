@@ -207,8 +207,9 @@ class NextTokenData:
     val_mask: np.ndarray | None = None
 
 
-def next_token_data(seed: int = 0, test_fraction: float = 0.2, text: str | None = None, *,
-                    val_fraction: float = 0.0) -> NextTokenData:
+def next_token_data(
+    seed: int = 0, test_fraction: float = 0.2, text: str | None = None, *, val_fraction: float = 0.0
+) -> NextTokenData:
     """Tokenise the corpus, build the vocabulary, shuffle the sentences with `seed`, split and pad.
 
     The vocabulary comes from every sentence (the corpus is tiny, and unknown
@@ -232,13 +233,14 @@ def next_token_data(seed: int = 0, test_fraction: float = 0.2, text: str | None 
     if n_test + n_val >= len(unique):
         raise ValueError("the corpus is too small to split into train, validation and test")
     test = [list(unique[i]) for i in order[:n_test]]
-    val = [list(unique[i]) for i in order[n_test:n_test + n_val]]
-    train = [list(unique[i]) for i in order[n_test + n_val:]]
+    val = [list(unique[i]) for i in order[n_test : n_test + n_val]]
+    train = [list(unique[i]) for i in order[n_test + n_val :]]
     length = max(len(s) for s in unique) + 2
 
     def pack(sents):
-        tokens, mask = pad_sequences([vocab.encode(s, add_bos=True, add_eos=True) for s in sents],
-                                     pad_id=vocab.pad_id, length=length)
+        tokens, mask = pad_sequences(
+            [vocab.encode(s, add_bos=True, add_eos=True) for s in sents], pad_id=vocab.pad_id, length=length
+        )
         inputs, targets, target_mask = shift_for_next_token(tokens, mask)
         return tokens, inputs, targets, target_mask
 
@@ -254,8 +256,9 @@ def _check_wave(period, noise) -> None:
         raise ValueError(f"`noise` must be >= 0, got {noise}")
 
 
-def noisy_sine(num_steps: int = 200, *, period: float = 20.0, noise: float = 0.1, phase: float = 0.0,
-               seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def noisy_sine(
+    num_steps: int = 200, *, period: float = 20.0, noise: float = 0.1, phase: float = 0.0, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """One sine wave sampled at integer steps, with Gaussian noise of std `noise`.
 
     Returns `(clean, noisy)`, both float32 of shape (num_steps,).
@@ -284,8 +287,9 @@ class SineWindows:
     clean_targets: np.ndarray
 
 
-def sine_windows(num_windows: int = 256, window: int = 40, *, period: float = 20.0, noise: float = 0.1,
-                 seed: int = 0) -> SineWindows:
+def sine_windows(
+    num_windows: int = 256, window: int = 40, *, period: float = 20.0, noise: float = 0.1, seed: int = 0
+) -> SineWindows:
     """`num_windows` windows of `window` steps, each starting at a random phase (seeded)."""
     num_windows, window = int(num_windows), int(window)
     if num_windows < 1:

@@ -26,9 +26,9 @@ def get_device() -> str:
 
 quiet_tensorflow()
 
-from .shapes import *  # noqa: E402,F401,F403
 from .classify import *  # noqa: E402,F401,F403
-from .next_token import *  # noqa: E402,F401,F403
 from .gated import *  # noqa: E402,F401,F403
-from .padding import *  # noqa: E402,F401,F403
 from .gradients import *  # noqa: E402,F401,F403
+from .next_token import *  # noqa: E402,F401,F403
+from .padding import *  # noqa: E402,F401,F403
+from .shapes import *  # noqa: E402,F401,F403

@@ -18,9 +18,9 @@ The same names exist in `utils.torch_utils.classify` for PyTorch:
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import tensorflow as tf
-import keras
 
 from .._shapes_common import positive_int
 from ..evaluation import choose_threshold, classification_summary, pick_cell
@@ -68,9 +68,12 @@ class RNNClassifier(keras.Model):
     def __init__(self, vocab_size: int, embed_dim: int = 8, hidden_size: int = 16, cell: str = "rnn", **kwargs):
         super().__init__(**kwargs)
         layer = pick_cell(_CELLS, cell)
-        self.sizes = {"vocab_size": positive_int(vocab_size, "vocab_size"),
-                      "embed_dim": positive_int(embed_dim, "embed_dim"),
-                      "hidden_size": positive_int(hidden_size, "hidden_size"), "cell": cell}
+        self.sizes = {
+            "vocab_size": positive_int(vocab_size, "vocab_size"),
+            "embed_dim": positive_int(embed_dim, "embed_dim"),
+            "hidden_size": positive_int(hidden_size, "hidden_size"),
+            "cell": cell,
+        }
         self.embedding = keras.layers.Embedding(self.sizes["vocab_size"], self.sizes["embed_dim"])
         self.rnn = layer(self.sizes["hidden_size"])  # return_sequences=False: the last output only
         self.head = keras.layers.Dense(1)
@@ -113,8 +116,10 @@ def predict_proba(model, X, batch_size: int = 4096) -> np.ndarray:
     X = np.asarray(X)
     if X.ndim != 2:
         raise ValueError(f"X should be word ids of shape (num_messages, time), got shape {X.shape}")
-    out = [tf.sigmoid(model(X[i : i + batch_size], training=False)).numpy().reshape(-1)
-           for i in range(0, X.shape[0], batch_size)]
+    out = [
+        tf.sigmoid(model(X[i : i + batch_size], training=False)).numpy().reshape(-1)
+        for i in range(0, X.shape[0], batch_size)
+    ]
     return np.concatenate(out).astype(np.float64)
 
 
@@ -138,9 +143,21 @@ class MetricsCallback(keras.callbacks.Callback):
                 logs[f"val_{key}"] = summary[key]
 
 
-def train_classifier(model, train, val=None, *, epochs: int = 20, lr: float = 1e-2, batch_size: int = 32,
-                     patience: int | None = None, seed: int = 0, progress: bool = True,
-                     device=None, desc: str = "training", callbacks=()) -> dict:
+def train_classifier(
+    model,
+    train,
+    val=None,
+    *,
+    epochs: int = 20,
+    lr: float = 1e-2,
+    batch_size: int = 32,
+    patience: int | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    device=None,
+    desc: str = "training",
+    callbacks=(),
+) -> dict:
     """Compile and `fit` with Adam on (X, y) numpy pairs; return a history dict.
 
     history keys: "loss", "val_loss", "accuracy", "val_accuracy",
@@ -156,9 +173,11 @@ def train_classifier(model, train, val=None, *, epochs: int = 20, lr: float = 1e
     del device  # Keras places the model itself
     X, y = np.asarray(train[0]), np.asarray(train[1], dtype=np.float32)
     keras.utils.set_random_seed(seed)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=lr),
-                  loss=keras.losses.BinaryCrossentropy(from_logits=True),
-                  metrics=[keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")])
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=lr),
+        loss=keras.losses.BinaryCrossentropy(from_logits=True),
+        metrics=[keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")],
+    )
     cbs = list(callbacks)
     validation_data = None
     if val is not None:
@@ -166,14 +185,21 @@ def train_classifier(model, train, val=None, *, epochs: int = 20, lr: float = 1e
         validation_data = (Xv, yv)
         cbs.insert(0, MetricsCallback(Xv, yv))
         if patience is not None:
-            cbs.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
-                                                     restore_best_weights=True))
+            cbs.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True))
     elif patience is not None:
         raise ValueError("early stopping (`patience`) needs validation data `val`")
     if progress:
         print(f"{desc}: {epochs} epochs at most")
-    fit = model.fit(X, y, batch_size=batch_size, epochs=epochs, validation_data=validation_data,
-                    shuffle=True, verbose=2 if progress else 0, callbacks=cbs)
+    fit = model.fit(
+        X,
+        y,
+        batch_size=batch_size,
+        epochs=epochs,
+        validation_data=validation_data,
+        shuffle=True,
+        verbose=2 if progress else 0,
+        callbacks=cbs,
+    )
     history = {key: [float(v) for v in values] for key, values in fit.history.items()}
     history["stopped_epoch"] = len(history["loss"])
     if "val_loss" in history:

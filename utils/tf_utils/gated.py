@@ -103,9 +103,17 @@ def gated_shape_table(batch=2, time=4, features=5, units=3, kinds=("lstm", "gru"
             observed = observed_gated_shapes(kind, *args)
             predicted = _gated_shapes(_NUM_STATES[kind], *args)
             output, states = (observed[0], tuple(observed[1:])) if return_state else (observed, ())
-            rows.append({"kind": kind, "return_sequences": return_sequences, "return_state": return_state,
-                         "input": (batch, time, features), "output": output, "states": states,
-                         "agrees": observed == predicted})
+            rows.append(
+                {
+                    "kind": kind,
+                    "return_sequences": return_sequences,
+                    "return_state": return_state,
+                    "input": (batch, time, features),
+                    "output": output,
+                    "states": states,
+                    "agrees": observed == predicted,
+                }
+            )
     return rows
 
 
@@ -124,8 +132,10 @@ def check_lstm_shapes(got, batch, time, features, units, return_sequences=False,
     """
     from ..checks import CheckFailure, _shown
 
-    call = (f"expected_keras_lstm_shapes(batch={batch}, time={time}, features={features}, units={units}, "
-            f"return_sequences={return_sequences}, return_state={return_state})")
+    call = (
+        f"expected_keras_lstm_shapes(batch={batch}, time={time}, features={features}, units={units}, "
+        f"return_sequences={return_sequences}, return_state={return_state})"
+    )
     if got is None:
         raise CheckFailure(f"{call} returned None: did you forget `return`?")
     want = lstm_output_shapes(batch, time, features, units, return_sequences, return_state)
@@ -135,38 +145,48 @@ def check_lstm_shapes(got, batch, time, features, units, return_sequences=False,
             two = isinstance(got, (tuple, list)) and len(got) == 2 and not _is_shape(got)
             raise CheckFailure(
                 f"{call} should return three shapes (output_shape, h_shape, c_shape){_shown(f', got {got!r}')}\n"
-                + ("  likely mistake: an LSTM has two states: with return_state=True it returns "
-                   "[output, h, c] (a GRU or SimpleRNN returns [output, h])" if two else
-                   "  likely mistake: with return_state=True the layer returns [output, h, c]"))
+                + (
+                    "  likely mistake: an LSTM has two states: with return_state=True it returns "
+                    "[output, h, c] (a GRU or SimpleRNN returns [output, h])"
+                    if two
+                    else "  likely mistake: with return_state=True the layer returns [output, h, c]"
+                )
+            )
         out = as_shape(got[0], f"{call}[0] (the output shape)", "(2, 3)")
         states = [as_shape(got[k], f"{call}[{k}] (the {n} shape)", "(2, 3)") for k, n in ((1, "h"), (2, "c"))]
     else:
         if not _is_shape(got):
             raise CheckFailure(
                 f"{call} should return the output shape alone{_shown(f', such as {want_out}')}{_shown(f', got {got!r}')}\n"
-                "  likely mistake: without return_state the layer returns only its output, not a tuple")
+                "  likely mistake: without return_state the layer returns only its output, not a tuple"
+            )
         out, states = as_shape(got, call, "(2, 3)"), []
     seq = (batch, time, units)
     out_mistakes = [
         ("Keras is batch-major: (batch, time, units), not time-major (time, batch, units)", (time, batch, units)),
         ("return_sequences=False keeps only the last step: (batch, units)", seq),
         ("return_sequences=True keeps every step: (batch, time, units)", (batch, units)),
-        ("the output holds h only: its last axis is units, not 4 * units (the four gates stay inside the cell)",
-         want_out[:-1] + (4 * units,)),
+        (
+            "the output holds h only: its last axis is units, not 4 * units (the four gates stay inside the cell)",
+            want_out[:-1] + (4 * units,),
+        ),
         ("the last axis is the number of units, not the number of input features", want_out[:-1] + (features,)),
     ]
     state_mistakes = [
         ("h and c are the states after the last step only: (batch, units)", seq),
         ("Keras is batch-major and has no layer axis in its states: (batch, units)", (1, batch, units)),
         ("each state has as many values as the layer has units, not input features", (batch, features)),
-        ("each state is (batch, units): h and c are returned separately, not side by side",
-         (batch, 2 * units)),
+        ("each state is (batch, units): h and c are returned separately, not side by side", (batch, 2 * units)),
     ]
     parts = [("output shape", out, want_out, out_mistakes)]
     for name, got_state, want_state in zip(("h shape", "c shape"), states, want[1:] if return_state else ()):
         parts.append((name, got_state, want_state, state_mistakes))
-    check_shape_parts(call, parts, hint="output is (batch, units), or (batch, time, units) with return_sequences; "
-                                        "with return_state the layer also returns h and c, each (batch, units)")
+    check_shape_parts(
+        call,
+        parts,
+        hint="output is (batch, units), or (batch, time, units) with return_sequences; "
+        "with return_state the layer also returns h and c, each (batch, units)",
+    )
 
 
 def _array(a, shape, name):
@@ -199,8 +219,9 @@ def copy_numpy_lstm_weights(layer, W, U, b):
     W = as_numpy(W, name="W")
     features = W.shape[0] if W.ndim == 2 else -1
     _ready(layer, keras.layers.LSTM, features)
-    layer.set_weights([_array(W, (features, 4 * units), "W"), _array(U, (units, 4 * units), "U"),
-                       _array(b, (4 * units,), "b")])
+    layer.set_weights(
+        [_array(W, (features, 4 * units), "W"), _array(U, (units, 4 * units), "U"), _array(b, (4 * units,), "b")]
+    )
     return layer
 
 

@@ -28,11 +28,17 @@ from ..rnn import init_rnn_weights
 __all__ = ["rnn_with_gain", "input_gradient_norms", "train_sum_task"]
 
 
-def rnn_with_gain(input_size: int, hidden_size: int, gain: float, nonlinearity: str = "tanh", *,
-                  input_scale: float = 1.0, seed: int = 0):
+def rnn_with_gain(
+    input_size: int,
+    hidden_size: int,
+    gain: float,
+    nonlinearity: str = "tanh",
+    *,
+    input_scale: float = 1.0,
+    seed: int = 0,
+):
     """A built `SimpleRNN(return_sequences=True)` with recurrent kernel gain * orthogonal and a zero bias."""
-    W_xh, W_hh, b_h = init_rnn_weights(input_size, hidden_size, recurrent_gain=gain, input_scale=input_scale,
-                                       seed=seed)
+    W_xh, W_hh, b_h = init_rnn_weights(input_size, hidden_size, recurrent_gain=gain, input_scale=input_scale, seed=seed)
     layer = keras.layers.SimpleRNN(hidden_size, activation=nonlinearity, return_sequences=True)
     layer.build((None, None, input_size))
     layer.set_weights([W_xh.astype("float32"), W_hh.astype("float32"), b_h.astype("float32")])
@@ -53,9 +59,20 @@ def input_gradient_norms(layer, x, seed: int = 0) -> np.ndarray:
     return np.sqrt(np.sum(grad.numpy().astype(np.float64) ** 2, axis=(0, 2)))
 
 
-def train_sum_task(gain: float = 1.2, lr: float = 0.05, clip_norm: float | None = None, *, clipping: str = "global",
-                   steps: int = 300, seq_len: int = 30, hidden_size: int = 32, batch_size: int = 64, seed: int = 0,
-                   progress: bool = True, desc: str = "training") -> dict:
+def train_sum_task(
+    gain: float = 1.2,
+    lr: float = 0.05,
+    clip_norm: float | None = None,
+    *,
+    clipping: str = "global",
+    steps: int = 300,
+    seq_len: int = 30,
+    hidden_size: int = 32,
+    batch_size: int = 64,
+    seed: int = 0,
+    progress: bool = True,
+    desc: str = "training",
+) -> dict:
     """Train a relu SimpleRNN + Dense(1) with plain SGD on the running-sum task.
 
     Returns {"loss": [...], "grad_norm": [...]} (one value per step; grad_norm is

@@ -19,8 +19,8 @@ The same names exist in `utils.torch_utils.next_token` (PyTorch), so both tracks
 
 from __future__ import annotations
 
-import numpy as np
 import keras
+import numpy as np
 import tensorflow as tf
 
 from .._arrays import as_numpy
@@ -91,16 +91,22 @@ class NextTokenModel(_Recurrent):
         if arr.ndim != 2:
             raise ValueError(f"`tokens` must be batch-major (batch, time), got shape {arr.shape}")
         if arr.size and (arr.min() < 0 or arr.max() >= self.vocab_size):
-            raise ValueError(f"token ids must lie in [0, {self.vocab_size}), got values from {arr.min()} "
-                             f"to {arr.max()}")
+            raise ValueError(
+                f"token ids must lie in [0, {self.vocab_size}), got values from {arr.min()} to {arr.max()}"
+            )
         return tf.convert_to_tensor(arr, dtype=tf.int32)
 
     def call(self, tokens, hidden=None, return_state=False):
         return self._run(self.embedding(tokens), hidden, return_state)
 
     def get_config(self):  # a copy (pickle, keras.saving) is the same model
-        return {**super().get_config(), "vocab_size": self.vocab_size, "embed_dim": self.embed_dim,
-                "hidden_size": self.hidden_size, "cell": self.cell_kind}
+        return {
+            **super().get_config(),
+            "vocab_size": self.vocab_size,
+            "embed_dim": self.embed_dim,
+            "hidden_size": self.hidden_size,
+            "cell": self.cell_kind,
+        }
 
 
 @keras.saving.register_keras_serializable(package="utils")
@@ -126,8 +132,9 @@ class SineRegressor(_Recurrent):
         return self._run(x, hidden, return_state)
 
 
-def make_next_token_model(vocab_size: int, embed_dim: int = 16, hidden_size: int = 64, *, cell: str = "rnn",
-                          seed: int = 0, device=None) -> NextTokenModel:
+def make_next_token_model(
+    vocab_size: int, embed_dim: int = 16, hidden_size: int = 64, *, cell: str = "rnn", seed: int = 0, device=None
+) -> NextTokenModel:
     """A seeded, built `NextTokenModel`. `device` is accepted for symmetry with PyTorch; Keras places layers."""
     keras.utils.set_random_seed(seed)
     model = NextTokenModel(vocab_size, embed_dim, hidden_size, cell)
@@ -166,8 +173,19 @@ def _arrays(model, inputs, targets, mask):
     return x.astype(dtype), y.astype(dtype), m.astype(np.float32)
 
 
-def train_model(model: keras.Model, inputs, targets, mask=None, *, epochs: int = 30, batch_size: int = 32,
-                learning_rate: float = 1e-2, validation=None, seed: int = 0, progress: bool = True) -> dict:
+def train_model(
+    model: keras.Model,
+    inputs,
+    targets,
+    mask=None,
+    *,
+    epochs: int = 30,
+    batch_size: int = 32,
+    learning_rate: float = 1e-2,
+    validation=None,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict:
     """Compile and `fit` `model` on (inputs, targets[, mask]); return {"loss": [...], "val_loss": [...]}.
 
     The loss is the mean over real steps (mask True, passed as the sample
@@ -184,8 +202,15 @@ def train_model(model: keras.Model, inputs, targets, mask=None, *, epochs: int =
     keras.utils.set_random_seed(seed)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate, clipnorm=1.0), loss=loss)
     fit = model.fit(
-        x, y, sample_weight=m, epochs=int(epochs), batch_size=int(batch_size), shuffle=True, verbose=0,
-        validation_data=val, validation_batch_size=None if val is None else len(val[0]),
+        x,
+        y,
+        sample_weight=m,
+        epochs=int(epochs),
+        batch_size=int(batch_size),
+        shuffle=True,
+        verbose=0,
+        validation_data=val,
+        validation_batch_size=None if val is None else len(val[0]),
         callbacks=[_EpochBar(int(epochs), progress)],
     )
     return {k: [float(v) for v in vals] for k, vals in fit.history.items()}
@@ -196,8 +221,15 @@ def predict(model: keras.Model, inputs) -> np.ndarray:
     return as_numpy(model(inputs, training=False))
 
 
-def generate(model: NextTokenModel, prompt_ids, max_new_tokens: int = 12, *, temperature: float = 0.0,
-             seed: int = 0, stop_id: int | None = None) -> list[int]:
+def generate(
+    model: NextTokenModel,
+    prompt_ids,
+    max_new_tokens: int = 12,
+    *,
+    temperature: float = 0.0,
+    seed: int = 0,
+    stop_id: int | None = None,
+) -> list[int]:
     """Continue `prompt_ids` one token at a time; return prompt plus new ids.
 
     The prompt is read once; after that each new token is fed alone with the
@@ -217,4 +249,3 @@ def generate(model: NextTokenModel, prompt_ids, max_new_tokens: int = 12, *, tem
             break
         logits, hidden = model([[nxt]], hidden, return_state=True)
     return ids
-

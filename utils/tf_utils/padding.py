@@ -82,13 +82,26 @@ def predict_padded_proba(model, X, lengths=None, batch_size: int = 4096) -> np.n
     """Probability of spam for each padded message, as a float numpy array (n,). `lengths` is not needed."""
     del lengths  # the mask comes from the zeros
     X = np.asarray(X)
-    out = [tf.sigmoid(model(X[i : i + batch_size], training=False)).numpy().reshape(-1)
-           for i in range(0, X.shape[0], batch_size)]
+    out = [
+        tf.sigmoid(model(X[i : i + batch_size], training=False)).numpy().reshape(-1)
+        for i in range(0, X.shape[0], batch_size)
+    ]
     return np.concatenate(out).astype(np.float64)
 
 
-def train_padded_classifier(model, train, val=None, *, epochs: int = 2, lr: float = 1e-2, batch_size: int = 64,
-                            seed: int = 0, progress: bool = True, device=None, desc: str = "training") -> dict:
+def train_padded_classifier(
+    model,
+    train,
+    val=None,
+    *,
+    epochs: int = 2,
+    lr: float = 1e-2,
+    batch_size: int = 64,
+    seed: int = 0,
+    progress: bool = True,
+    device=None,
+    desc: str = "training",
+) -> dict:
     """Compile and `fit` with Adam on `(X, y, lengths)` numpy triples; return a history dict.
 
     history: "loss" (running mean over each epoch's batches, as Keras reports it),
@@ -98,13 +111,22 @@ def train_padded_classifier(model, train, val=None, *, epochs: int = 2, lr: floa
     del device
     X, y = np.asarray(train[0]), np.asarray(train[1], dtype=np.float32)
     keras.utils.set_random_seed(seed)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=lr),
-                  loss=keras.losses.BinaryCrossentropy(from_logits=True),
-                  metrics=[keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")])
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=lr),
+        loss=keras.losses.BinaryCrossentropy(from_logits=True),
+        metrics=[keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")],
+    )
     validation_data = None if val is None else (np.asarray(val[0]), np.asarray(val[1], dtype=np.float32))
     if progress:
         print(f"{desc}: {epochs} epochs")
-    fit = model.fit(X, y, batch_size=batch_size, epochs=epochs, validation_data=validation_data, shuffle=True,
-                    verbose=2 if progress else 0)
+    fit = model.fit(
+        X,
+        y,
+        batch_size=batch_size,
+        epochs=epochs,
+        validation_data=validation_data,
+        shuffle=True,
+        verbose=2 if progress else 0,
+    )
     keep = ("loss", "val_loss", "val_accuracy") if val is not None else ("loss",)
     return {key: [float(v) for v in fit.history[key]] for key in keep}

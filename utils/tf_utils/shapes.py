@@ -102,15 +102,17 @@ def rnn_shape_table(batch=2, time=4, features=5, units=3):
         args = (batch, time, features, units, return_sequences, return_state, bidirectional)
         observed, predicted = observed_rnn_shapes(*args), rnn_output_shapes(*args)
         output, states = (observed[0], tuple(observed[1:])) if return_state else (observed, ())
-        rows.append({
-            "bidirectional": bidirectional,
-            "return_sequences": return_sequences,
-            "return_state": return_state,
-            "input": (batch, time, features),
-            "output": output,
-            "states": states,
-            "agrees": observed == predicted,
-        })
+        rows.append(
+            {
+                "bidirectional": bidirectional,
+                "return_sequences": return_sequences,
+                "return_state": return_state,
+                "input": (batch, time, features),
+                "output": output,
+                "states": states,
+                "agrees": observed == predicted,
+            }
+        )
     return rows
 
 
@@ -157,13 +159,17 @@ def copy_numpy_weights(layer, W_xh, W_hh, b_h):
     features = arrays["W_xh"].shape[0] if arrays["W_xh"].ndim == 2 else -1
     for name, want in (("W_xh", (features, units)), ("W_hh", (units, units)), ("b_h", (units,))):
         if arrays[name].shape != want or features < 1:
-            raise ValueError(f"`{name}` should have shape {want} for a layer of {units} units, got {arrays[name].shape}")
+            raise ValueError(
+                f"`{name}` should have shape {want} for a layer of {units} units, got {arrays[name].shape}"
+            )
         if not np.all(np.isfinite(arrays[name])):
             raise ValueError(f"`{name}` contains NaN or inf")
     if not layer.built:
         layer.build((None, None, features))
     elif int(layer.cell.kernel.shape[0]) != features:
-        raise ValueError(f"the layer was built for {int(layer.cell.kernel.shape[0])} features, W_xh has {features} rows")
+        raise ValueError(
+            f"the layer was built for {int(layer.cell.kernel.shape[0])} features, W_xh has {features} rows"
+        )
     if not layer.cell.use_bias:
         if np.any(arrays["b_h"] != 0):
             raise ValueError("the layer was built with use_bias=False, so it cannot hold a non-zero b_h")
@@ -199,8 +205,10 @@ def check_rnn_shapes(got, batch, time, features, units, return_sequences=False, 
     """
     from ..checks import CheckFailure, _shown
 
-    call = (f"expected_simple_rnn_shapes(batch={batch}, time={time}, features={features}, units={units}, "
-            f"return_sequences={return_sequences}, return_state={return_state})")
+    call = (
+        f"expected_simple_rnn_shapes(batch={batch}, time={time}, features={features}, units={units}, "
+        f"return_sequences={return_sequences}, return_state={return_state})"
+    )
     if got is None:
         raise CheckFailure(f"{call} returned None: did you forget `return`?")
     want = rnn_output_shapes(batch, time, features, units, return_sequences, return_state)
@@ -210,31 +218,37 @@ def check_rnn_shapes(got, batch, time, features, units, return_sequences=False, 
             raise CheckFailure(
                 f"{call} should return a pair (output_shape, state_shape){_shown(f', got {got!r}')}\n"
                 "  likely mistake: with return_state=True the layer returns [output, state], so the shapes "
-                "come as a pair")
+                "come as a pair"
+            )
         out = as_shape(got[0], f"{call}[0] (the output shape)", "(2, 4, 3)")
         state = as_shape(got[1], f"{call}[1] (the state shape)", "(2, 4, 3)")
     else:
         if not _is_shape(got):
             raise CheckFailure(
                 f"{call} should return the output shape alone{_shown(f', such as {want_out}')}{_shown(f', got {got!r}')}\n"
-                "  likely mistake: without return_state the layer returns only its output, not a pair")
+                "  likely mistake: without return_state the layer returns only its output, not a pair"
+            )
         out, state = as_shape(got, call, "(2, 4, 3)"), None
     seq = (batch, time, units)
     out_mistakes = [
         ("Keras is batch-major: (batch, time, units), not time-major (time, batch, units)", (time, batch, units)),
         ("return_sequences=False keeps only the last step: (batch, units)", seq),
         ("return_sequences=True keeps every step: (batch, time, units)", (batch, units)),
-        ("the last axis is the number of units, not the number of input features",
-         want_out[:-1] + (features,)),
+        ("the last axis is the number of units, not the number of input features", want_out[:-1] + (features,)),
     ]
     state_mistakes = [
         ("the state is the hidden state after the last step only: (batch, units)", seq),
-        ("Keras is batch-major and a SimpleRNN has a single state: (batch, units), with no layer axis",
-         (1, batch, units)),
+        (
+            "Keras is batch-major and a SimpleRNN has a single state: (batch, units), with no layer axis",
+            (1, batch, units),
+        ),
         ("the state has as many values as the layer has units, not input features", (batch, features)),
     ]
     checks = [("output shape", out, want_out, out_mistakes)]
     if return_state:
         checks.append(("state shape", state, want_state, state_mistakes))
-    check_shape_parts(call, checks, hint="output is (batch, units), or (batch, time, units) with return_sequences; "
-                                         "the state is (batch, units)")
+    check_shape_parts(
+        call,
+        checks,
+        hint="output is (batch, units), or (batch, time, units) with return_sequences; the state is (batch, units)",
+    )

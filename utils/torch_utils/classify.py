@@ -118,9 +118,20 @@ def _evaluate(model, X, y, batch_size=2048):
     return total / X.shape[0], correct / X.shape[0]
 
 
-def train_classifier(model: nn.Module, train, val=None, *, epochs: int = 20, lr: float = 1e-2,
-                     batch_size: int = 32, patience: int | None = None, seed: int = 0,
-                     progress: bool = True, device=None, desc: str = "training") -> dict:
+def train_classifier(
+    model: nn.Module,
+    train,
+    val=None,
+    *,
+    epochs: int = 20,
+    lr: float = 1e-2,
+    batch_size: int = 32,
+    patience: int | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    device=None,
+    desc: str = "training",
+) -> dict:
     """Train with Adam on (X, y) numpy pairs; return a history dict.
 
     history keys: "loss", "val_loss", "accuracy", "val_accuracy" (one value per
@@ -145,8 +156,7 @@ def train_classifier(model: nn.Module, train, val=None, *, epochs: int = 20, lr:
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     history = {"loss": [], "val_loss": [], "accuracy": [], "val_accuracy": []}
     best, best_state, waited = np.inf, None, 0
-    bar = tqdm(range(1, epochs + 1), desc=desc, unit="epoch", disable=not progress, file=sys.stdout,
-               leave=True)
+    bar = tqdm(range(1, epochs + 1), desc=desc, unit="epoch", disable=not progress, file=sys.stdout, leave=True)
     for epoch in bar:
         order = torch.randperm(X.shape[0], generator=generator).to(device)
         for i in range(0, X.shape[0], batch_size):

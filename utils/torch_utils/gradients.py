@@ -26,11 +26,17 @@ from ..rnn import init_rnn_weights
 __all__ = ["rnn_with_gain", "input_gradient_norms", "train_sum_task"]
 
 
-def rnn_with_gain(input_size: int, hidden_size: int, gain: float, nonlinearity: str = "tanh", *,
-                  input_scale: float = 1.0, seed: int = 0) -> torch.nn.RNN:
+def rnn_with_gain(
+    input_size: int,
+    hidden_size: int,
+    gain: float,
+    nonlinearity: str = "tanh",
+    *,
+    input_scale: float = 1.0,
+    seed: int = 0,
+) -> torch.nn.RNN:
     """A one-layer `nn.RNN` (time-major) with W_hh = gain * orthogonal and zero biases."""
-    W_xh, W_hh, _ = init_rnn_weights(input_size, hidden_size, recurrent_gain=gain, input_scale=input_scale,
-                                     seed=seed)
+    W_xh, W_hh, _ = init_rnn_weights(input_size, hidden_size, recurrent_gain=gain, input_scale=input_scale, seed=seed)
     layer = torch.nn.RNN(input_size, hidden_size, nonlinearity=nonlinearity)
     with torch.no_grad():
         layer.weight_ih_l0.copy_(torch.tensor(W_xh.T, dtype=torch.float32))
@@ -59,9 +65,19 @@ def input_gradient_norms(layer: torch.nn.RNN, x, seed: int = 0) -> np.ndarray:
     return x.grad.norm(dim=(1, 2)).cpu().numpy().astype(np.float64)
 
 
-def train_sum_task(gain: float = 1.2, lr: float = 0.05, clip_norm: float | None = None, *, steps: int = 300,
-                   seq_len: int = 30, hidden_size: int = 32, batch_size: int = 64, seed: int = 0,
-                   progress: bool = True, desc: str = "training") -> dict:
+def train_sum_task(
+    gain: float = 1.2,
+    lr: float = 0.05,
+    clip_norm: float | None = None,
+    *,
+    steps: int = 300,
+    seq_len: int = 30,
+    hidden_size: int = 32,
+    batch_size: int = 64,
+    seed: int = 0,
+    progress: bool = True,
+    desc: str = "training",
+) -> dict:
     """Train a relu RNN + linear read-out with plain SGD on the running-sum task.
 
     Every step draws a fresh batch of `utils.data.make_sum_task`. With `clip_norm`,

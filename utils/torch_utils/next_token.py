@@ -84,8 +84,9 @@ class NextTokenModel(_Recurrent):
         if t.dim() != 2:
             raise ValueError(f"`tokens` must be batch-major (batch, time), got shape {tuple(t.shape)}")
         if t.numel() and (int(t.min()) < 0 or int(t.max()) >= self.vocab_size):
-            raise ValueError(f"token ids must lie in [0, {self.vocab_size}), got values from {int(t.min())} "
-                             f"to {int(t.max())}")
+            raise ValueError(
+                f"token ids must lie in [0, {self.vocab_size}), got values from {int(t.min())} to {int(t.max())}"
+            )
         return self.embedding(t.long().to(_device_of(self)))
 
 
@@ -105,8 +106,9 @@ class SineRegressor(_Recurrent):
         return t.float().to(_device_of(self))
 
 
-def make_next_token_model(vocab_size: int, embed_dim: int = 16, hidden_size: int = 64, *, cell: str = "rnn",
-                          seed: int = 0, device=None) -> NextTokenModel:
+def make_next_token_model(
+    vocab_size: int, embed_dim: int = 16, hidden_size: int = 64, *, cell: str = "rnn", seed: int = 0, device=None
+) -> NextTokenModel:
     """A seeded `NextTokenModel` on `device` (default: utils.torch_utils.get_device())."""
     from .device import get_device
 
@@ -155,8 +157,19 @@ def _tensors(model, inputs, targets, mask):
     return torch.as_tensor(x).to(dev), y.to(dev), torch.as_tensor(m).to(dev)
 
 
-def train_model(model: nn.Module, inputs, targets, mask=None, *, epochs: int = 30, batch_size: int = 32,
-                learning_rate: float = 1e-2, validation=None, seed: int = 0, progress: bool = True) -> dict:
+def train_model(
+    model: nn.Module,
+    inputs,
+    targets,
+    mask=None,
+    *,
+    epochs: int = 30,
+    batch_size: int = 32,
+    learning_rate: float = 1e-2,
+    validation=None,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict:
     """Train `model` with Adam on (inputs, targets[, mask]); return {"loss": [...], "val_loss": [...]}.
 
     The loss is the mean over real steps (mask True) of the cross-entropy
@@ -214,8 +227,15 @@ def predict(model: nn.Module, inputs) -> np.ndarray:
         return model(inputs).detach().cpu().numpy()
 
 
-def generate(model: NextTokenModel, prompt_ids, max_new_tokens: int = 12, *, temperature: float = 0.0,
-             seed: int = 0, stop_id: int | None = None) -> list[int]:
+def generate(
+    model: NextTokenModel,
+    prompt_ids,
+    max_new_tokens: int = 12,
+    *,
+    temperature: float = 0.0,
+    seed: int = 0,
+    stop_id: int | None = None,
+) -> list[int]:
     """Continue `prompt_ids` one token at a time; return prompt plus new ids.
 
     The prompt is read once; after that each new token is fed alone with the
@@ -237,4 +257,3 @@ def generate(model: NextTokenModel, prompt_ids, max_new_tokens: int = 12, *, tem
                 break
             logits, hidden = model([[nxt]], hidden, return_state=True)
     return ids
-

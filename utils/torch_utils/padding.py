@@ -111,8 +111,10 @@ def _tensors(X, y, lengths, device):
     y = torch.as_tensor(np.asarray(y), dtype=torch.float32, device=device)
     lengths = _lengths(lengths)
     if X.dim() != 2 or y.shape != (X.shape[0],) or lengths.shape != (X.shape[0],):
-        raise ValueError(f"expected X (n, time), y (n,) and lengths (n,), got {tuple(X.shape)}, "
-                         f"{tuple(y.shape)} and {tuple(lengths.shape)}")
+        raise ValueError(
+            f"expected X (n, time), y (n,) and lengths (n,), got {tuple(X.shape)}, "
+            f"{tuple(y.shape)} and {tuple(lengths.shape)}"
+        )
     return X, y, lengths
 
 
@@ -123,14 +125,26 @@ def predict_padded_proba(model: nn.Module, X, lengths, batch_size: int = 4096) -
     device = next(model.parameters()).device
     X = torch.as_tensor(np.asarray(X), dtype=torch.long, device=device)
     lens = _lengths(lengths)
-    out = [torch.sigmoid(model(X[i : i + batch_size], lens[i : i + batch_size])).cpu()
-           for i in range(0, X.shape[0], batch_size)]
+    out = [
+        torch.sigmoid(model(X[i : i + batch_size], lens[i : i + batch_size])).cpu()
+        for i in range(0, X.shape[0], batch_size)
+    ]
     return torch.cat(out).numpy().astype(np.float64)
 
 
-def train_padded_classifier(model: nn.Module, train, val=None, *, epochs: int = 2, lr: float = 1e-2,
-                            batch_size: int = 64, seed: int = 0, progress: bool = True, device=None,
-                            desc: str = "training") -> dict:
+def train_padded_classifier(
+    model: nn.Module,
+    train,
+    val=None,
+    *,
+    epochs: int = 2,
+    lr: float = 1e-2,
+    batch_size: int = 64,
+    seed: int = 0,
+    progress: bool = True,
+    device=None,
+    desc: str = "training",
+) -> dict:
     """Train with Adam on `(X, y, lengths)` numpy triples; return a history dict.
 
     history: "loss" (mean training loss of each epoch's batches), "val_loss" and
@@ -156,8 +170,9 @@ def train_padded_classifier(model: nn.Module, train, val=None, *, epochs: int = 
         for i in range(0, X.shape[0], batch_size):
             idx = order[i : i + batch_size]
             optimizer.zero_grad()
-            loss = nn.functional.binary_cross_entropy_with_logits(model(X[idx.to(device)], lengths[idx]),
-                                                                  y[idx.to(device)])
+            loss = nn.functional.binary_cross_entropy_with_logits(
+                model(X[idx.to(device)], lengths[idx]), y[idx.to(device)]
+            )
             loss.backward()
             optimizer.step()
             total += float(loss.detach()) * len(idx)

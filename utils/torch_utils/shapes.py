@@ -68,17 +68,22 @@ def rnn_output_shapes(seq_len, batch, input_size, hidden_size, num_layers=1, bid
     data); it is accepted so the call reads like the layer's constructor.
     """
     positive_int(input_size, "input_size")
-    sizes = {"L": positive_int(seq_len, "seq_len"), "N": positive_int(batch, "batch"),
-             "H": positive_int(hidden_size, "hidden_size"), "num_layers": positive_int(num_layers, "num_layers"),
-             "D": 2 if _flag(bidirectional, "bidirectional") else 1}
+    sizes = {
+        "L": positive_int(seq_len, "seq_len"),
+        "N": positive_int(batch, "batch"),
+        "H": positive_int(hidden_size, "hidden_size"),
+        "num_layers": positive_int(num_layers, "num_layers"),
+        "D": 2 if _flag(bidirectional, "bidirectional") else 1,
+    }
     rules = SHAPE_RULES[_flag(batch_first, "batch_first")]
     return tuple(tuple(math.prod(sizes[name] for name in axis) for axis in rules[part]) for part in ("output", "h_n"))
 
 
 def observed_rnn_shapes(seq_len, batch, input_size, hidden_size, num_layers=1, bidirectional=False, batch_first=False):
     """Build a real `torch.nn.RNN`, run it on zeros, and return `(output_shape, h_n_shape)`."""
-    layer = torch.nn.RNN(input_size, hidden_size, num_layers=num_layers,
-                         bidirectional=bidirectional, batch_first=batch_first)
+    layer = torch.nn.RNN(
+        input_size, hidden_size, num_layers=num_layers, bidirectional=bidirectional, batch_first=batch_first
+    )
     x = torch.zeros((batch, seq_len, input_size) if batch_first else (seq_len, batch, input_size))
     with torch.no_grad():
         output, h_n = layer(x)
@@ -96,15 +101,17 @@ def rnn_shape_table(seq_len=4, batch=2, input_size=5, hidden_size=3, num_layers_
     for num_layers, batch_first, bidirectional in itertools.product(num_layers_options, (False, True), (False, True)):
         observed = observed_rnn_shapes(seq_len, batch, input_size, hidden_size, num_layers, bidirectional, batch_first)
         predicted = rnn_output_shapes(seq_len, batch, input_size, hidden_size, num_layers, bidirectional, batch_first)
-        rows.append({
-            "num_layers": num_layers,
-            "batch_first": batch_first,
-            "bidirectional": bidirectional,
-            "input": (batch, seq_len, input_size) if batch_first else (seq_len, batch, input_size),
-            "output": observed[0],
-            "h_n": observed[1],
-            "agrees": observed == predicted,
-        })
+        rows.append(
+            {
+                "num_layers": num_layers,
+                "batch_first": batch_first,
+                "bidirectional": bidirectional,
+                "input": (batch, seq_len, input_size) if batch_first else (seq_len, batch, input_size),
+                "output": observed[0],
+                "h_n": observed[1],
+                "agrees": observed == predicted,
+            }
+        )
     return rows
 
 
@@ -171,8 +178,9 @@ def numpy_weights(layer):
     return W_xh, W_hh, b_h
 
 
-def check_rnn_shapes(got, seq_len, batch, input_size, hidden_size, num_layers=1, bidirectional=False,
-                     batch_first=False) -> None:
+def check_rnn_shapes(
+    got, seq_len, batch, input_size, hidden_size, num_layers=1, bidirectional=False, batch_first=False
+) -> None:
     """Check a learner's `(output_shape, h_n_shape)` against `rnn_output_shapes`; teach on failure.
 
     Lists, tuples and `torch.Size` are all accepted. The message names the
@@ -181,36 +189,56 @@ def check_rnn_shapes(got, seq_len, batch, input_size, hidden_size, num_layers=1,
     """
     from ..checks import CheckFailure, _shown
 
-    call = (f"expected_rnn_shapes(seq_len={seq_len}, batch={batch}, input_size={input_size}, "
-            f"hidden_size={hidden_size}, num_layers={num_layers}, bidirectional={bidirectional}, "
-            f"batch_first={batch_first})")
+    call = (
+        f"expected_rnn_shapes(seq_len={seq_len}, batch={batch}, input_size={input_size}, "
+        f"hidden_size={hidden_size}, num_layers={num_layers}, bidirectional={bidirectional}, "
+        f"batch_first={batch_first})"
+    )
     if got is None:
         raise CheckFailure(f"{call} returned None: did you forget `return`?")
     if not isinstance(got, (tuple, list)) or len(got) != 2:
         raise CheckFailure(f"{call} should return a pair (output_shape, h_n_shape){_shown(f', got {got!r}')}")
     out = as_shape(got[0], f"{call}[0] (the output shape)", "(4, 2, 3)")
     h_n = as_shape(got[1], f"{call}[1] (the h_n shape)", "(4, 2, 3)")
-    want_out, want_h = rnn_output_shapes(seq_len, batch, input_size, hidden_size, num_layers, bidirectional,
-                                         batch_first)
+    want_out, want_h = rnn_output_shapes(
+        seq_len, batch, input_size, hidden_size, num_layers, bidirectional, batch_first
+    )
     D, H = (2 if bidirectional else 1), hidden_size
     out_mistakes = [
-        ("batch_first is mixed up: (seq_len, batch, ...) by default, (batch, seq_len, ...) with batch_first=True",
-         rnn_output_shapes(seq_len, batch, input_size, hidden_size, num_layers, bidirectional, not batch_first)[0]),
-        ("the output's last axis is D * hidden_size: a bidirectional layer concatenates both directions",
-         want_out[:2] + (H,)),
-        ("num_layers does not change the output: only the top layer's outputs come out", want_out[:2] + (D * H * num_layers,)),
+        (
+            "batch_first is mixed up: (seq_len, batch, ...) by default, (batch, seq_len, ...) with batch_first=True",
+            rnn_output_shapes(seq_len, batch, input_size, hidden_size, num_layers, bidirectional, not batch_first)[0],
+        ),
+        (
+            "the output's last axis is D * hidden_size: a bidirectional layer concatenates both directions",
+            want_out[:2] + (H,),
+        ),
+        (
+            "num_layers does not change the output: only the top layer's outputs come out",
+            want_out[:2] + (D * H * num_layers,),
+        ),
         ("the output's last axis is the hidden size, not input_size", want_out[:2] + (D * input_size,)),
     ]
     h_mistakes = [
         ("h_n ignores batch_first: it is always (D * num_layers, batch, hidden_size)", (batch, D * num_layers, H)),
-        ("h_n has one state per layer and direction: its first axis is D * num_layers, you left out num_layers",
-         (D, batch, H)),
-        ("h_n has one state per layer and direction: its first axis is D * num_layers, you left out the "
-         "direction factor D (2 when bidirectional)", (num_layers, batch, H)),
-        ("each state in h_n has hidden_size values; the directions are stacked on the first axis, not "
-         "concatenated on the last", (num_layers, batch, D * H)),
+        (
+            "h_n has one state per layer and direction: its first axis is D * num_layers, you left out num_layers",
+            (D, batch, H),
+        ),
+        (
+            "h_n has one state per layer and direction: its first axis is D * num_layers, you left out the "
+            "direction factor D (2 when bidirectional)",
+            (num_layers, batch, H),
+        ),
+        (
+            "each state in h_n has hidden_size values; the directions are stacked on the first axis, not "
+            "concatenated on the last",
+            (num_layers, batch, D * H),
+        ),
         ("h_n has a batch axis too: (D * num_layers, batch, hidden_size)", (D * num_layers, H)),
     ]
-    check_shape_parts(call, [("output shape", out, want_out, out_mistakes), ("h_n shape", h_n, want_h, h_mistakes)],
-                      hint="output is (L, N, D * H_out) (batch_first: (N, L, D * H_out)); "
-                           "h_n is (D * num_layers, N, H_out)")
+    check_shape_parts(
+        call,
+        [("output shape", out, want_out, out_mistakes), ("h_n shape", h_n, want_h, h_mistakes)],
+        hint="output is (L, N, D * H_out) (batch_first: (N, L, D * H_out)); h_n is (D * num_layers, N, H_out)",
+    )
