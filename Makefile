@@ -11,11 +11,13 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export TF_CPP_MIN_LOG_LEVEL := 3
 export TF_ENABLE_ONEDNN_OPTS := 0
 
-.PHONY: help setup demo test test-fast lab release release-check grade bench sync clean
+.PHONY: help setup demo test test-fast lint lab release release-check grade bench sync clean
 
 help:
 	@echo "make demo     build the release, grade the bundled example class, print the totals"
-	@echo "make test     run every test (notebooks, metrics, exercises, autograder)"
+	@echo "make test     run every test (notebooks, metrics, exercises, autograder), after make lint"
+	@echo "make test-fast   the tests to run while you work (about a minute)"
+	@echo "make lint     ruff check, ruff format --check and mypy (what .pre-commit-config.yaml runs on each commit)"
 	@echo "make lab      open JupyterLab on the course (nbgrader extensions included)"
 	@echo "make release  regenerate release/ from source/"
 	@echo "make grade ASSIGNMENT=... SUBMISSIONS=... OUT=...   grade a folder of submissions"
@@ -32,8 +34,25 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 demo: $(STAMP)
 	$(PY) -m autograder demo
 
-test: $(STAMP)
+test: $(STAMP) lint
 	$(PY) -m pytest -n 2 --timeout=900 $(PYTEST_ARGS)
+
+# The tests to run while you work (about a minute on 2 cores): utils' metrics and checks against their
+# oracles, the limits and import rules, one jailed grading of a class with attackers, one executed lesson.
+# Run `make test` (everything, lint included) before you push.
+FAST_TESTS := tests/test_metrics.py tests/test_metrics_bad_input.py tests/test_metrics_sequences.py \
+	tests/test_checks.py tests/test_rnn.py tests/test_own_work.py tests/test_validation_split.py \
+	autograder/tests/test_limits.py autograder/tests/test_import_cycles.py autograder/tests/test_install.py \
+	autograder/tests/test_knows_nothing.py "tests/test_notebooks_execute.py::test_notebook_runs_clean[notebooks/01_hidden_state.ipynb]"
+test-fast: $(STAMP)
+	$(PY) -m pytest -n 2 --timeout=300 $(FAST_TESTS) -k "not perfect_leak and not memory_and_cpu" $(PYTEST_ARGS)
+
+# Lint, format and type checks (configured in pyproject.toml); .pre-commit-config.yaml runs the same three.
+LINT_PATHS := autograder utils benchmarks tools tests
+lint: $(STAMP)
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+	$(VENV)/bin/mypy
 
 # Root (containers, CI) needs --allow-root. JupyterLab reads default settings from
 # share/jupyter/lab/settings/overrides.json: ours turn off the news and update checks

@@ -39,7 +39,7 @@ def skip_slow_optional_imports() -> None:
     import sys
 
     if "rfc3987_syntax" not in sys.modules and "jsonschema" not in sys.modules:
-        sys.modules["rfc3987_syntax"] = None
+        sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]  # None: the import system's "no such module"
 
 
 def die_with_parent() -> None:
@@ -48,5 +48,5 @@ def die_with_parent() -> None:
         import ctypes
 
         ctypes.CDLL(None).prctl(1, 9)
-    except Exception:  # noqa: BLE001 - not Linux
+    except Exception:  # not Linux
         pass

@@ -26,6 +26,7 @@ import shutil
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import ROOT, ensure_tools_on_path
 from .limits import MAX_NOTEBOOK_BYTES
@@ -86,7 +87,8 @@ def source_notebook(assignment_id: str, course_root: Path = ROOT) -> Path:
     if not nb_path.is_file():
         known = sorted(p.name for p in (course_root / "source").glob("*") if p.is_dir())
         raise ValueError(
-            f"assignment {assignment_id!r} has no source notebook {nb_path}; known assignments: {', '.join(known) or 'none'}"
+            f"assignment {assignment_id!r} has no source notebook {nb_path}; "
+            f"known assignments: {', '.join(known) or 'none'}"
         )
     return nb_path
 
@@ -139,7 +141,7 @@ def _fast_alembic_head() -> None:
     def head() -> str:
         return heads[0]
 
-    head._autograder = True
+    head._autograder = True  # type: ignore[attr-defined]  # a mark on the function, read by getattr above
     nbgrader.api.get_alembic_version = head
 
 
@@ -259,7 +261,14 @@ def _invalid(message: str, status: str = "invalid") -> Plan:
     return Plan(invalid=message, status_hint=status)
 
 
-class SymlinkSubmission(type(Path())):
+# Path itself cannot be subclassed before Python 3.12: its concrete class (PosixPath) can
+if TYPE_CHECKING:
+    _ConcretePath = Path
+else:
+    _ConcretePath = type(Path())
+
+
+class SymlinkSubmission(_ConcretePath):
     """A submission reached through a symbolic link at any depth below SUBMISSIONS, or that is not a regular
     file: never followed nor read (a link could point at a classmate's work or the instructor's files).
     `why` says which."""
@@ -320,6 +329,7 @@ def read_submission(path: Path | None, assignment: Assignment):
     failed = check_file(path, assignment)
     if failed is not None:
         return None, failed
+    assert path is not None  # check_file refused a missing one
     size = path.stat().st_size
     if size == 0:
         return None, _invalid("the submitted file is empty (0 bytes): nothing can be graded")
@@ -349,7 +359,7 @@ def read_submission(path: Path | None, assignment: Assignment):
             # nbformat repairs duplicated cell ids itself; the grader reports duplicated cells in its own words
             warnings.simplefilter("ignore", DuplicateCellId)
             nb = nbformat.reads(json.dumps(data), as_version=4)
-    except Exception as exc:  # noqa: BLE001 - any reader failure means "not a notebook"
+    except Exception as exc:  # any reader failure means "not a notebook"
         return None, _invalid(f"the submitted file is not a readable notebook: {str(exc)[:200]}")
     clean = []
     for cell in nb.cells:
@@ -374,7 +384,8 @@ def _same_flags(got: dict, expected: dict) -> list:
             changed.append(f"{key} {bool(expected.get(key, False))} -> {bool(got.get(key, False))}")
     if expected.get("grade") and got.get("grade"):
         try:
-            if float(got.get("points", -1)) != float(expected.get("points")):
+            # no points (None) raises the TypeError caught below
+            if float(got.get("points", -1)) != float(expected.get("points")):  # type: ignore[arg-type]
                 changed.append(f"points {expected.get('points')} -> {got.get('points')}")
         except (TypeError, ValueError):
             changed.append(f"points {expected.get('points')} -> {got.get('points')!r}")
@@ -457,7 +468,7 @@ def sanitise(path: Path | None, assignment: Assignment, other_assignments: dict 
     try:
         nb, resources = OverwriteCells(log=log).preprocess(nb, resources)
         nb, resources = CheckCellMetadata(log=log).preprocess(nb, resources)
-    except Exception as exc:  # noqa: BLE001 - nbgrader's own refusal: grade nothing, say why
+    except Exception as exc:  # nbgrader's own refusal: grade nothing, say why
         return _invalid(f"nbgrader could not repair this notebook's metadata: {str(exc)[:300]}", "tampered")
 
     # order: the assignment's cells in the released order; the student's own

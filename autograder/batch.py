@@ -25,7 +25,7 @@ def read_plan(path, assignment: Assignment, others: dict) -> Plan:
     The one function that makes a plan, here and on a cluster's workers (autograder.cluster)."""
     try:
         return sanitise(path, assignment, others)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return Plan(
             invalid=f"the notebook could not be read: {type(exc).__name__}: {str(exc)[:300]}", status_hint="invalid"
         )

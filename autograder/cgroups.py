@@ -247,7 +247,7 @@ def _rmdir(path: str, timeout: float) -> None:
             return
         except OSError as e:
             if e.errno != errno.EBUSY or time.monotonic() > deadline:
-                raise CgroupError(e.errno, f"remove the group {path}: {os.strerror(e.errno)}") from None
+                raise CgroupError(e.errno, f"remove the group {path}: {e.strerror}") from None
         time.sleep(delay)
         delay = min(delay * 2, 0.05)
 
@@ -431,7 +431,7 @@ def _sweep_stale(own_path: str, prefix: str) -> None:
         if not m or os.path.exists(f"/proc/{m.group(1)}"):
             continue
         top = os.path.join(own_path, entry)
-        for dirpath, dirnames, _ in sorted(os.walk(top), key=lambda w: -w[0].count(os.sep)):
+        for dirpath, _dirnames, _ in sorted(os.walk(top), key=lambda w: -w[0].count(os.sep)):
             try:
                 os.rmdir(dirpath)
             except OSError:

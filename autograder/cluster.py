@@ -40,15 +40,21 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 from . import ROOT, die_with_parent, limits
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+
+    from distributed import Client, LocalCluster
 
 PLUGIN = "rnn-course-grader"  # the plugin's name on every worker (a new batch replaces it)
 NO_WORKER_WAIT = limits.CLUSTER_WAIT_S  # seconds the client waits for a cluster that has no worker before it stops
 CONNECT_TIMEOUT = 30  # seconds to reach a scheduler
 
 
-def parse_address(address) -> tuple[str, object]:
+def parse_address(address) -> tuple[str, Any]:
     """("local", N) for `local:N`, ("file", path) for a scheduler file, ("address", url) for tcp://...,
     ("client", client) for a distributed.Client made by the caller (dask-gateway, dask-jobqueue,
     dask-kubernetes hand one out), or a ValueError that says what is accepted."""
@@ -89,7 +95,7 @@ def code_digest(root: Path = ROOT) -> str:
 try:
     from distributed.diagnostics.plugin import WorkerPlugin as _PluginBase
 except ImportError:  # dask is needed only for --cluster
-    _PluginBase = object
+    _PluginBase = object  # type: ignore[assignment,misc]  # the stand-in base of an optional import
 
 
 class GraderPlugin(_PluginBase):
@@ -104,17 +110,18 @@ class GraderPlugin(_PluginBase):
 
     def __init__(self, config: dict, threads: int | None):
         self.config, self.threads = config, threads
-        self._server = self._conn = None
+        self._server: subprocess.Popen | None = None
+        self._conn: Connection | None = None
         self._lock = threading.Lock()
         self._waiting: dict = {}
         self._count = 0
-        self._batch = None  # the digest of the batch its server grades
+        self._batch: str | None = None  # the digest of the batch its server grades
 
     def __getstate__(self):
         return {"config": self.config, "threads": self.threads}
 
     def __setstate__(self, state):
-        self.__init__(state["config"], state["threads"])
+        GraderPlugin.__init__(self, state["config"], state["threads"])
 
     async def setup(self, worker=None):
         import asyncio
@@ -146,6 +153,7 @@ class GraderPlugin(_PluginBase):
         self._conn.send({**self.config, "jobs": jobs, "threads": self.threads})
 
     def _await_ready(self) -> None:
+        assert self._conn is not None  # _launch made it
         try:
             answer = self._conn.recv()
         except (EOFError, OSError):
@@ -195,7 +203,7 @@ class GraderPlugin(_PluginBase):
 
     def grade(self, batch: bytes, name: str, data: bytes, cell_limit: float, seed: int | None = None) -> dict:
         """Grade one notebook of `batch` (called from a worker's task threads, several at a time)."""
-        slot = [threading.Event(), None]
+        slot: list[Any] = [threading.Event(), None]  # [set once answered, the answer]
         digest = hashlib.sha256(batch).hexdigest()
         with self._lock:
             if self._conn is None:
@@ -224,7 +232,7 @@ def grade_task(batch: bytes, name: str, data: bytes, cell_limit: float, seed: in
     client)."""
     from distributed import get_worker
 
-    plugin = get_worker().plugins.get(PLUGIN)
+    plugin = cast("GraderPlugin | None", get_worker().plugins.get(PLUGIN))  # the plugin of that name is ours
     if plugin is None:
         raise RuntimeError("this worker has no grader (its GraderPlugin did not start)")
     return plugin.grade(batch, name, data, cell_limit, seed)
@@ -415,9 +423,15 @@ class ClusterEngine:
         )
         self.no_worker_wait = NO_WORKER_WAIT if no_worker_wait is None else max(1.0, float(no_worker_wait))
         self.jail_setting = None if unsafe_shared_process else {"disk_mb": int(disk_mb)}
-        self.client = self.cluster = None
-        self.batch: dict | None = None
+        self.client: Client | None = None
+        self.cluster: LocalCluster | None = None
+        self.batch: dict = {}  # what prepare_batch hands over
         self.failed: dict = {}
+
+    def _connected(self) -> Client:
+        """The client, once _connect has run."""
+        assert self.client is not None, "_connect() comes first"
+        return self.client
 
     def _connect(self) -> None:
         if self.client is not None:
@@ -466,7 +480,7 @@ class ClusterEngine:
         """Start or reach the cluster, and have every worker start and warm its engine, while nbgrader reads the
         batch (in a thread: registering waits for the workers' engines)."""
         self._connect()
-        self._registered = {}
+        self._registered: dict = {}
         self._registering = threading.Thread(target=self._register, args=(list(frameworks),), daemon=True)
         self._registering.start()
 
@@ -481,7 +495,7 @@ class ClusterEngine:
         if self.client is not None and self.kind != "local":  # a cluster that stays: its workers' engines go
             try:
                 self.client.unregister_worker_plugin(PLUGIN)
-            except Exception:  # noqa: BLE001 - a cluster already gone
+            except Exception:  # a cluster already gone
                 pass
         if self.kind == "client":  # the caller's client: theirs to close
             self.client = None
@@ -489,7 +503,7 @@ class ClusterEngine:
             if thing is not None:
                 try:
                     thing.close()
-                except Exception:  # noqa: BLE001 - closing a cluster that is already gone
+                except Exception:  # closing a cluster that is already gone
                     pass
         self.client = self.cluster = None
 
@@ -501,8 +515,8 @@ class ClusterEngine:
             cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
             threads = max(1, cores // self.target)
         try:
-            self.client.register_plugin(GraderPlugin(config, threads), name=PLUGIN)
-        except Exception as exc:  # noqa: BLE001 - a worker's setup failed: say why, in its words
+            self._connected().register_plugin(GraderPlugin(config, threads), name=PLUGIN)
+        except Exception as exc:  # a worker's setup failed: say why, in its words
             self._registered["error"] = exc
 
     def _scatter_batch(self, notebook_timeout: float, memory_bytes: int, hidden_seed):
@@ -518,7 +532,7 @@ class ClusterEngine:
         from .batch import Incomplete
 
         try:  # a cluster may be scaling up (or have lost every worker): wait, but not forever
-            self.client.wait_for_workers(1, timeout=self.no_worker_wait)
+            self._connected().wait_for_workers(1, timeout=self.no_worker_wait)
         except TimeoutError:
             raise Incomplete(f"the cluster at {self.address} has had no worker for {self.no_worker_wait:g} s") from None
         batch = self.batch
@@ -532,7 +546,7 @@ class ClusterEngine:
                 "hidden_seed": hidden_seed,
             }
         )
-        return self.client.scatter(data, broadcast=True, hash=False)
+        return self._connected().scatter(data, broadcast=True, hash=False)
 
     def run_jobs(
         self,
@@ -565,7 +579,7 @@ class ClusterEngine:
 
         def submit(job) -> None:
             path = Path(paths[job.key])
-            future = self.client.submit(
+            future = self._connected().submit(
                 grade_task,
                 batch,
                 path.name,
@@ -591,7 +605,7 @@ class ClusterEngine:
                 self._settle(job, future, on_finish)
             now = time.monotonic()
             if now - last_worker[0] > 2.0:
-                if self.client.nthreads():
+                if self._connected().nthreads():
                     last_worker[0] = now
                 elif now - last_worker[0] > self.no_worker_wait:
                     raise Incomplete(f"the cluster at {self.address} has had no worker for {self.no_worker_wait:g} s")
@@ -617,7 +631,7 @@ class ClusterEngine:
         """One finished task: its plain data checked and put on the job, or the job left ungraded."""
         try:
             answer = future.result()
-        except Exception as exc:  # noqa: BLE001 - KilledWorker, a server that stopped, ...
+        except Exception as exc:  # KilledWorker, a server that stopped, ...
             self.failed[job.key] = f"{type(exc).__name__}: {str(exc)[:300]}"
             future.release()
             return

@@ -27,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from . import ROOT, die_with_parent, skip_slow_optional_imports
@@ -41,7 +42,7 @@ from .assignment import (
     source_fingerprint,
     source_notebook,
 )
-from .batch import SOLUTION, UNSAFE_FLAG, Incomplete, Interrupted, JailUnavailable, read_plan  # noqa: F401
+from .batch import SOLUTION, UNSAFE_FLAG, Incomplete, Interrupted, JailUnavailable, read_plan
 from .limits import (
     CELL_OUTPUT_CAP,
     CELL_TIMEOUT_CAP_S,
@@ -105,8 +106,8 @@ def find_submissions(folder: Path, assignment_id: str, notes: dict | None = None
         if entry.name.startswith("."):
             continue
         sid = entry.name if entry.is_dir() else entry.stem
-        if entry.suffix == ".ipynb" and not entry.is_dir() and lms_student_id(entry.name):
-            sid = lms_student_id(entry.name)
+        if entry.suffix == ".ipynb" and not entry.is_dir() and (lms_id := lms_student_id(entry.name)):
+            sid = lms_id
             notes[sid] = f"the file {entry.name!r} was graded as student {sid!r}'s {name}"
         if entry.is_dir() or entry.suffix == ".ipynb":
             if not STUDENT_ID.match(sid):
@@ -444,7 +445,7 @@ def other_assignment_ids(course_root: Path) -> dict:
                 continue
             try:
                 nb = nbformat.read(path, as_version=4)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 continue
             out[path.parent.name] = [
                 c.metadata.get("nbgrader", {}).get("grade_id")
@@ -474,11 +475,11 @@ def _helper_main(assignment_id, work, course_root, submissions, conn, full: bool
             if full and student != SOLUTION:
                 from .assignment import Plan, check_file
 
-                conn.send(("plan", student, check_file(path, assignment) or Plan(cells=None)))
+                conn.send(("plan", student, check_file(path, assignment) or Plan(cells=None)))  # type: ignore[arg-type]  # None: a worker reads it
             else:
                 conn.send(("plan", student, read_plan(path, assignment, others)))
         conn.send(("plans", None, None))
-    except Exception as exc:  # noqa: BLE001 - reported by the parent
+    except Exception as exc:  # reported by the parent
         conn.send(("error", f"{type(exc).__name__}: {exc}", None))
         conn.close()
         return
@@ -492,7 +493,7 @@ def _helper_main(assignment_id, work, course_root, submissions, conn, full: bool
 
         write_gradebook(request["out"], assignment, request["results"], work)
         conn.send(("ok",))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
     conn.close()
 
@@ -502,7 +503,7 @@ class _PlanStream:
 
     def __init__(self, conn, plans: dict):
         self.conn, self.plans, self.done = conn, plans, False  # done: the helper said it sent every plan
-        self.to_jobs = lambda students: []
+        self.to_jobs: Callable[[list], list] = lambda students: []
 
     def fileno(self) -> int:
         return self.conn.fileno()
@@ -615,10 +616,10 @@ def grade(
         jail = {"disk_mb": int(disk_mb), "read_only": default_read_only(str(utils_dir))}
     # the engine is forked now, before anything of the batch is read: its children (one per
     # submission) inherit no student's notebook, no hidden test and no result
-    engine = Engine(utils_root=utils_dir)
+    local_engine = Engine(utils_root=utils_dir)
     try:
         return _grade(
-            engine,
+            local_engine,
             assignment_id,
             submissions,
             out,
@@ -636,11 +637,11 @@ def grade(
             hidden_seed,
         )
     finally:
-        engine.close()
+        local_engine.close()
 
 
 def _limits(notebook_timeout, cell_timeout, memory_mb, jail, hidden_seed=None) -> dict:
-    limits = {
+    limits: dict[str, object] = {
         "timeout": float(notebook_timeout),
         "cell_timeout": float(cell_timeout),
         "memory_mb": int(memory_mb),
@@ -940,8 +941,8 @@ def _grade(
             f"{interrupted}: {saved} of {len(found)} saved in {out / '.state'}; run the same command again to finish"
         )
 
-    results = [load_state(state_dir, s, key) for s in sorted(found)]
-    results = [r for r in results if r is not None]
+    loaded = [load_state(state_dir, s, key) for s in sorted(found)]
+    results = [r for r in loaded if r is not None]
     for r in results:  # nbgrader's exchange writes the submission time beside the notebook
         path = found.get(r["student_id"])
         stamp = path.parent / "timestamp.txt" if path is not None else None

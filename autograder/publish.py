@@ -55,7 +55,6 @@ gradebook, or a notebook cell with a solution or hidden-test marker.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import sys
@@ -75,10 +74,14 @@ MIN_CHARS = 24
 RUN_LINES = 4
 #: Rule 3: secret lines that are generic although long, and why (compared normalised). Keep it short.
 _ALLOWED_LINES = {
-    "layer.bias_hh_l0.zero_()": "PyTorch keeps two biases and numpy one: zeroing the second is how every weight copy of the course "
-    "(lesson 02, the 08 adapters) lines the two up; lesson 02 teaches it",
-    "self.embedding = nn.Embedding(vocab_size, embed_dim)": "the one way to write an embedding layer; every model of utils has it",
-    "for return_sequences, return_state in itertools.product((False, True), repeat=2):": "a hidden test's loop over the four option pairs, the same loop as utils' table of Keras shapes",
+    "layer.bias_hh_l0.zero_()": "PyTorch keeps two biases and numpy one: zeroing the second is how every weight copy "
+    "of the course (lesson 02, the 08 adapters) lines the two up; lesson 02 teaches it",
+    "self.embedding = nn.Embedding(vocab_size, embed_dim)": (
+        "the one way to write an embedding layer; every model of utils has it"
+    ),
+    "for return_sequences, return_state in itertools.product((False, True), repeat=2):": (
+        "a hidden test's loop over the four option pairs, the same loop as utils' table of Keras shapes"
+    ),
 }
 MARKERS = {
     "solution": ("### BEGIN SOLUTION", "### END SOLUTION"),
@@ -273,7 +276,7 @@ def _dest_texts(dest: Path) -> dict[str, list[str]]:
         if path.suffix == ".ipynb":
             try:
                 nb = nbformat.reads(raw, as_version=4)
-            except Exception:  # noqa: BLE001 - not a notebook after all: read it as text
+            except Exception:  # not a notebook after all: read it as text
                 texts[rel] = _text_lines(raw)
                 continue
             for index, cell in enumerate(nb.cells):
@@ -299,7 +302,7 @@ def _structure_leaks(dest: Path) -> list[Leak]:
             continue
         try:
             nb = nbformat.read(path, as_version=4)
-        except Exception:  # noqa: BLE001
+        except Exception:
             continue
         for index, cell in enumerate(nb.cells):
             marks = [m for pair in MARKERS.values() for m in pair if m in cell.source]
@@ -420,6 +423,7 @@ def _sync_module(course_root: Path):
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("_course_sync_notebooks", course_root / "tools" / "sync_notebooks.py")
+    assert spec is not None and spec.loader is not None  # a .py file always has a spec with a loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -552,7 +556,9 @@ __pycache__/
 
 
 #: tools/check_notebooks.py of the edition: what its `make test` runs.
-CHECK_NOTEBOOKS = r'''"""Run every notebook of the course once, top to bottom, as `make test` does in the student edition.
+CHECK_NOTEBOOKS = (
+    r'''"""Run every notebook of the course once, top to bottom, '''
+    r'''as `make test` does in the student edition.
 
     python tools/check_notebooks.py            # every lesson and every exercise notebook
     python tools/check_notebooks.py 01 03      # only the notebooks whose file name contains 01 or 03
@@ -656,13 +662,17 @@ def main(argv=None) -> int:
 if __name__ == "__main__":
     sys.exit(main())
 '''
+)
 
 
 def _student_pyproject(text: str) -> str:
-    """The instructor's pyproject.toml without its test settings (they name the instructor's test folders)
-    and without the grader (its package and its command: the edition has no autograder/)."""
+    """The instructor's pyproject.toml without its test settings (they name the instructor's test folders),
+    without its type checks (they check the grader; the edition has no `make lint`) and without the grader
+    (its package and its command: the edition has no autograder/)."""
     for section in (r"tool\.pytest\.ini_options", r"project\.scripts"):
         text = re.sub(rf"\n\[{section}\]\n.*?(?=\n\[|\n# |\Z)", "\n", text, flags=re.S)
+    # [tool.mypy] and its [[tool.mypy.overrides]], with the comments above them
+    text = re.sub(r"\n# Type checks .*?(?=\n\[(?!\[?tool\.mypy)|\Z)", "\n", text, flags=re.S)
     text = re.sub(r"\n# The course's grader.*?(?=\n\[)", "", text, flags=re.S)
     text = re.sub(r', "autograder(?:\.\w+)?"', "", text)
     return text.rstrip() + "\n"
@@ -772,4 +782,4 @@ def main(args) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover - use python -m autograder publish
-    os.sys.exit(2)
+    sys.exit(2)

@@ -182,7 +182,7 @@ def preload() -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot  # noqa: F401
+    import matplotlib.pyplot
     from matplotlib.ticker import MaxNLocator  # noqa: F401
 
 
@@ -204,7 +204,7 @@ def class_report_html(assignment, results: list) -> str:
 
     shares = np.array([100.0 * r["points"] / max_total for r in submitted]) if submitted else np.zeros(0)
     fig, ax = plt.subplots(figsize=(6, 3))
-    ax.hist(shares, bins=np.linspace(0, 100, 11), color="#4c72b0", edgecolor="white")
+    ax.hist(shares, bins=np.linspace(0, 100, 11).tolist(), color="#4c72b0", edgecolor="white")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("score (% of the points)")
     ax.set_ylabel("students")
@@ -335,7 +335,7 @@ def write_gradebook(out: Path, assignment, results: list, work: Path) -> None:
 
                 try:
                     extra["timestamp"] = parse_utc(r["submitted_at"])
-                except Exception:  # noqa: BLE001 - an unreadable timestamp.txt is left out, not fatal
+                except Exception:  # an unreadable timestamp.txt is left out, not fatal
                     pass
             gb.add_submission(assignment.id, r["student_id"], **extra)
             for c in r["cells"]:

@@ -298,7 +298,7 @@ def probe(utils_dir: str | None = None) -> str | None:
                 pass
             os.write(wfd, b"ok" if ok else b"the jail was entered but the host was still visible")
             os._exit(0)
-        except BaseException as exc:  # noqa: BLE001 - reported to the parent
+        except BaseException as exc:  # reported to the parent
             try:
                 os.write(wfd, str(exc).encode()[:500] or type(exc).__name__.encode())
             finally:

@@ -101,7 +101,7 @@ class Warm:
             import matplotlib
 
             matplotlib.use("Agg")
-            import matplotlib.pyplot  # noqa: F401
+            import matplotlib.pyplot
         warnings.filterwarnings("ignore", message=".*oneDNN.*")
         for name in frameworks:
             if name != "matplotlib":
@@ -137,14 +137,14 @@ class Warm:
         ):
             try:
                 importlib.import_module(name)
-            except Exception:  # noqa: BLE001 - a test that needs it meets the error itself
+            except Exception:  # a test that needs it meets the error itself
                 pass
 
     def compile_cell(self, source: str, filename: str):
         """IPython's input transformations (magics, !shell) then Python's compiler."""
         try:
             text = self.shell.transform_cell(source)
-        except Exception:  # noqa: BLE001 - leave it to the compiler to report
+        except Exception:  # leave it to the compiler to report
             text = source
         return compile(text, filename, "exec", dont_inherit=True)
 
@@ -183,7 +183,9 @@ class _CapturedUtils:
         import importlib.util
 
         origin, is_pkg, _ = self.code[fullname]
-        spec = importlib.util.spec_from_loader(fullname, self, origin=origin, is_package=is_pkg)
+        # typeshed's LoaderProtocol asks for the old load_module; this loader has exec_module
+        spec = importlib.util.spec_from_loader(fullname, self, origin=origin, is_package=is_pkg)  # type: ignore[arg-type]
+        assert spec is not None  # spec_from_loader with a loader always makes one
         spec.has_location = True
         if is_pkg:
             spec.submodule_search_locations = [str(Path(origin).parent)]
@@ -201,12 +203,12 @@ class _CapturedUtils:
         from importlib.readers import FileReader
         from types import SimpleNamespace
 
-        return FileReader(SimpleNamespace(path=self.code[fullname][0]))
+        return FileReader(SimpleNamespace(path=self.code[fullname][0]))  # type: ignore[arg-type]  # reads only .path
 
     def exec_module(self, module):
         origin, _, code = self.code[module.__name__]
         module.__file__ = origin
-        exec(code, module.__dict__)  # noqa: S102 - the course's own code, compiled before forking
+        exec(code, module.__dict__)  # the course's own code, compiled before forking
 
 
 # ----------------------------------------------------------------------------
@@ -215,6 +217,8 @@ class _CapturedUtils:
 
 
 class _Capped(io.TextIOBase):
+    parts: list[str]
+
     def __init__(self, cap: int):
         self.cap, self.parts, self.size = cap, [], 0
 
@@ -238,7 +242,7 @@ class _Capped(io.TextIOBase):
 def _inside(path, root: str) -> bool:
     try:
         full = os.path.realpath(os.fsdecode(path))
-    except Exception:  # noqa: BLE001
+    except Exception:
         return False
     return full == root or full.startswith(root + os.sep) or full == os.devnull
 
@@ -345,7 +349,7 @@ def _restore_modules(snap: dict) -> None:
                 continue  # a submodule imported lazily since the snapshot (numpy.random), not a patch
             try:
                 del d[key]
-            except Exception:  # noqa: BLE001
+            except Exception:
                 pass
         d.update(saved)
         sys.modules[name] = module
@@ -397,7 +401,7 @@ def job_child(warm: Warm, spec_fd: int, wfd: int, workdir: str) -> None:
                 except OSError:
                     pass
         _split_job(warm, spec_fd, wfd, workdir)  # never returns
-    except BaseException:  # noqa: BLE001 - a child never unwinds into the engine's code
+    except BaseException:  # a child never unwinds into the engine's code
         code = 70
     os._exit(code)
 
@@ -473,7 +477,7 @@ def _framework_threads(threads: int) -> None:
         try:
             tf.config.threading.set_intra_op_parallelism_threads(threads)
             tf.config.threading.set_inter_op_parallelism_threads(threads)
-        except Exception:  # noqa: BLE001 - already initialised: keep its threads
+        except Exception:  # already initialised: keep its threads
             pass
 
 
@@ -501,7 +505,7 @@ def _student_main(warm: Warm, fd: int, workdir: str) -> int:
         import ctypes
 
         ctypes.CDLL(None).mallopt(-8, 2)  # M_ARENA_MAX: framework threads must not eat the address space
-    except Exception:  # noqa: BLE001
+    except Exception:
         pass
     _quiet_process(workdir)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -520,7 +524,7 @@ def _student_main(warm: Warm, fd: int, workdir: str) -> int:
     shell = warm.shell
     user_ns = shell.user_ns
     user_ns["__name__"] = "__main__"
-    shell.showtraceback = lambda *a, **k: None
+    shell.showtraceback = lambda *a, **k: None  # type: ignore[method-assign]  # the child reports errors itself
 
     def plt_close(which):  # the figures a cell left open, if it plotted at all
         pyplot = sys.modules.get("matplotlib.pyplot")
@@ -546,8 +550,8 @@ def _student_main(warm: Warm, fd: int, workdir: str) -> int:
             if isinstance(code, _NotCompiled):
                 raise code
             real_exec(code, user_ns)
-            result = {"status": "ok"}
-        except BaseException as exc:  # noqa: BLE001 - the student's error is reported, grading goes on
+            result: dict[str, object] = {"status": "ok"}
+        except BaseException as exc:  # the student's error is reported, grading goes on
             guard["armed"] = False
             restore_modules(snap)
             result = {"status": "error", "message": describe(exc)[:MESSAGE_CAP]}
@@ -559,7 +563,7 @@ def _student_main(warm: Warm, fd: int, workdir: str) -> int:
         result["seconds"] = round(now() - started, 3)
         try:
             plt_close("all")
-        except BaseException:  # noqa: BLE001
+        except BaseException:
             pass
         result["output_chars"] = out.size
         # a digest of what the cell printed: lets a test compare a graded run with the notebook run
@@ -737,7 +741,7 @@ def _trusted_main(warm: Warm, spec: dict, wfd: int, fd: int, student_pid: int) -
         [],
     )
     link = channel.TrustedChannel(fd)
-    for index, cell in enumerate(cells):  # read here, where no student code runs
+    for cell in cells:  # read here, where no student code runs
         if cell["kind"] != "test":
             found = dynamic_imports(cell["source"])
             if found:
@@ -807,7 +811,7 @@ def _trusted_main(warm: Warm, spec: dict, wfd: int, fd: int, student_pid: int) -
                 except NameError:
                     pass  # not defined by the student: the test meets the NameError where it uses the name
             sys.stdout = sys.stderr = out
-            exec(code, namespace)  # noqa: S102 - the instructor's test, in the trusted process
+            exec(code, namespace)  # the instructor's test, in the trusted process
         except channel.ChannelClosed:
             sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
             return student_gone()
@@ -820,7 +824,7 @@ def _trusted_main(warm: Warm, spec: dict, wfd: int, fd: int, student_pid: int) -
                     :MESSAGE_CAP
                 ],
             }
-        except BaseException as exc:  # noqa: BLE001 - a failing test is the data we want
+        except BaseException as exc:  # a failing test is the data we want
             sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
             result = {
                 "status": "failed" if isinstance(exc, AssertionError) else "error",
@@ -887,6 +891,7 @@ class Job:
         self.uid_lease = None  # its uid (autograder.uids.UidLease)
         self.oom = False  # the kernel's memory limit of a jail of this job was reached
         self.memory_peak = None  # the most memory (bytes) a jail of this job was charged, by its control group
+        self.plan = None  # the Plan of the notebook, where the grader needs it back (a cluster worker)
 
 
 # ----------------------------------------------------------------------------

@@ -122,7 +122,8 @@ def main(argv=None) -> int:
         print(
             f"  projected: {n:,} submissions on {workers} workers in {total_time / 60:.1f} min "
             f"({fixed['cluster']:.0f} s to start, {grading:.0f} s grading). Assumptions: each worker one core "
-            "like these, grading one submission at a time; this assignment's mix of answers; Dask's scheduler far from its "
+            "like these, grading one submission at a time; this assignment's mix of answers; "
+            "Dask's scheduler far from its "
             f"limit ({workers * per_worker:.0f} tasks/s here; it handles thousands); the client's "
             f"{client * 1000:.2f} ms per submission and its result writing keep up (they do at this rate); "
             "workers and their engines started before the run, as a lasting cluster has them."

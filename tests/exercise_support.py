@@ -198,7 +198,9 @@ def exercise_tests(
             "test_wrong_answers_never_pass_visibly": test_wrong_answers_never_pass_visibly,
             "test_release_hides_the_answers": test_release_hides_the_answers,
             "test_hidden_only_names_real_variants": test_hidden_only_names_real_variants,
-            "test_delegation_is_caught_for_every_exercise_that_forbids_it": test_delegation_is_caught_for_every_exercise_that_forbids_it,
+            "test_delegation_is_caught_for_every_exercise_that_forbids_it": (
+                test_delegation_is_caught_for_every_exercise_that_forbids_it
+            ),
         }
         if audited
         else {}

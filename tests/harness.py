@@ -101,7 +101,7 @@ class ExerciseNotebook:
 
     def _exec(self, source: str, namespace: dict, name: str) -> None:
         code = compile(_python_source(source), f"<{self.stem}:{name}>", "exec")
-        exec(code, namespace)  # noqa: S102 - running our own notebooks is the point
+        exec(code, namespace)  # running our own notebooks is the point
 
     def _run_test(self, cell, namespace: dict) -> Result:
         gid = _meta(cell)["grade_id"]
@@ -109,7 +109,7 @@ class ExerciseNotebook:
         try:
             with contextlib.redirect_stdout(out):
                 self._exec(cell.source, namespace, gid)
-        except BaseException as exc:  # noqa: BLE001 - a failing test is data here
+        except BaseException as exc:  # a failing test is data here
             if isinstance(exc, KeyboardInterrupt):
                 raise
             return Result(gid, False, str(exc), type(exc).__name__, out.getvalue())
@@ -170,7 +170,7 @@ class ExerciseNotebook:
             try:
                 with contextlib.redirect_stdout(io.StringIO()):
                     self._exec(source, namespace, f"{name} (variant)")
-            except Exception as exc:  # noqa: BLE001 - a variant that does not even define is a fail
+            except Exception as exc:  # a variant that does not even define is a fail
                 return {
                     _meta(c)["grade_id"]: Result(_meta(c)["grade_id"], False, str(exc), type(exc).__name__, "")
                     for c in cells

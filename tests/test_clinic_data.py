@@ -128,7 +128,7 @@ def test_bad_seed_is_refused(bad):
         load_clinic(bad)
 
 
-# ----------------------------------------------------------------------------- issue 11: the references and the protocol
+# ------------------------------------------------------------------------- issue 11: the references and the protocol
 
 
 def test_reference_diagnosis_names_each_pitfall_once():

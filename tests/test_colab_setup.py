@@ -250,7 +250,9 @@ def names_the_learner_defines(release_path: Path) -> set[str]:
             continue
         names.add(nbgrader(cell).get("grade_id", ""))
         try:
-            tree = ast.parse("\n".join(l for l in cell.source.splitlines() if not l.lstrip().startswith(("%", "!"))))
+            tree = ast.parse(
+                "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
+            )
         except SyntaxError:
             continue
         for node in tree.body:

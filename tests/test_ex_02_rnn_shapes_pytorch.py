@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from tests.exercise_support import answer_tables, exercise_tests, table  # noqa: E402
+from tests.exercise_support import answer_tables, exercise_tests, table
 
 STEM = "02_rnn_shapes_pytorch"
 EXERCISES = ["expected_rnn_shapes", "make_rnn", "check_input", "load_numpy_weights", "answer_constructor"]
@@ -14,7 +14,10 @@ EXERCISES = ["expected_rnn_shapes", "make_rnn", "check_input", "load_numpy_weigh
 
 # --------------------------------------------------------------------------- expected_rnn_shapes
 
-SHAPES_HEAD = "def expected_rnn_shapes(seq_len, batch, input_size, hidden_size, num_layers=1, bidirectional=False, batch_first=False):\n"
+SHAPES_HEAD = (
+    "def expected_rnn_shapes(seq_len, batch, input_size, hidden_size, num_layers=1, bidirectional=False, "
+    "batch_first=False):\n"
+)
 
 SHAPES_WRONG = {
     "ignores batch_first": (
@@ -77,7 +80,8 @@ SHAPES_WRONG.update(
     {
         "running a real layer": (
             "    import torch\n"
-            "    layer = torch.nn.RNN(input_size, hidden_size, num_layers, batch_first=batch_first, bidirectional=bidirectional)\n"
+            "    layer = torch.nn.RNN(input_size, hidden_size, num_layers, batch_first=batch_first, "
+            "bidirectional=bidirectional)\n"
             "    x = torch.zeros((batch, seq_len, input_size) if batch_first else (seq_len, batch, input_size))\n"
             "    out, h = layer(x)\n"
             "    return tuple(out.shape), tuple(h.shape)\n",
@@ -85,7 +89,8 @@ SHAPES_WRONG.update(
         ),
         "the course adapter": (
             "    from utils.torch_utils import rnn_output_shapes\n"
-            "    return rnn_output_shapes(seq_len, batch, input_size, hidden_size, num_layers, bidirectional, batch_first)\n",
+            "    return rnn_output_shapes(seq_len, batch, input_size, hidden_size, num_layers, bidirectional, "
+            "batch_first)\n",
             ["utils.torch_utils"],
         ),
     }
@@ -224,7 +229,10 @@ CHECK_RIGHT = {
 
 # --------------------------------------------------------------------------- load_numpy_weights
 
-LOAD_HEAD = "def load_numpy_weights(layer, W_xh, W_hh, b_h):\n    f32 = lambda a: torch.tensor(np.asarray(a), dtype=torch.float32)\n"
+LOAD_HEAD = (
+    "def load_numpy_weights(layer, W_xh, W_hh, b_h):\n"
+    "    f32 = lambda a: torch.tensor(np.asarray(a), dtype=torch.float32)\n"
+)
 
 LOAD_WRONG = {
     "W_hh not transposed": (

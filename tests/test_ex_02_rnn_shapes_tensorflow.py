@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("keras")
 
-from tests.exercise_support import answer_tables, exercise_tests, table  # noqa: E402
+from tests.exercise_support import answer_tables, exercise_tests, table
 
 STEM = "02_rnn_shapes_tensorflow"
 EXERCISES = ["expected_simple_rnn_shapes", "make_rnn", "check_input", "load_numpy_weights", "answer_constructor"]

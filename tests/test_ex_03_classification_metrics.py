@@ -311,7 +311,7 @@ WRONG = {
         _def("accuracy(cm)", "return np.trace(cm) / cm.sum()"),
         ["list of lists", "np.asarray"],
     ),
-    # ------------------------------------------------------------ issue 11 §9: one class against the rest has a visible case
+    # ------------------------------------------------------- issue 11 §9: one class against the rest has a visible case
     ("precision", "two classes only"): (
         _def(
             "precision(cm, positive=1)",

@@ -584,7 +584,8 @@ def sequence_accuracy(y_true, y_pred, mask):
 def per_step_loss(logits, targets, mask):
     import keras
     m = np.asarray(mask, dtype=bool)
-    tok = np.asarray(keras.losses.sparse_categorical_crossentropy(np.where(m, targets, 0), np.asarray(logits, dtype="float64"),
+    tok = np.asarray(keras.losses.sparse_categorical_crossentropy(np.where(m, targets, 0),
+                                                                  np.asarray(logits, dtype="float64"),
                                                                   from_logits=True))
     real = m.sum(0)
     return np.where(real > 0, np.where(m, tok, 0).sum(0) / np.maximum(real, 1), np.nan)

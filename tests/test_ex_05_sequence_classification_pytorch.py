@@ -55,7 +55,8 @@ EVALUATE_WRONG = {
     "F1 as the arithmetic mean (issue 11: named)": (
         _eval().replace(
             "metrics.f1_score(y_true, y_pred, zero_division=0)",
-            "(metrics.precision_score(y_true, y_pred, zero_division=0) + metrics.recall_score(y_true, y_pred, zero_division=0)) / 2",
+            "(metrics.precision_score(y_true, y_pred, zero_division=0)"
+            " + metrics.recall_score(y_true, y_pred, zero_division=0)) / 2",
         ),
         ["arithmetic mean", "HARMONIC"],
     ),
@@ -64,9 +65,12 @@ EVALUATE_WRONG = {
 def evaluate(y_true, proba, threshold=0.5):
     y_pred = [int(p >= threshold) for p in proba]
     tp = sum(1 for t, p in zip(y_true, y_pred) if t == p == 1)
-    return {"accuracy": metrics.accuracy_score(y_true, y_pred), "precision": metrics.precision_score(y_true, y_pred, zero_division=0),
-            "recall": metrics.recall_score(y_true, y_pred, zero_division=0), "f1": metrics.f1_score(y_true, y_pred, zero_division=0),
-            "confusion_matrix": metrics.confusion_matrix(y_true, y_pred, labels=[0, 1]), "hits": y_pred[np.asarray(y_true) == 1]}
+    return {"accuracy": metrics.accuracy_score(y_true, y_pred),
+            "precision": metrics.precision_score(y_true, y_pred, zero_division=0),
+            "recall": metrics.recall_score(y_true, y_pred, zero_division=0),
+            "f1": metrics.f1_score(y_true, y_pred, zero_division=0),
+            "confusion_matrix": metrics.confusion_matrix(y_true, y_pred, labels=[0, 1]),
+            "hits": y_pred[np.asarray(y_true) == 1]}
 """,
         ["may be plain lists", "np.asarray"],
     ),

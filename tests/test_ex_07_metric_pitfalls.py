@@ -362,8 +362,8 @@ def test_typed_in_answers_pass_the_visible_tests_but_not_the_hidden_ones(nb):
         assert not result.passed and "renamed" in result.message
         visible = nb.tests[name][0].source.split("### BEGIN HIDDEN TESTS")[0]
         namespace = dict(nb.namespace)
-        exec(source, namespace)  # noqa: S102
-        exec(visible, namespace)  # noqa: S102 - raises if the visible part failed
+        exec(source, namespace)
+        exec(visible, namespace)  # raises if the visible part failed
 
 
 RIGHT = by_exercise(

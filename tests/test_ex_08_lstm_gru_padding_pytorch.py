@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from tests.exercise_support import answer_tables, exercise_tests, table  # noqa: E402
+from tests.exercise_support import answer_tables, exercise_tests, table
 
 STEM = "08_lstm_gru_padding_pytorch"
 EXERCISES = [
@@ -38,8 +38,10 @@ SHAPES_WRONG = {
     ),
     "batch_first applied to the states": (
         "    if batch_first:\n"
-        "        return (batch, seq_len, D * hidden_size), (batch, D * num_layers, hidden_size), (batch, D * num_layers, hidden_size)\n"
-        "    return (seq_len, batch, D * hidden_size), (D * num_layers, batch, hidden_size), (D * num_layers, batch, hidden_size)\n",
+        "        return (batch, seq_len, D * hidden_size), (batch, D * num_layers, hidden_size), "
+        "(batch, D * num_layers, hidden_size)\n"
+        "    return (seq_len, batch, D * hidden_size), (D * num_layers, batch, hidden_size), "
+        "(D * num_layers, batch, hidden_size)\n",
         ["the states ignore batch_first"],
     ),
     "4 * hidden in the output": (
@@ -72,7 +74,8 @@ SHAPES_RIGHT = {
     ),
     "running a real nn.LSTM": (
         "    import torch\n"
-        "    layer = torch.nn.LSTM(input_size, hidden_size, num_layers, batch_first=batch_first, bidirectional=bidirectional)\n"
+        "    layer = torch.nn.LSTM(input_size, hidden_size, num_layers, batch_first=batch_first, "
+        "bidirectional=bidirectional)\n"
         "    x = torch.zeros((batch, seq_len, input_size) if batch_first else (seq_len, batch, input_size))\n"
         "    out, (h, c) = layer(x)\n"
         "    return out.shape, h.shape, c.shape\n"

@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from tests.exercise_support import answer_tables, exercise_tests, table  # noqa: E402
+from tests.exercise_support import answer_tables, exercise_tests, table
 
 STEM = "08_lstm_gru_padding_tensorflow"
 EXERCISES = [
@@ -300,7 +300,8 @@ globals().update(exercise_tests(STEM, EXERCISES, WRONG, RIGHT, requires="tensorf
 
 @pytest.mark.parametrize("padding", ["post", "pre"])
 def test_masked_classifier_clears_the_bar(padding):
-    """The lesson's budget (2 epochs) gives the masked LSTM >= 90 % test accuracy on lengths 3 to 20, padded either way."""
+    """The lesson's budget (2 epochs) gives the masked LSTM >= 90 % test accuracy on lengths 3 to 20,
+    padded either way."""
     from utils import metrics
     from utils.data import order
     from utils.tf_utils import PaddedLSTMClassifier, predict_padded_proba, train_padded_classifier

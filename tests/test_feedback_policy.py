@@ -515,7 +515,8 @@ HIDDEN_05 = {
             "y, s = np.asarray(y_true).astype(int), np.asarray(scores, dtype=float)",
             "f = metrics.precision_score if metric == 'precision' else metrics.recall_score",
             "strict = len(np.unique(s)) < 20",
-            "good = [t for t in np.unique(s) if f(y, ((s > t) if strict else (s >= t)).astype(int), zero_division=0) >= goal]",
+            "good = [t for t in np.unique(s) "
+            "if f(y, ((s > t) if strict else (s >= t)).astype(int), zero_division=0) >= goal]",
             "return (float(min(good)) if metric == 'precision' else float(max(good))) if good else None",
         ),
         "many tied scores",

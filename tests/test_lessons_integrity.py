@@ -96,7 +96,7 @@ def test_05_pytorch_writes_one_training_loop_out_before_any_packaged_training():
     assert loop_at < packaged_at, (
         f"the explicit loop (cell {loop_at}) must come before the first train_classifier/fit (cell {packaged_at})"
     )
-    loop = next(l for l in _loop_bodies(ast.parse(_code(nb.cells[loop_at]))) if "zero_grad" in _call_names(l))
+    loop = next(body for body in _loop_bodies(ast.parse(_code(nb.cells[loop_at]))) if "zero_grad" in _call_names(body))
     order = [
         c.func.attr
         for c in sorted(
@@ -361,7 +361,8 @@ def test_05_early_stopping_stops_before_the_last_epoch_and_restores_the_best(mon
 
 PROBE_06 = """{
     "val_loss": [float(v) for v in history["val_loss"]], "best_epoch": int(best_epoch), "epochs": int(EPOCHS),
-    "kept_val_loss": float(metrics.cross_entropy(data.val_targets, predict(model, data.val_inputs), mask=data.val_mask))}"""
+    "kept_val_loss": float(metrics.cross_entropy(data.val_targets, predict(model, data.val_inputs),
+                                                 mask=data.val_mask))}"""
 
 
 @pytest.mark.slow

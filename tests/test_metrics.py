@@ -369,12 +369,12 @@ def test_compiled_counting_kernel_agrees_with_sklearn_and_the_numpy_path(monkeyp
             yt.flags.writeable = False
         num_classes = int(rng.integers(1, 45)) if rng.random() < 0.3 else None
 
-        def compiled():
+        def compiled(yt=yt, yp=yp, num_classes=num_classes):
             with monkeypatch.context() as m:
                 m.setattr(M, "_JIT_MIN", 1)
                 return M.confusion_matrix(yt, yp, num_classes=num_classes)
 
-        def plain():
+        def plain(yt=yt, yp=yp, num_classes=num_classes):
             with monkeypatch.context() as m:
                 m.setattr(_kernels, "pair_counter", lambda: None)
                 m.setattr(M, "_JIT_MIN", 1)

@@ -183,7 +183,7 @@ def test_cross_entropy_from_probabilities_matches_keras():
     rng = np.random.default_rng(13)
     loss_logits = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     loss_probs = keras.losses.SparseCategoricalCrossentropy(from_logits=False)
-    for i in range(40):
+    for _ in range(40):
         n, classes = int(rng.integers(1, 30)), int(rng.integers(2, 7))
         logits = rng.normal(scale=2.0, size=(n, classes))
         targets = rng.integers(0, classes, n)

@@ -53,7 +53,7 @@ def _outcome(fn, args, kwargs):
         warnings.simplefilter("always")
         try:
             res, err = fn(*args, **kwargs), None
-        except Exception as exc:  # noqa: BLE001 - the oracle's error of any class is compared below
+        except Exception as exc:  # the oracle's error of any class is compared below
             res, err = None, exc
     return res, err, {type(w.message).__name__ for w in rec} & WATCHED
 
@@ -423,7 +423,7 @@ SK_REFUSES = [
 def test_what_sklearn_refuses_is_caught_by_except_value_error(name, args, kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with pytest.raises(Exception):  # noqa: B017, PT011 - the table must hold inputs the oracle refuses
+        with pytest.raises(Exception):  # noqa: B017 - the table must hold inputs the oracle refuses
             getattr(skm, name)(*args, **kwargs)
         try:
             getattr(M, name)(*args, **kwargs)

@@ -22,7 +22,7 @@ LESSONS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 SOURCES = sorted((ROOT / "source").glob("*/*.ipynb"))
 RELEASES = sorted((ROOT / "release").glob("*/*.ipynb"))
 ALL = LESSONS + SOURCES + RELEASES
-ids = lambda p: str(p.relative_to(ROOT))  # noqa: E731
+ids = lambda p: str(p.relative_to(ROOT))
 
 
 def _nbg(cell) -> dict:
@@ -70,7 +70,9 @@ def test_setup_cell_comes_first(path):
 
 def _defines(source: str) -> list[str]:
     try:
-        tree = ast.parse("\n".join("pass" if l.lstrip().startswith(("%", "!")) else l for l in source.splitlines()))
+        tree = ast.parse(
+            "\n".join("pass" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
+        )
     except SyntaxError:
         return []
     return [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]

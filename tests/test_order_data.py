@@ -96,8 +96,8 @@ def test_duplicates_and_leaky_vs_clean_splits():
     Xd, yd = with_duplicates(X, y, max_copies=4, seed=5)
     assert len(X) <= len(Xd) <= 4 * len(X)
     # every copy keeps its message's label
-    label_of = {tuple(r): l for r, l in zip(X.tolist(), y.tolist())}
-    assert all(label_of[tuple(r)] == l for r, l in zip(Xd.tolist(), yd.tolist()))
+    label_of = {tuple(r): label for r, label in zip(X.tolist(), y.tolist())}
+    assert all(label_of[tuple(r)] == label for r, label in zip(Xd.tolist(), yd.tolist()))
     (tr, ytr), (te, yte) = random_split(Xd, yd, (0.7, 0.3), seed=0)
     assert len(tr) + len(te) == len(Xd) and abs(len(te) - 0.3 * len(Xd)) <= 1
     train_set = {tuple(r) for r in tr.tolist()}
@@ -200,7 +200,7 @@ def test_choose_threshold_matches_a_brute_force_search(seed, metric, goal, n):
 
 def pitfall_from_numbers(picture: dict) -> str:
     """The diagnosis a careful reader makes from one picture's numbers (the tests' own key, kept out of utils)."""
-    h, t = picture["history"], picture["test"]
+    h = picture["history"]
     if picture["overlap"] > 0.3:
         return "leakage"
     if picture["positives"] < 0.1:

@@ -16,7 +16,7 @@ from utils import checks
 
 def _define(source: str, extra: dict | None = None) -> dict:
     namespace = {"__name__": "__main__", "np": np, **(extra or {})}
-    exec(source, namespace)  # noqa: S102 - test inputs written here
+    exec(source, namespace)  # test inputs written here
     return namespace
 
 

@@ -12,16 +12,16 @@ import os
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-import matplotlib  # noqa: E402
+import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from sklearn.metrics import precision_score, recall_score  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from sklearn.metrics import precision_score, recall_score
 
-from utils import plots  # noqa: E402
+from utils import plots
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -1,4 +1,5 @@
-"""utils.torch_utils.next_token and utils.tf_utils.next_token: the same models and helpers in both frameworks (topic 06).
+"""utils.torch_utils.next_token and utils.tf_utils.next_token: the same models and helpers in both frameworks
+(topic 06).
 
 Oracles: the models run on a whole sequence (for step-by-step feeding and
 generation), `utils.metrics` (for the losses the training loops report), and

@@ -10,8 +10,8 @@ It needs only the Python standard library, numpy, matplotlib, tqdm and the frame
 image often has no Jupyter installed. Each notebook runs in a fresh interpreter, from its own folder, with the
 course's root on `sys.path` (as `make lab` has it). Code cells run in order in one namespace; IPython's `%` and
 `!` lines are skipped (the course's notebooks have none in their code), and tqdm's progress bars print to
-stdout: in Jupyter they are widgets, but outside it tqdm would write them to stderr. For each notebook it prints one line:
-status, seconds, the device `get_device()` chose, and the peak GPU memory PyTorch allocated (0 on the CPU),
+stdout: in Jupyter they are widgets, but outside it tqdm would write them to stderr. For each notebook it prints
+one line: status, seconds, the device `get_device()` chose, and the peak GPU memory PyTorch allocated (0 on the CPU),
 followed by the notebook's stderr if anything was written there. The exit status is 0 only if every notebook
 ran to the end and none wrote to stderr.
 """

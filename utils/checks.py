@@ -170,7 +170,7 @@ def _describe(x) -> str:
         return repr(x)
     try:
         arr = as_numpy(x)
-    except Exception:  # noqa: BLE001 - we only want a description
+    except Exception:  # we only want a description
         return repr(x)[:200]
     if arr.dtype == object:
         return repr(x)[:200]
@@ -238,7 +238,7 @@ def hidden_case(kind: str | None):
         raise CheckFailure(f"a hidden case: {kind}\n" + _without_values(str(exc))) from None
     except (NotImplementedError, NameError, KeyboardInterrupt, SystemExit):
         raise  # an unwritten exercise or an undefined name: nothing hidden in them
-    except Exception as exc:  # noqa: BLE001 - the learner's code failed on the hidden input
+    except Exception as exc:  # the learner's code failed on the hidden input
         raise CheckFailure(
             f"a hidden case: {kind}\nyour code raised {type(exc).__name__} on this kind of input "
             "(its message is not shown, as it may quote the hidden input).\n"
@@ -500,7 +500,7 @@ def check_equal(got, expected, what: str, *, mistakes: dict | None = None, hint:
         try:
             g, e = as_numpy(got, name=what), as_numpy(expected, name=what)
             ok = g.shape == e.shape and bool(np.array_equal(g, e))
-        except Exception:  # noqa: BLE001 - fall back to ==
+        except Exception:  # fall back to ==
             ok = got == expected
     if ok:
         return
@@ -510,7 +510,7 @@ def check_equal(got, expected, what: str, *, mistakes: dict | None = None, hint:
             if np.array_equal(as_numpy(got), as_numpy(wrong)):
                 mistake = description
                 break
-        except Exception:  # noqa: BLE001
+        except Exception:
             continue
     _fail(what, "not what was expected.", expected, got, mistake or hint)
 
@@ -540,7 +540,7 @@ def check_raises(fn, exception_types, what: str, *, must_mention=(), hint: str |
                 + (f"\n  likely mistake: {hint}" if hint else "")
             ) from None
         return
-    except Exception as exc:  # noqa: BLE001 - the wrong exception type is the lesson
+    except Exception as exc:  # the wrong exception type is the lesson
         raise CheckFailure(
             f"{what} should raise {names}, but it raised {type(exc).__name__}"
             + ("" if _hidden() else f": {exc}")
@@ -615,7 +615,8 @@ def check_sequence_shape(got, *, batch: int, time: int, batch_first: bool, what:
     if batch != time and shape == other:
         if batch_first:
             mistake = (
-                f"this looks time-major{_shown(f' (time={time}, batch={batch}, ...)')}, but the layer is batch_first=True "
+                f"this looks time-major{_shown(f' (time={time}, batch={batch}, ...)')}, "
+                "but the layer is batch_first=True "
                 "and expects (batch, time, ...): transpose the first two axes (x.transpose(0, 1)), "
                 "or build the layer with batch_first=False"
             )
@@ -680,7 +681,8 @@ def check_loss(
             )
         if T is not None and B is not None and T > 1 and B > 1:
             named.setdefault(
-                f"your loss is {_count(T * B)} times too large{_shown(f' (T x B = {T} x {B})')}: did you sum over every token "
+                f"your loss is {_count(T * B)} times too large{_shown(f' (T x B = {T} x {B})')}: "
+                "did you sum over every token "
                 "instead of taking the mean?",
                 e * T * B,
             )
@@ -1021,7 +1023,7 @@ def _seen_names(answer) -> list[tuple[str, str, str]]:
                     written = f"{written}.{instructions[j].argval}"
                     try:
                         obj = getattr(obj, str(instructions[j].argval)) if obj is not None else None
-                    except Exception:  # noqa: BLE001 - a lazy attribute may fail; the written name still counts
+                    except Exception:  # a lazy attribute may fail; the written name still counts
                         obj = None
                     chain.append((written, obj))
                     j += 1
@@ -1051,7 +1053,7 @@ def forbidden_patterns(forbids) -> list:
     """The dotted names and patterns that `forbids` (group names of HELPER_GROUPS, names, patterns) stands for."""
     if isinstance(forbids, str):
         forbids = (forbids,)
-    patterns = []
+    patterns: list[str] = []
     for item in forbids:
         patterns.extend(HELPER_GROUPS.get(item, (item,)))
     return patterns

@@ -98,7 +98,8 @@ def _scores(scores, n: int | None, name: str = "scores") -> np.ndarray:
 
 
 def _threshold(threshold) -> float:
-    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not np.isfinite(threshold):
+    # numpy's stubs take no numbers.Real: every Real that reaches np.isfinite is a concrete number
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not np.isfinite(threshold):  # type: ignore[call-overload]
         raise TypeError(f"`threshold` should be a finite number, got {threshold!r}")
     return float(threshold)
 

@@ -205,7 +205,8 @@ def _check_bool(value, name):
 
 def _check_beta(beta):
     """beta >= 0 (inf allowed), as scikit-learn; True/False read as 1/0 like scikit-learn does."""
-    if not isinstance(beta, (numbers.Real, np.bool_)) or not beta >= 0:
+    # typeshed's numbers.Real declares only < and <=; a NaN beta must fail too, hence `not >=`
+    if not isinstance(beta, (numbers.Real, np.bool_)) or not beta >= 0:  # type: ignore[operator]
         raise MetricInputError(f"`beta` must be a real number >= 0; got {beta!r}")
     return float(beta)
 
@@ -385,6 +386,7 @@ def _fast_counts(yt, yp, *, k=None, mask=None, per_step=False, limit=_DIRECT_LIM
         size = a.size
         m = None if mask is None else mask[start : start + rows]
         if m is not None:
+            assert buf_a is not None and buf_b is not None  # allocated whenever there is a mask
             a = np.multiply(a, m, out=buf_a[:size].reshape(a.shape), casting="unsafe")
             b = np.multiply(b, m, out=buf_b[:size].reshape(b.shape), casting="unsafe")
         top = max(int(np.maximum.reduce(_unsigned(a), axis=None)), int(np.maximum.reduce(_unsigned(b), axis=None)))
@@ -772,7 +774,7 @@ def _prf_counts(cm, present, labels):
     idx = np.searchsorted(present, labels)
     idx_c = np.minimum(idx, present.size - 1)
     found = present[idx_c] == labels
-    pick = lambda a: np.where(found, a[idx_c], 0)  # noqa: E731
+    pick = lambda a: np.where(found, a[idx_c], 0)
     return pick(tp), pick(pred), pick(true)
 
 
@@ -1053,7 +1055,8 @@ def f1_score(
 
 
 for _f in (precision_recall_fscore_support, precision_score, recall_score, fbeta_score, f1_score):
-    _f.__doc__ += _PRF_DOC
+    if _f.__doc__ is not None:  # None under `python -OO`, which strips docstrings
+        _f.__doc__ += _PRF_DOC
 
 
 def _label_names(labels, labels_arr, y_true, y_pred):
@@ -1110,7 +1113,10 @@ def classification_report(
     micro_is_accuracy = not given or set(labels_arr.tolist()) >= set(present.tolist())
     if target_names is not None and len(target_names) != labels_arr.size:
         if given:
-            warnings.warn(f"labels size, {labels_arr.size}, does not match size of target_names, {len(target_names)}")
+            warnings.warn(
+                f"labels size, {labels_arr.size}, does not match size of target_names, {len(target_names)}",
+                stacklevel=2,
+            )
         else:
             raise ValueError(
                 f"`target_names` has {len(target_names)} names for {labels_arr.size} classes; "
@@ -1128,10 +1134,12 @@ def classification_report(
         ap, ar, af, _ = precision_recall_fscore_support(yt, yp, average=avg, **kw)
         averages.append((heading, ap, ar, af, np.sum(s)))
     if output_dict:
-        report = {name: dict(zip(headers, map(float, vals))) for name, *vals in rows}
+        table: dict[str, float | dict[str, float]] = {
+            name: dict(zip(headers, map(float, vals))) for name, *vals in rows
+        }
         for heading, *vals in averages:
-            report[heading] = float(vals[0]) if heading == "accuracy" else dict(zip(headers, map(float, vals)))
-        return report
+            table[heading] = float(vals[0]) if heading == "accuracy" else dict(zip(headers, map(float, vals)))
+        return table
     width = max(max(len(n) for n in target_names), len("weighted avg"), digits)
     report = ("{:>{width}s} " + " {:>9}" * 4).format("", *headers, width=width) + "\n\n"
     row_fmt = "{:>{width}s} " + " {:>9.{digits}f}" * 3 + " {:>9}\n"
@@ -1256,7 +1264,8 @@ def per_step_scores(
         raise ValueError(f"`metric` must be one of {list(_STEP_METRICS)!r}; got {metric!r}")
     _check_average(average)
     zero_value = _check_zero_division(zero_division)
-    if not isinstance(beta, numbers.Real) or isinstance(beta, bool) or not beta > 0:
+    # typeshed's numbers.Real declares only < and <=; a NaN beta must fail too, hence `not >`
+    if not isinstance(beta, numbers.Real) or isinstance(beta, bool) or not beta > 0:  # type: ignore[operator]
         raise ValueError(f"`beta` must be a real number > 0; got {beta!r}")
     yt, yp, keep = _seq_pair(y_true, y_pred, mask)
     if keep is not None and not keep.any():
@@ -1593,6 +1602,6 @@ _MASK_NOTE = """
 
 for _name in __all__:
     _obj = globals()[_name]
-    if inspect.isfunction(_obj) and "mask" in inspect.signature(_obj).parameters:
+    if inspect.isfunction(_obj) and _obj.__doc__ is not None and "mask" in inspect.signature(_obj).parameters:
         _obj.__doc__ = _obj.__doc__.rstrip() + "\n" + _MASK_NOTE
 del _name, _obj

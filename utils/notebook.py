@@ -8,6 +8,7 @@ logging settings from the environment at import time.
 
 from __future__ import annotations
 
+import importlib
 import os
 import random
 import warnings
@@ -42,10 +43,10 @@ def _version_tuple(text: str) -> tuple[int, int]:
 def check_framework(name: str) -> str:
     """Import framework `name`, check it is new enough, and return its version."""
     if name == "torch":
-        import torch as module
+        module = importlib.import_module("torch")
     elif name == "tensorflow":
         quiet_frameworks()
-        import tensorflow as module
+        module = importlib.import_module("tensorflow")
     else:
         raise ValueError(f"framework must be one of {_FRAMEWORKS}, got {name!r}")
     version = module.__version__
@@ -92,7 +93,7 @@ def setup_notebook(seed: int = 0, framework: str | None = None, *, verbose: bool
     """
     quiet_frameworks()
     warnings.filterwarnings("ignore", message=".*oneDNN.*")
-    info = {"numpy": np.__version__}
+    info: dict[str, object] = {"numpy": np.__version__}
     if framework is not None:
         info[framework] = check_framework(framework)
         if framework == "torch":

@@ -23,6 +23,7 @@ TypeError naming the argument.
 from __future__ import annotations
 
 import numbers
+from typing import Literal
 
 import matplotlib
 import matplotlib.pyplot as plt
@@ -362,7 +363,7 @@ def threshold_tradeoff(y_true, scores, thresholds=None, rule=">="):
     # Count, for every threshold at once, how many scores (and positive scores) clear it.
     order = np.sort(s)
     pos_sorted = np.sort(s[y == 1])
-    side = "left" if rule == ">=" else "right"
+    side: Literal["left", "right"] = "left" if rule == ">=" else "right"
     predicted = s.size - np.searchsorted(order, t, side=side)
     true_pos = pos_sorted.size - np.searchsorted(pos_sorted, t, side=side)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -389,7 +390,8 @@ def plot_threshold_tradeoff(y_true, scores, ax=None, mark=None, thresholds=None,
     ax.plot(t, precision, label="precision", color="tab:blue", drawstyle=style)
     ax.plot(t, recall, label="recall", color="tab:orange", drawstyle=style)
     if mark is not None:
-        if not isinstance(mark, numbers.Real) or not np.isfinite(mark):
+        # numpy's stubs take no numbers.Real: every Real that reaches np.isfinite is a concrete number
+        if not isinstance(mark, numbers.Real) or not np.isfinite(mark):  # type: ignore[call-overload]
             raise ValueError(f"`mark` should be a finite threshold or None, got {mark!r}")
         _, p, r = threshold_tradeoff(y_true, scores, [float(mark)], rule)
         p_text = "undefined" if np.isnan(p[0]) else f"{p[0]:.2f}"

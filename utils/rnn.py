@@ -154,9 +154,9 @@ def init_rnn_weights(
     for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"`{name}` must be a positive integer, got {value!r}")
-    for name, value in (("recurrent_gain", recurrent_gain), ("input_scale", input_scale), ("bias_scale", bias_scale)):
-        if not np.isfinite(value) or value < 0:
-            raise ValueError(f"`{name}` must be a finite number >= 0, got {value!r}")
+    for name, scale in (("recurrent_gain", recurrent_gain), ("input_scale", input_scale), ("bias_scale", bias_scale)):
+        if not np.isfinite(scale) or scale < 0:
+            raise ValueError(f"`{name}` must be a finite number >= 0, got {scale!r}")
     rng = np.random.default_rng(seed)
     W_xh = rng.normal(0.0, input_scale / np.sqrt(input_size), size=(input_size, hidden_size))
     q, r = np.linalg.qr(rng.normal(size=(hidden_size, hidden_size)))

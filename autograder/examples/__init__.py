@@ -37,7 +37,8 @@ EXPECTED = {
     "points_changed": "release answers, first test worth 100 points: tampered, max points unchanged",
     "grade_flag_removed": "release answers, first test no longer a grade cell: tampered",
     "solution_to_test": "correct, first answer cell turned into a graded test: tampered, answers still graded",
-    "infinite_loop": "first function loops forever, and a top-level endless loop: tests that call it time out, the rest pass",
+    "infinite_loop": "first function loops forever, and a top-level endless loop: "
+    "tests that call it time out, the rest pass",
     "sys_exit": "sys.exit at top level (harmless) and inside the second function (that test errors)",
     "os_exit": "os._exit in a cell: the process dies, the rest is re-run without it: full marks",
     "killed_kernel": "the second function SIGKILLs its own process: that test errors, the rest pass",

@@ -83,7 +83,8 @@ ATTACKS = {
     "seed_hunt": _cell_before_tests(
         "import sys\nfound = []\nf = sys._getframe()\n"
         "while f is not None:\n"
-        "    found += [f'{k}={v!r}'[:80] for k, v in f.f_locals.items() if 'seed' in k.lower() or 'secret' in k.lower()]\n"
+        "    found += [f'{k}={v!r}'[:80] for k, v in f.f_locals.items()"
+        " if 'seed' in k.lower() or 'secret' in k.lower()]\n"
         "    f = f.f_back\n"
         "for m in list(sys.modules.values()):\n"
         "    for k, v in list(getattr(m, '__dict__', {}).items()):\n"

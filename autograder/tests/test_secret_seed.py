@@ -62,19 +62,23 @@ def _hidden_lines(source):
     return found
 
 
-def _secret(text, _cache={}):
+#: The seeds _secret has drawn, by secret text: each secret file is read once per session.
+_SECRET_SEEDS: dict = {}
+
+
+def _secret(text):
     """The seed the grader draws from a secret file holding `text` (None: no file)."""
     if text is None:
         return None
-    if text not in _cache:
+    if text not in _SECRET_SEEDS:
         import tempfile
 
         from autograder.grade import read_secret_seed
 
         with tempfile.TemporaryDirectory() as tmp:
             (Path(tmp) / "secret.txt").write_text(text)
-            _cache[text] = read_secret_seed(Path(tmp) / "secret.txt")
-    return _cache[text]
+            _SECRET_SEEDS[text] = read_secret_seed(Path(tmp) / "secret.txt")
+    return _SECRET_SEEDS[text]
 
 
 @contextlib.contextmanager
@@ -119,15 +123,19 @@ def test_drawn_cases_sit_in_hidden_blocks_under_hidden_case(aid):
     assert "hidden_seed" not in release  # the student version shows no drawing
 
 
+def _spy(real, calls):
+    """`real` (a confusion_matrix of three arguments) that first appends (y_true as a list, K) to `calls`."""
+    return lambda t, p, k: calls.append((np.asarray(t).tolist(), k)) or real(t, p, k)
+
+
 def test_the_drawn_values_follow_the_secret_and_stay_fixed_without_one():
     nb = _source("03_classification_metrics")
     ns = _solution_namespace(nb)
     cell = next(c for c in nb.cells if _meta(c).get("grade_id") == "test_confusion_matrix")
     seen = {}
     for secret in (None, None, *SECRETS):
-        calls = []
-        real = ns["confusion_matrix"]
-        spy = dict(ns, confusion_matrix=lambda t, p, k: calls.append((np.asarray(t).tolist(), k)) or real(t, p, k))
+        calls: list = []
+        spy = dict(ns, confusion_matrix=_spy(ns["confusion_matrix"], calls))
         with _grader_secret(_secret(secret)):
             _run_test(cell, spy)
         seen.setdefault(secret, []).append(repr(calls))

@@ -224,7 +224,9 @@ FORMS = {
     "numpy_floats": "def square(x):\n    return [np.float32(v) ** 2 for v in np.ravel(x)]\n",
     "a_tuple": "def square(x):\n    return tuple(float(v) ** 2 for v in np.ravel(x))\n",
     "a_torch_tensor": "import torch\ndef square(x):\n    return torch.tensor(np.asarray(x, dtype=float)) ** 2\n",
-    "a_tf_tensor": "import tensorflow as tf\ndef square(x):\n    return tf.square(tf.constant(np.asarray(x, dtype='float32')))\n",
+    "a_tf_tensor": (
+        "import tensorflow as tf\ndef square(x):\n    return tf.square(tf.constant(np.asarray(x, dtype='float32')))\n"
+    ),
     "own_class": (
         "class Squares:\n    def __init__(self, v):\n        self.v = v\n"
         "    def __array__(self, dtype=None, copy=None):\n        return np.asarray(self.v, dtype=dtype)\n"

@@ -34,6 +34,7 @@ design, so every seed tells the same story with different examples::
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 import numpy as np
 
@@ -67,11 +68,19 @@ _SIZES = {
 
 _EPOCHS = 30
 
+
+class _ModelSpec(TypedDict):
+    rates: dict[str, tuple[float, float]]  # split -> (recall, false-positive rate)
+    order: str
+    curve: str
+    description: str
+
+
 # How each model behaves on each split, on the examples where order does not
 # matter: (recall, false-positive rate). On the order-dependent examples a
 # model either behaves the same way ("same") or guesses ("guess": exactly half
 # of them right, whatever their label).
-_SPEC = {
+_SPEC: dict[str, _ModelSpec] = {
     # predicts "positive" very rarely, so its accuracy sits above the
     # always-negative baseline while it misses most positives
     "kestrel": {
@@ -143,7 +152,8 @@ class ClinicModel:
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{s}={_size(p)}" for s, p in dict.items(self.predictions))
-        return f"ClinicModel({self.model_id!r}: {self.description}; predictions {sizes}; {len(self.history['val_loss'])} epochs)"
+        epochs = len(self.history["val_loss"])
+        return f"ClinicModel({self.model_id!r}: {self.description}; predictions {sizes}; {epochs} epochs)"
 
 
 @dataclass(frozen=True)
@@ -207,7 +217,7 @@ def _predictions(rng, y, order, recall, fpr, order_mode) -> np.ndarray:
 
 def _history(rng: np.random.Generator, kind: str) -> dict[str, np.ndarray]:
     epoch = np.arange(1, _EPOCHS + 1, dtype=np.float64)
-    noise = lambda scale: rng.normal(0.0, scale, size=_EPOCHS)  # noqa: E731
+    noise = lambda scale: rng.normal(0.0, scale, size=_EPOCHS)
     if kind == "plateau":
         train = 0.20 + 0.10 * np.exp(-epoch / 3)
         val = train + 0.005
@@ -419,7 +429,7 @@ class _Sealed:
     __array__ = __len__ = __iter__ = __getitem__ = __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _refuse
     __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __and__ = __rand__ = _refuse
     __invert__ = __bool__ = __float__ = __int__ = __index__ = _refuse
-    __hash__ = None
+    __hash__ = None  # type: ignore[assignment]  # unhashable, as numpy arrays are; typeshed wants a method
 
     def __getattr__(self, name):
         if name.startswith("__"):

@@ -237,7 +237,7 @@ def next_token_data(
     train = [list(unique[i]) for i in order[n_test + n_val :]]
     length = max(len(s) for s in unique) + 2
 
-    def pack(sents):
+    def pack(sents) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         tokens, mask = pad_sequences(
             [vocab.encode(s, add_bos=True, add_eos=True) for s in sents], pad_id=vocab.pad_id, length=length
         )
@@ -245,7 +245,7 @@ def next_token_data(
         return tokens, inputs, targets, target_mask
 
     tr, te = pack(train), pack(test)
-    va = pack(val) if val else (None,) * 4
+    va = pack(val) if val else (None, None, None, None)
     return NextTokenData(vocab, train, test, *tr, *te, val, *va)
 
 
@@ -302,5 +302,5 @@ def sine_windows(
     t = np.arange(window + 1)[None, :]
     clean = np.sin(2 * np.pi * t / period + phases)
     noisy = clean + rng.normal(0.0, noise, size=clean.shape)
-    as3d = lambda a: a[..., None].astype(np.float32)  # noqa: E731
+    as3d = lambda a: a[..., None].astype(np.float32)
     return SineWindows(as3d(noisy[:, :-1]), as3d(noisy[:, 1:]), as3d(clean[:, 1:]))

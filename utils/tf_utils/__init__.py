@@ -16,7 +16,7 @@ from ..notebook import quiet_frameworks, quiet_tensorflow
 
 quiet_frameworks()  # TensorFlow reads its logging settings from the environment at import time
 
-import tensorflow as tf  # noqa: E402
+import tensorflow as tf
 
 
 def get_device() -> str:
@@ -26,9 +26,9 @@ def get_device() -> str:
 
 quiet_tensorflow()
 
-from .classify import *  # noqa: E402,F401,F403
-from .gated import *  # noqa: E402,F401,F403
-from .gradients import *  # noqa: E402,F401,F403
-from .next_token import *  # noqa: E402,F401,F403
-from .padding import *  # noqa: E402,F401,F403
-from .shapes import *  # noqa: E402,F401,F403
+from .classify import *
+from .gated import *
+from .gradients import *
+from .next_token import *
+from .padding import *
+from .shapes import *

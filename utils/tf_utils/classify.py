@@ -133,7 +133,7 @@ class MetricsCallback(keras.callbacks.Callback):
     def __init__(self, X_val, y_val, threshold: float = 0.5):
         super().__init__()
         self.X_val, self.y_val, self.threshold = np.asarray(X_val), np.asarray(y_val), threshold
-        self.history = {"val_precision": [], "val_recall": []}
+        self.history: dict[str, list[float]] = {"val_precision": [], "val_recall": []}
 
     def on_epoch_end(self, epoch, logs=None):
         summary = classification_summary(self.y_val, predict_proba(self.model, self.X_val), self.threshold)
@@ -200,8 +200,8 @@ def train_classifier(
         verbose=2 if progress else 0,
         callbacks=cbs,
     )
-    history = {key: [float(v) for v in values] for key, values in fit.history.items()}
-    history["stopped_epoch"] = len(history["loss"])
-    if "val_loss" in history:
-        history["best_epoch"] = int(np.argmin(history["val_loss"])) + 1
+    curves = {key: [float(v) for v in values] for key, values in fit.history.items()}
+    history: dict[str, list[float] | int] = {**curves, "stopped_epoch": len(curves["loss"])}
+    if "val_loss" in curves:
+        history["best_epoch"] = int(np.argmin(curves["val_loss"])) + 1
     return history

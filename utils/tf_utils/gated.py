@@ -157,7 +157,8 @@ def check_lstm_shapes(got, batch, time, features, units, return_sequences=False,
     else:
         if not _is_shape(got):
             raise CheckFailure(
-                f"{call} should return the output shape alone{_shown(f', such as {want_out}')}{_shown(f', got {got!r}')}\n"
+                f"{call} should return the output shape alone"
+                f"{_shown(f', such as {want_out}')}{_shown(f', got {got!r}')}\n"
                 "  likely mistake: without return_state the layer returns only its output, not a tuple"
             )
         out, states = as_shape(got, call, "(2, 3)"), []
@@ -215,10 +216,10 @@ def copy_numpy_lstm_weights(layer, W, U, b):
     kernel <- W, recurrent_kernel <- U, bias <- b: no transposes, one bias, the
     same gate order (i, f, c, o). Returns the layer.
     """
-    units = layer.cell.units if isinstance(layer, keras.layers.LSTM) else None
     W = as_numpy(W, name="W")
     features = W.shape[0] if W.ndim == 2 else -1
     _ready(layer, keras.layers.LSTM, features)
+    units = layer.cell.units
     layer.set_weights(
         [_array(W, (features, 4 * units), "W"), _array(U, (units, 4 * units), "U"), _array(b, (4 * units,), "b")]
     )

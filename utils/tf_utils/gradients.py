@@ -104,7 +104,7 @@ def train_sum_task(
         optimizer.apply_gradients(zip(grads, variables))
         return loss, norm
 
-    history = {"loss": [], "grad_norm": []}
+    history: dict[str, list[float]] = {"loss": [], "grad_norm": []}
     for step in tqdm(range(steps), desc=desc, disable=not progress, file=sys.stdout, mininterval=0.5):
         batch = slice(step * batch_size, (step + 1) * batch_size)
         loss, norm = step_fn(tf.constant(X[batch]), tf.constant(y[batch]))

@@ -225,7 +225,8 @@ def check_rnn_shapes(got, batch, time, features, units, return_sequences=False, 
     else:
         if not _is_shape(got):
             raise CheckFailure(
-                f"{call} should return the output shape alone{_shown(f', such as {want_out}')}{_shown(f', got {got!r}')}\n"
+                f"{call} should return the output shape alone"
+                f"{_shown(f', such as {want_out}')}{_shown(f', got {got!r}')}\n"
                 "  likely mistake: without return_state the layer returns only its output, not a pair"
             )
         out, state = as_shape(got, call, "(2, 4, 3)"), None
@@ -244,7 +245,7 @@ def check_rnn_shapes(got, batch, time, features, units, return_sequences=False, 
         ),
         ("the state has as many values as the layer has units, not input features", (batch, features)),
     ]
-    checks = [("output shape", out, want_out, out_mistakes)]
+    checks: list[tuple] = [("output shape", out, want_out, out_mistakes)]
     if return_state:
         checks.append(("state shape", state, want_state, state_mistakes))
     check_shape_parts(

@@ -13,10 +13,10 @@ one API, one module per framework). Topic modules:
 
 from __future__ import annotations
 
-from .classify import *  # noqa: E402,F401,F403
-from .device import get_device  # noqa: F401
-from .gated import *  # noqa: E402,F401,F403
-from .gradients import *  # noqa: E402,F401,F403
-from .next_token import *  # noqa: E402,F401,F403
-from .padding import *  # noqa: E402,F401,F403
-from .shapes import *  # noqa: E402,F401,F403
+from .classify import *
+from .device import get_device
+from .gated import *
+from .gradients import *
+from .next_token import *
+from .padding import *
+from .shapes import *

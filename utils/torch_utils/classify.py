@@ -88,7 +88,7 @@ class BagOfWordsClassifier(nn.Module):
         return self.head(self.embedding(x).mean(dim=1)).squeeze(-1)
 
 
-def _as_tensors(X, y, device):
+def _as_tensors(X, y, *, device):
     X = torch.as_tensor(np.asarray(X), dtype=torch.long, device=device)
     y = torch.as_tensor(np.asarray(y), dtype=torch.float32, device=device)
     if X.dim() != 2 or y.dim() != 1 or X.shape[0] != y.shape[0]:
@@ -148,13 +148,13 @@ def train_classifier(
 
         device = get_device()
     model.to(device)
-    X, y = _as_tensors(*train, device)
-    Xv, yv = _as_tensors(*val, device) if val is not None else (None, None)
+    X, y = _as_tensors(*train, device=device)
+    Xv, yv = _as_tensors(*val, device=device) if val is not None else (None, None)
     if patience is not None and val is None:
         raise ValueError("early stopping (`patience`) needs validation data `val`")
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    history = {"loss": [], "val_loss": [], "accuracy": [], "val_accuracy": []}
+    history: dict[str, list[float]] = {"loss": [], "val_loss": [], "accuracy": [], "val_accuracy": []}
     best, best_state, waited = np.inf, None, 0
     bar = tqdm(range(1, epochs + 1), desc=desc, unit="epoch", disable=not progress, file=sys.stdout, leave=True)
     for epoch in bar:

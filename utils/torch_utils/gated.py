@@ -222,9 +222,9 @@ def copy_numpy_lstm_weights(layer, W, U, b):
     (the gate order i, f, g, o is PyTorch's own). Returns the layer.
     """
     _one_layer(layer, torch.nn.LSTM)
-    H, I = layer.hidden_size, layer.input_size
+    H, n_in = layer.hidden_size, layer.input_size
     with torch.no_grad():
-        layer.weight_ih_l0.copy_(_param(W, (I, 4 * H), "W", layer.weight_ih_l0).T)
+        layer.weight_ih_l0.copy_(_param(W, (n_in, 4 * H), "W", layer.weight_ih_l0).T)
         layer.weight_hh_l0.copy_(_param(U, (H, 4 * H), "U", layer.weight_hh_l0).T)
         layer.bias_ih_l0.copy_(_param(b, (4 * H,), "b", layer.bias_ih_l0))
         layer.bias_hh_l0.zero_()
@@ -248,9 +248,9 @@ def copy_numpy_gru_weights(layer, W, U, b_x, b_h):
     b_hn is multiplied by the reset gate. Returns the layer.
     """
     _one_layer(layer, torch.nn.GRU)
-    H, I = layer.hidden_size, layer.input_size
+    H, n_in = layer.hidden_size, layer.input_size
     with torch.no_grad():
-        layer.weight_ih_l0.copy_(_param(W, (I, 3 * H), "W", layer.weight_ih_l0).T)
+        layer.weight_ih_l0.copy_(_param(W, (n_in, 3 * H), "W", layer.weight_ih_l0).T)
         layer.weight_hh_l0.copy_(_param(U, (H, 3 * H), "U", layer.weight_hh_l0).T)
         layer.bias_ih_l0.copy_(_param(b_x, (3 * H,), "b_x", layer.bias_ih_l0))
         layer.bias_hh_l0.copy_(_param(b_h, (3 * H,), "b_h", layer.bias_hh_l0))

@@ -98,7 +98,7 @@ def train_sum_task(
     optimizer = torch.optim.SGD(params, lr=lr)
     X, y = make_sum_task(steps * batch_size, seq_len, seed=seed)
     X, y = torch.from_numpy(X), torch.from_numpy(y)
-    history = {"loss": [], "grad_norm": []}
+    history: dict[str, list[float]] = {"loss": [], "grad_norm": []}
     for step in tqdm(range(steps), desc=desc, disable=not progress, file=sys.stdout, mininterval=0.5):
         batch = slice(step * batch_size, (step + 1) * batch_size)
         outputs, _ = layer(X[batch])

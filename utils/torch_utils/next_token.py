@@ -52,6 +52,9 @@ def _check_cell(cell: str):
 class _Recurrent(nn.Module):
     """What both models share: an input layer, one recurrent layer, a linear head."""
 
+    rnn: nn.RNNBase  # set by each subclass's __init__
+    head: nn.Linear
+
     def _features(self, inputs) -> torch.Tensor:  # pragma: no cover - overridden
         raise NotImplementedError
 

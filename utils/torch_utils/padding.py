@@ -106,7 +106,7 @@ class PaddedLSTMClassifier(nn.Module):
         return self.head(self.features(x, lengths)).squeeze(-1)
 
 
-def _tensors(X, y, lengths, device):
+def _tensors(X, y, lengths, *, device):
     X = torch.as_tensor(np.asarray(X), dtype=torch.long, device=device)
     y = torch.as_tensor(np.asarray(y), dtype=torch.float32, device=device)
     lengths = _lengths(lengths)
@@ -158,10 +158,10 @@ def train_padded_classifier(
 
         device = get_device()
     model.to(device)
-    X, y, lengths = _tensors(*train, device)
+    X, y, lengths = _tensors(*train, device=device)
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    history = {"loss": [], "val_loss": [], "val_accuracy": []}
+    history: dict[str, list[float]] = {"loss": [], "val_loss": [], "val_accuracy": []}
     bar = tqdm(range(1, epochs + 1), desc=desc, unit="epoch", disable=not progress, file=sys.stdout)
     for _ in bar:
         model.train()
