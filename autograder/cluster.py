@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from . import ROOT, die_with_parent, limits
+from .batch import Stop
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -241,7 +242,7 @@ def grade_task(batch: bytes, name: str, data: bytes, cell_limit: float, seed: in
 def _job_data(job) -> dict:
     return {
         "results": job.results,
-        "killers": job.killers,
+        "killers": {i: stop.to_wire() for i, stop in job.killers.items()},
         "out_of_time": bool(job.out_of_time),
         "review": list(job.review),
         "flooded": bool(job.flooded),
@@ -647,7 +648,7 @@ class ClusterEngine:
             on_finish(job)
             return
         job.results = {int(i): r for i, r in dict(data["results"]).items() if isinstance(r, dict)}
-        job.killers = {int(i): str(w) for i, w in dict(data["killers"]).items()}
+        job.killers = {int(i): Stop.from_wire(w) for i, w in dict(data["killers"]).items()}
         job.out_of_time, job.flooded = bool(data["out_of_time"]), bool(data["flooded"])
         job.review = [str(t)[:300] for t in list(data["review"])[:20]]
         job.attempts, job.elapsed = int(data["attempts"]), float(data["elapsed"])

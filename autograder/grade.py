@@ -42,7 +42,7 @@ from .assignment import (
     source_fingerprint,
     source_notebook,
 )
-from .batch import SOLUTION, UNSAFE_FLAG, Incomplete, Interrupted, JailUnavailable, read_plan
+from .batch import SOLUTION, UNSAFE_FLAG, Incomplete, Interrupted, JailUnavailable, StopKind, read_plan
 from .limits import (
     CELL_OUTPUT_CAP,
     CELL_TIMEOUT_CAP_S,
@@ -325,14 +325,15 @@ def result_from_plan(
         r = results.get(i) if i is not None else None
         why = killers.get(i)
         if why is not None:
-            if why.startswith("timeout"):
-                limit = notebook_timeout if why == "timeout-notebook" else cell_timeout
-                scope = "the whole notebook's" if why == "timeout-notebook" else "a cell's"
+            if why.timed_out:
+                whole = why.kind is StopKind.NOTEBOOK_TIMEOUT
+                limit = notebook_timeout if whole else cell_timeout
+                scope = "the whole notebook's" if whole else "a cell's"
                 message = f"this test was stopped after {scope} time limit of {limit:g} s (an endless loop?)"
                 row.update(status="timeout", message=message, feedback=message)
             else:
                 message = (
-                    f"the Python process died while this test ran ({why.split(':', 1)[1]}): does your "
+                    f"the Python process died while this test ran ({why.detail}): does your "
                     "code call sys.exit, os._exit, or kill the process?"
                 )
                 row.update(status="error", message=message, feedback=message)
@@ -353,7 +354,7 @@ def result_from_plan(
                 and (r.get("line") is None or in_hidden_block(test.hidden_lines, r["line"]))
             )
             feedback = message
-            if hidden and not message.startswith("a hidden case:"):  # hidden_case's messages carry no value
+            if hidden and not r.get("hidden_case"):  # a hidden_case's message carries no value: shown as it is
                 feedback = (
                     "a hidden check failed: the visible checks passed, but the hidden ones (other inputs, "
                     "shapes and edge cases) did not. Try your answer on more cases."
@@ -378,14 +379,14 @@ def result_from_plan(
             label = cell["label"]
             why = killers.get(i)
             if cell["kind"] == "student":
-                if why and why.startswith("timeout"):
+                if why and why.timed_out:
                     notes.append(
                         f"{label} was stopped after the time limit ({cell_timeout:g} s per cell); "
                         "it was skipped and the cells after it were run again"
                     )
                 elif why:
                     notes.append(
-                        f"the Python process died while running {label} ({why.split(':', 1)[1]}); "
+                        f"the Python process died while running {label} ({why.detail}); "
                         "it was skipped and the cells after it were run again"
                     )
                 elif r.get("status") == "error":
@@ -395,7 +396,7 @@ def result_from_plan(
                     f"{label} printed {r['output_chars']:,} characters; only the first {CELL_OUTPUT_CAP:,} were kept"
                 )
         if -1 in killers:
-            notes.append(f"the grading process died before running any cell ({killers[-1]})")
+            notes.append(f"the grading process died before running any cell ({killers[-1].detail})")
     statuses = [c["status"] for c in cells]
     if plan.invalid is not None:
         total_status = plan.status_hint or "invalid"

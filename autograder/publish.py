@@ -504,165 +504,10 @@ The course is published under the terms in `LICENSE`.
 """
 
 
-STUDENT_MAKEFILE = """\
-# The student edition of the course. `make lab` opens JupyterLab on it; `make test` runs every notebook once.
-# Each target sets up .venv from requirements.txt first (idempotent, fast when nothing changed).
-
-PYTHON_SYSTEM ?= python3
-VENV      := .venv
-PY        := $(VENV)/bin/python
-STAMP     := $(VENV)/.installed
-export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
-export TF_CPP_MIN_LOG_LEVEL := 3
-export TF_ENABLE_ONEDNN_OPTS := 0
-
-.PHONY: help setup lab test clean
-
-help:
-\t@echo "make lab     open JupyterLab on the course"
-\t@echo "make test    run every lesson and exercise notebook once (ONLY=03 for the notebooks whose name has 03)"
-
-setup: $(STAMP)
-
-$(STAMP): requirements.txt constraints.txt pyproject.toml
-\t@test -x $(PY) || $(PYTHON_SYSTEM) -m venv $(VENV)
-\t$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
-\t$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
-\t@touch $(STAMP)
-
-LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
-$(LAB_SETTINGS): tools/jupyterlab/overrides.json $(STAMP)
-\t@mkdir -p $(dir $@)
-\tcp $< $@
-
-lab: $(STAMP) $(LAB_SETTINGS)
-\t$(VENV)/bin/jupyter lab --notebook-dir=$(CURDIR) --LabApp.news_url=None \\
-\t\t$(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
-
-test: $(STAMP)
-\tMPLBACKEND=Agg $(PY) tools/check_notebooks.py $(ONLY)
-
-clean:
-\trm -rf $(VENV)
-"""
-
-STUDENT_GITIGNORE = """\
-.venv/
-__pycache__/
-*.pyc
-*.egg-info/
-.ipynb_checkpoints/
-"""
-
-
-#: tools/check_notebooks.py of the edition: what its `make test` runs.
-CHECK_NOTEBOOKS = (
-    r'''"""Run every notebook of the course once, top to bottom, '''
-    r'''as `make test` does in the student edition.
-
-    python tools/check_notebooks.py            # every lesson and every exercise notebook
-    python tools/check_notebooks.py 01 03      # only the notebooks whose file name contains 01 or 03
-
-A lesson must run without an error and without anything on stderr. An exercise notebook runs with its
-stubs (`raise NotImplementedError()`) still in place: it passes when every error it shows comes from an
-unanswered exercise (a NotImplementedError, or a name that only an answer cell defines), so a broken
-notebook or library shows up while an untouched exercise does not. Once you have written an answer, its
-test cell prints [PASS] or [FAIL] as usual. The `utils` of this folder is the one the notebooks import.
-"""
-
-from __future__ import annotations
-
-import os
-import re
-import subprocess
-import sys
-import time
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
-CELL_TIMEOUT_S = 300
-
-
-def notebooks(only: list[str]) -> list[Path]:
-    found = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "release").glob("*/*.ipynb"))
-    return [p for p in found if not only or any(o in p.name for o in only)]
-
-
-def _answer_words(nb) -> set[str]:
-    """The words of the answer cells (stubs included: `# Set answer_x to ...`): the names only an answer defines."""
-    words = set()
-    for cell in nb.cells:
-        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
-            words.update(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", cell.source))
-    return words
-
-
-def _stubbed(name: str, value: str, answers: set[str]) -> bool:
-    """An error that an unanswered exercise explains."""
-    if name == "NotImplementedError":
-        return True
-    if name == "NameError":
-        missing = re.search(r"name '([^']+)' is not defined", value)
-        return bool(missing and missing.group(1) in answers)
-    # a check that expected another error (check_raises) and met the stub's NotImplementedError instead,
-    # or a form check that met a structured answer still holding the release's "..." placeholders
-    return name in ("CheckFailure", "AssertionError") and ("raised NotImplementedError" in value or "'...'" in value)
-
-
-def run(path: Path) -> tuple[float, list[str], int]:
-    """Execute one notebook; return (seconds, problems, number of cells that stopped at a stub)."""
-    import nbformat
-    from nbclient import NotebookClient
-
-    nb = nbformat.read(path, as_version=4)
-    exercise = path.parent.parent.name == "release"
-    client = NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3", allow_errors=exercise,
-                            resources={"metadata": {"path": str(path.parent)}})
-    start = time.perf_counter()
-    problems: list[str] = []
-    try:
-        client.execute(stderr=subprocess.DEVNULL)
-    except Exception as exc:  # noqa: BLE001 - reported, not raised: the other notebooks still run
-        problems.append(f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}"[:300])
-    answers = _answer_words(nb) if exercise else set()
-    stubbed = 0
-    for index, cell in enumerate(nb.cells):
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "stream" and out.get("name") == "stderr" and not exercise:
-                problems.append(f"cell {index} wrote to stderr: {out.get('text', '')[:200]}")
-            if out.get("output_type") != "error":
-                continue
-            name, value = out.get("ename", ""), out.get("evalue", "")
-            if exercise and _stubbed(name, value, answers):
-                stubbed += 1
-            else:
-                problems.append(f"cell {index}: {name}: {value}"[:300])
-    return time.perf_counter() - start, problems, stubbed
-
-
-def main(argv=None) -> int:
-    only = list(sys.argv[1:] if argv is None else argv)
-    # the notebooks import this folder's utils, whatever else is installed
-    os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
-    os.environ.setdefault("MPLBACKEND", "Agg")
-    failed = 0
-    for path in notebooks(only):
-        seconds, problems, stubbed = run(path)
-        rel = path.relative_to(ROOT).as_posix()
-        note = f", {stubbed} cell(s) stopped at an unanswered exercise" if stubbed else ""
-        print(f"{'ok  ' if not problems else 'FAIL'} {rel} ({seconds:.1f} s{note})", flush=True)
-        for problem in problems:
-            print(f"       {problem}")
-        failed += bool(problems)
-    if failed:
-        print(f"{failed} notebook(s) failed")
-    return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
-'''
-)
+# The edition's own files that are not the course's: real files of this repository (linted and tested as
+# the rest; tools/check_notebooks.py is what the edition's `make test` runs).
+EDITION_FILES = Path(__file__).resolve().parent / "edition"
+EDITION_COPIES = {"Makefile": "Makefile", "gitignore": ".gitignore", "check_notebooks.py": "tools/check_notebooks.py"}
 
 
 def _student_pyproject(text: str) -> str:
@@ -695,9 +540,8 @@ def write_edition(stage: Path, course_root: Path, url: str) -> None:
     )
     (stage / "tools" / "jupyterlab").mkdir(parents=True)
     shutil.copy2(course_root / "tools" / "jupyterlab" / "overrides.json", stage / "tools" / "jupyterlab")
-    (stage / "tools" / "check_notebooks.py").write_text(CHECK_NOTEBOOKS, encoding="utf-8")
-    (stage / "Makefile").write_text(STUDENT_MAKEFILE, encoding="utf-8")
-    (stage / ".gitignore").write_text(STUDENT_GITIGNORE, encoding="utf-8")
+    for name, where in EDITION_COPIES.items():
+        shutil.copyfile(EDITION_FILES / name, stage / where)
     (stage / "README.md").write_text(student_readme(course_root, student, sync), encoding="utf-8")
     (stage / EDITION_MARK).write_text(
         json.dumps({"course": course["course"]["id"], "repository": url}, indent=1) + "\n", encoding="utf-8"

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING
 
 from . import die_with_parent
 from .assignment import HIDDEN_BEGIN
+from .batch import Stop, StopKind
 from .limits import (
     CELL_OUTPUT_CAP,
     GROUP_MEMORY_MARGIN,
@@ -827,6 +828,7 @@ def _trusted_main(warm: Warm, spec: dict, wfd: int, fd: int, student_pid: int) -
         except BaseException as exc:  # a failing test is the data we want
             sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
             result = {
+                "hidden_case": isinstance(getattr(exc, "hidden_kind", None), str),  # utils.checks.hidden_case
                 "status": "failed" if isinstance(exc, AssertionError) else "error",
                 "line": _locate_failure(exc, filename),
                 "message": _describe(exc),
@@ -869,7 +871,7 @@ class Job:
         self.key, self.cells, self.workdir = key, plan_cells, workdir
         self.results: dict = {}  # cell index -> result
         self.skip: set = set()
-        self.killers: dict = {}  # cell index -> why it was skipped
+        self.killers: dict = {}  # cell index -> why it was skipped (a batch.Stop)
         self.elapsed = 0.0
         self.attempts = 0
         self.pid = self.rfd = None
@@ -925,6 +927,8 @@ def _valid_result(r) -> dict:
         out["output_digest"] = digest
     if r.get("truncated") is True:
         out["truncated"] = True
+    if r.get("hidden_case") is True:
+        out["hidden_case"] = True
     if r.get("restart") is True:
         out["restart"] = True
     return out
@@ -1126,12 +1130,12 @@ def run_jobs(
             job.finished = True
             job.out_of_time = True
             if job.current is not None:
-                job.killers[job.current] = "timeout-notebook"
+                job.killers[job.current] = Stop(StopKind.NOTEBOOK_TIMEOUT)
         else:
             if how == "cell-timeout":
-                why = "timeout"
+                why = Stop(StopKind.CELL_TIMEOUT)
             elif how == "flood":
-                why = "died:it sent more than the grader reads about one notebook"
+                why = Stop(StopKind.DIED, "it sent more than the grader reads about one notebook")
             else:
                 sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
                 code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
@@ -1141,9 +1145,9 @@ def run_jobs(
                     name = signal.Signals(sig).name if sig else None
                 except ValueError:
                     name = f"signal {sig}"
-                why = f"died:signal {name}" if sig else f"died:exit status {code}"
+                why = Stop(StopKind.DIED, f"signal {name}" if sig else f"exit status {code}")
                 if job.oom:
-                    why = f"died:it went over the memory limit of {memory_bytes // 2**20} MB"
+                    why = Stop(StopKind.DIED, f"it went over the memory limit of {memory_bytes // 2**20} MB")
             if job.current is None and job.restart - job.skip:
                 job.skip |= job.restart
                 job.finished = job.attempts > len(job.cells) + 1
