@@ -55,7 +55,17 @@ _MAX_SHOWN = 6  # array elements shown in a message before it is abbreviated
 
 
 class CheckFailure(AssertionError):
-    """A check failed. The message is meant for the learner."""
+    """A check failed. The message is meant for the learner. `hidden_kind` is the kind of hidden case it
+    failed in (`hidden_case`), None for a visible check: the grader shows a hidden case's message as it is
+    (it carries no value) and replaces any other failure inside a hidden block with a general one."""
+
+    hidden_kind: str | None = None
+
+
+def _hidden_failure(kind: str, message: str) -> CheckFailure:
+    failure = CheckFailure(f"a hidden case: {kind}\n{message}")
+    failure.hidden_kind = kind
+    return failure
 
 
 # ----------------------------------------------------------------------------
@@ -235,14 +245,15 @@ def hidden_case(kind: str | None):
     try:
         yield
     except CheckFailure as exc:
-        raise CheckFailure(f"a hidden case: {kind}\n" + _without_values(str(exc))) from None
+        raise _hidden_failure(kind, _without_values(str(exc))) from None
     except (NotImplementedError, NameError, KeyboardInterrupt, SystemExit):
         raise  # an unwritten exercise or an undefined name: nothing hidden in them
     except Exception as exc:  # the learner's code failed on the hidden input
-        raise CheckFailure(
-            f"a hidden case: {kind}\nyour code raised {type(exc).__name__} on this kind of input "
+        raise _hidden_failure(
+            kind,
+            f"your code raised {type(exc).__name__} on this kind of input "
             "(its message is not shown, as it may quote the hidden input).\n"
-            f"  hint: build a small input of this kind ({kind}) and run your code on it to see the error"
+            f"  hint: build a small input of this kind ({kind}) and run your code on it to see the error",
         ) from None
     finally:
         _HIDDEN_KINDS.pop()
