@@ -4,12 +4,17 @@
     python -m autograder grade ASSIGNMENT SUBMISSIONS_DIR --out OUT_DIR [--jobs N] [--timeout SECONDS]
     python -m autograder demo [ASSIGNMENT ...]
 
-Modules: `release` (nbgrader generate_assignment into release/), `assignment`
-(nbgrader's gradebook and sanitising preprocessors: what to run for one
-submission), `worker` (the warm parent and its forked, sandboxed children),
-`grade` (the command: state files, resuming, results), `report` (CSV files,
-feedback and class report, the nbgrader gradebook), `examples` (the generated
-example class, hostile cases included), `demo`.
+Rooms (CONTRIBUTING.md draws the processes):
+- the batch, in the grading process: `grade` (the command: submissions, state files, resuming, results),
+  `batch` (what a local and a cluster run share), `assignment` (nbgrader's gradebook and sanitising: what to
+  run for one submission), `report` (CSV files, feedback, class report, the nbgrader gradebook), `pool` (the
+  jobs at once, their limits), `cluster` (the same on Dask workers), `limits` (every limit and default);
+- the engine: `engine` (a fresh interpreter that starts knowing nothing), `warm` (what it imports once);
+- one job: `job` (its split), `student` (the student's process), `trusted` (the trusted process), `runtime`
+  (what both use), `channel` (the plain-data channel between them);
+- the jail: `sandbox` (namespaces, mounts, uid), `cgroups` (memory, processes, CPU per jail), `uids`;
+- course tooling: `release`, `publish` (the student edition and its leak check; `edition/` holds its files),
+  `examples` (the generated example class, hostile cases included), `demo`.
 """
 
 from pathlib import Path

@@ -14,7 +14,7 @@ engine's, unchanged:
   plugin starts a grading server: a separate, single-threaded process (`python -m autograder.cluster`), not a
   thread of the worker. The server forks the warm engine before it reads anything of the batch, sanitises each
   notebook it is handed with the same function as the client (`batch.read_plan`), and grades it with the local
-  pool (`worker.run_jobs`): each submission in its own jail, the trusted verdicts in their own process. A
+  pool (`pool.run_jobs`): each submission in its own jail, the trusted verdicts in their own process. A
   worker's tasks only hand notebooks to its server and wait for the answer.
 - **What the client reads itself:** only whether each student's file is there and is not a symbolic link; the
   worker that gets a notebook's bytes reads and sanitises it (nbgrader) and sends its plan back with the
@@ -272,7 +272,7 @@ def serve(fd: int) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     conn = Connection(fd)
     from .engine import Engine, EngineError
-    from .worker import Job, run_jobs
+    from .pool import Job, run_jobs
 
     utils_dir = ROOT / "utils"
     engine = Engine(utils_root=utils_dir)  # forked before anything of the batch is read

@@ -201,7 +201,8 @@ def _serve(sock) -> int:
         request = json.loads(sock.recv(4096) or b"{}")
         if request.get("op") != "warm":
             return 0
-        from .worker import Warm, job_child
+        from .job import job_child
+        from .warm import Warm
 
         utils_root = Path(request["utils"]) if request.get("utils") else None
         warm = Warm(

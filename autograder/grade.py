@@ -5,7 +5,7 @@
 2. every submission is read and repaired with nbgrader's sanitising
    preprocessors (assignment.sanitise) -- a file that cannot be graded gets a
    status at once;
-3. the rest run in forked children of one warm parent (worker.run_jobs);
+3. the rest run in forked children of one warm engine (pool.run_jobs);
 4. each student's result is written atomically to OUT_DIR/.state/<student>.json
    as soon as it is known, so a killed batch resumes where it stopped;
 5. grades.csv, totals.csv, feedback/, report.html and gradebook.db are rebuilt
@@ -558,7 +558,7 @@ def grade(
     `cluster`: a Dask scheduler's address (tcp://host:port or a scheduler file) or `local:N`; the
     submissions are then graded on its workers (autograder.cluster) and this process only writes OUT."""
     from .engine import Engine
-    from .worker import Job, run_jobs
+    from .pool import Job, run_jobs
 
     # every path is made absolute before anything runs: nbgrader changes the working directory
     # under the gradebook's sqlite URL, so a relative OUT would point somewhere else by then

@@ -20,7 +20,7 @@ CLUSTER_WAIT_S = 120.0  # how long `grade --cluster` waits for a cluster with no
 
 # -- memory, disk, processes (per jail) ------------------------------------------------------------------------
 MEMORY_MB = 4096  # memory one submission may allocate on top of the warm engine's (--memory-mb)
-# a jail's control group holds MEMORY_MB + the warm engine's resident size + this margin (see worker.run_jobs)
+# a jail's control group holds MEMORY_MB + the warm engine's resident size + this margin (see pool.run_jobs)
 GROUP_MEMORY_MARGIN = 64 * 2**20
 DISK_MB = 256  # its private /tmp (--disk-mb)
 MAX_PROCESSES = 256  # processes and threads of one jail

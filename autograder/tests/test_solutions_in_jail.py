@@ -10,7 +10,7 @@ no error in any cell, nothing alarming in the feedback page, and every cell prin
 exactly what it prints when the same cells run outside the grader.
 
 One grading per assignment serves both checks: `autograder.grade.grade` (what the `grade` command runs:
-jailed, here with one job and a fixed cell limit) in a child process whose `autograder.worker.run_jobs`
+jailed, here with one job and a fixed cell limit) in a child process whose `autograder.pool.run_jobs`
 is wrapped to keep each finished job's cells and per-cell results (`output_digest`: the sha256 of what
 the cell printed in the jail). The state record and the feedback page are read from OUT as the command
 leaves them.
@@ -60,7 +60,7 @@ ENV = dict(
     PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
 )
 EVERY_ASSIGNMENT = sorted(p.parent.name for p in (ROOT / "source").glob("*/*.ipynb") if p.stem == p.parent.name)
-CELL_OUTPUT_CAP = 100_000  # autograder.worker.CELL_OUTPUT_CAP: the jail's digest covers the first 100 000 characters
+CELL_OUTPUT_CAP = 100_000  # autograder.limits.CELL_OUTPUT_CAP: the jail's digest covers the first 100 000 characters
 CELL_TIMEOUT = 60  # s; the solutions' slowest cell takes about 7 s in the jail here: a cell that hangs costs 60 s
 STUDENT = "correct"
 # words that, in the feedback a student reads, mean that something in their notebook went wrong
@@ -72,11 +72,11 @@ BAD_FEEDBACK = ("raised an error", "NameError", "Traceback")
 GRADE = r"""
 import json, sys
 from pathlib import Path
-import autograder.worker as worker
+import autograder.pool as pool
 from autograder.grade import grade
 
 aid, subs, out, keep, cell_timeout = sys.argv[1:6]
-kept, real_run_jobs = {}, worker.run_jobs
+kept, real_run_jobs = {}, pool.run_jobs
 
 def run_jobs(engine, jobs_list, *, on_finish, **kw):
     def finished(job):
@@ -86,7 +86,7 @@ def run_jobs(engine, jobs_list, *, on_finish, **kw):
         on_finish(job)
     return real_run_jobs(engine, jobs_list, on_finish=finished, **kw)
 
-worker.run_jobs = run_jobs  # grade() imports it from autograder.worker when it is called
+pool.run_jobs = run_jobs  # grade() imports it from autograder.pool when it is called
 grade(aid, Path(subs), Path(out), jobs=1, cell_timeout=float(cell_timeout), timeout=600, progress=False,
       log=lambda *a: None)
 Path(keep).write_text(json.dumps(kept), encoding="utf-8")
