@@ -87,37 +87,71 @@ def run_jobs(
     shared-process mode. `incoming`, if given, brings more jobs while they run: `incoming.take(block)`
     returns the new ones, `incoming.done` says whether more will come, `incoming.fileno()` wakes the loop.
     `threads`: how many threads each child's frameworks may use (default: the cores over `jobs`)."""
-    pending = list(jobs_list)
-    running: dict = {}  # rfd -> job
-    cell_limit = cell_timeout if callable(cell_timeout) else (lambda: cell_timeout)
-    if threads is None:
-        threads = max(
-            1,
-            (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1) // max(1, jobs),
-        )
-    counter = [0]
-    groups = _jail_groups() if jail is not None else None  # control groups per jail, where the grader may make them
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    # the jail's group may hold `memory_bytes` beyond the warm pages it inherits and may copy (the engine's
-    # resident size): one process that allocates too much then meets its RLIMIT_AS first (a MemoryError
-    # the student can read, the same on every run), and the group stops what that limit cannot see
-    # (children forked by any means, shared memory)
-    group_memory: list = []  # read once the engine is warm
+    pool = Pool(
+        engine,
+        jobs=jobs,
+        cell_timeout=cell_timeout,
+        notebook_timeout=notebook_timeout,
+        memory_bytes=memory_bytes,
+        on_finish=on_finish,
+        jail=jail,
+        on_start=on_start,
+        hidden_seed=hidden_seed,
+        threads=threads,
+    )
+    pool.run(list(jobs_list), incoming)
 
-    def jail_memory() -> int:
-        if not group_memory:
-            if hasattr(engine, "wait_ready"):
-                engine.wait_ready()
-            group_memory.append(int(memory_bytes) + _resident_bytes(getattr(engine, "pid", None)) + GROUP_MEMORY_MARGIN)
-        return group_memory[0]
 
-    def start(job):
-        job.attempts += 1
-        job.secret = secrets.token_hex(16)
-        job.buffer, job.current, job.done, job.received = b"", None, False, 0
-        rfd, wfd = os.pipe()
-        spec_r, spec_w = os.pipe()
-        spec = {
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+class Pool:
+    """The jobs of one batch in the grading process (see run_jobs)."""
+
+    def __init__(
+        self,
+        engine,
+        *,
+        jobs,
+        cell_timeout,
+        notebook_timeout,
+        memory_bytes,
+        on_finish,
+        jail,
+        on_start,
+        hidden_seed,
+        threads,
+    ):
+        self.engine, self.jobs, self.jail = engine, jobs, jail
+        self.cell_limit = cell_timeout if callable(cell_timeout) else (lambda: cell_timeout)
+        self.notebook_timeout, self.memory_bytes = notebook_timeout, memory_bytes
+        self.on_finish, self.on_start, self.hidden_seed = on_finish, on_start, hidden_seed
+        self.threads = threads if threads is not None else max(1, _cores() // max(1, jobs))
+        self.pending: list = []
+        self.running: dict = {}  # rfd -> job
+        self.counter = 0
+        self.groups = _jail_groups() if jail is not None else None  # where the grader may make control groups
+        self._group_memory: int | None = None
+
+    # -- starting an attempt ---------------------------------------------------------------------------------
+
+    def jail_memory(self) -> int:
+        """What a jail's control group may hold: `memory_bytes` beyond the warm pages it inherits and may copy
+        (the engine's resident size), so that one process that allocates too much meets its RLIMIT_AS first (a
+        MemoryError the student can read, the same on every run), and the group stops what that limit cannot
+        see (children forked by any means, shared memory). Read once the engine is warm."""
+        if self._group_memory is None:
+            if hasattr(self.engine, "wait_ready"):
+                self.engine.wait_ready()
+            self._group_memory = (
+                int(self.memory_bytes) + _resident_bytes(getattr(self.engine, "pid", None)) + GROUP_MEMORY_MARGIN
+            )
+        return self._group_memory
+
+    def spec(self, job) -> dict:
+        """What the job's child reads from its pipe (the trusted process only: the student's is forked first)."""
+        return {
             "cells": [
                 {
                     "kind": c["kind"],
@@ -125,38 +159,51 @@ def run_jobs(
                     "label": c["label"],
                     "filename": f"<test {c['grade_id']}>" if c["kind"] == "test" else f"<{c['label']}>",
                 }
-                for i, c in enumerate(job.cells)
+                for c in job.cells
             ],
             "skip": sorted(job.skip),
             "done": sorted(i for i in job.results if job.cells[i]["kind"] == "test"),
             "secret": job.secret,
-            "memory_bytes": memory_bytes,
-            "threads": threads,
+            "memory_bytes": self.memory_bytes,
+            "threads": self.threads,
             # this submission's own seed (grade.submission_seed), read by the trusted process only
-            "hidden_seed": job.hidden_seed if job.hidden_seed is not None else hidden_seed,
+            "hidden_seed": job.hidden_seed if job.hidden_seed is not None else self.hidden_seed,
             "jail": None,
         }
-        if jail is not None:
-            from .uids import lease_uid
 
-            counter[0] += 1
-            job.uid_lease = lease_uid()  # a uid no other jail on this host uses while this one runs
-            spec["jail"] = {**jail, "uid": job.uid_lease.uid}
-            if groups is not None:
-                # memory (shared memory included), processes and CPU for the whole jail: a share of the cores
-                # no larger than its share of the batch, so that no jail slows a classmate's past its limit
-                job.group = groups.jail(
-                    f"job-{counter[0]}",
-                    memory_bytes=jail_memory(),
-                    max_pids=int(jail.get("max_processes", MAX_PROCESSES)),
-                    cpu_cores=max(1.0, cores / max(1, jobs)),
-                )
-                spec["cgroup"] = {
-                    "name": job.group.name,
-                    "parts": [[p.version, p.path, list(p.controllers)] for p in job.group.parts],
-                }
+    def jail_job(self, job, spec: dict) -> None:
+        """A uid no other jail on this host uses while this one runs, and the jail's control group: memory
+        (shared memory included), processes and CPU for the whole jail, a share of the cores no larger than
+        its share of the batch, so that no jail slows a classmate's past its limit."""
+        from .uids import lease_uid
+
+        self.counter += 1
+        job.uid_lease = lease_uid()
+        spec["jail"] = {**self.jail, "uid": job.uid_lease.uid}
+        if self.groups is None:
+            return
+        job.group = self.groups.jail(
+            f"job-{self.counter}",
+            memory_bytes=self.jail_memory(),
+            max_pids=int(self.jail.get("max_processes", MAX_PROCESSES)),
+            cpu_cores=max(1.0, _cores() / max(1, self.jobs)),
+        )
+        spec["cgroup"] = {
+            "name": job.group.name,
+            "parts": [[p.version, p.path, list(p.controllers)] for p in job.group.parts],
+        }
+
+    def start(self, job) -> None:
+        job.attempts += 1
+        job.secret = secrets.token_hex(16)
+        job.buffer, job.current, job.done, job.received = b"", None, False, 0
+        rfd, wfd = os.pipe()
+        spec_r, spec_w = os.pipe()
+        spec = self.spec(job)
+        if self.jail is not None:
+            self.jail_job(job, spec)
         try:
-            job.pid = engine.spawn([spec_r, wfd])
+            job.pid = self.engine.spawn([spec_r, wfd])
         finally:
             os.close(spec_r)
             os.close(wfd)
@@ -169,11 +216,13 @@ def run_jobs(
         os.close(spec_w)
         job.rfd = rfd
         job.attempt_started = time.monotonic()
-        running[rfd] = job
-        if on_start is not None:
-            on_start(job)
+        self.running[rfd] = job
+        if self.on_start is not None:
+            self.on_start(job)
 
-    def handle(job, line: bytes):
+    # -- what a job says ---------------------------------------------------------------------------------------
+
+    def handle(self, job, line: bytes) -> None:
         prefix = job.secret.encode() + b" "
         if not line.startswith(prefix):
             return  # not from the grader: whatever student code wrote to the pipe is ignored
@@ -201,9 +250,33 @@ def run_jobs(
         except (ValueError, TypeError, AttributeError, RecursionError):
             return  # a malformed report is ignored, like any other noise on the pipe
 
-    def kill(job):
+    def read(self, job) -> None:
+        """What the job's pipe has now: its lines handled, a flood or its end dealt with."""
         try:
-            if jail is None:
+            chunk = os.read(job.rfd, 1 << 16)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self.finish_attempt(job, "exited")
+            return
+        job.received += len(chunk)
+        if job.received > REPORT_CAP:
+            job.flooded = True
+            self.kill(job)
+            self.finish_attempt(job, "flood")
+            return
+        job.buffer += chunk
+        *lines, job.buffer = job.buffer.split(b"\n")
+        for line in lines:
+            self.handle(job, line)
+        if len(job.buffer) > 2 * MESSAGE_CAP + CELL_OUTPUT_CAP:
+            job.buffer = b""  # a line longer than any report: noise
+
+    # -- ending an attempt -------------------------------------------------------------------------------------
+
+    def kill(self, job) -> None:
+        try:
+            if self.jail is None:
                 os.killpg(job.pid, signal.SIGKILL)
         except OSError:
             pass
@@ -212,7 +285,7 @@ def run_jobs(
         except OSError:
             pass
 
-    def release_jail(job):
+    def release_jail(self, job) -> None:
         """Everything the jail started is killed (its control group), its group removed, its uid freed."""
         group, job.group = getattr(job, "group", None), None
         if group is not None:
@@ -229,9 +302,8 @@ def run_jobs(
         if lease is not None:
             lease.release()
 
-    def finish_attempt(job, how: str):
-        """The child is gone: read what it said, decide whether to fork again."""
-        running.pop(job.rfd, None)
+    def drain(self, job) -> None:
+        """The last of what the ended child wrote (bounded in size and in time)."""
         os.set_blocking(job.rfd, False)
         deadline = time.monotonic() + 5
         try:
@@ -248,12 +320,35 @@ def run_jobs(
         except OSError:
             pass
         os.close(job.rfd)
+
+    def stop_of(self, job, how: str, status: int) -> Stop:
+        """Why the attempt ended before its cell did."""
+        if how == "cell-timeout":
+            return Stop(StopKind.CELL_TIMEOUT)
+        if how == "flood":
+            return Stop(StopKind.DIED, "it sent more than the grader reads about one notebook")
+        if job.oom:
+            return Stop(StopKind.DIED, f"it went over the memory limit of {self.memory_bytes // 2**20} MB")
+        sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+        code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
+        if sig is None and code is not None and code > 128 and self.jail is not None:
+            sig = code - 128  # the jail's middle process passes a signal on as 128 + n
+        try:
+            name = signal.Signals(sig).name if sig else None
+        except ValueError:
+            name = f"signal {sig}"
+        return Stop(StopKind.DIED, f"signal {name}" if sig else f"exit status {code}")
+
+    def finish_attempt(self, job, how: str) -> None:
+        """The child is gone: read what it said, decide whether to fork again."""
+        self.running.pop(job.rfd, None)
+        self.drain(job)
         if how != "exited":
-            kill(job)
-        status = engine.wait(job.pid)
-        release_jail(job)
+            self.kill(job)
+        status = self.engine.wait(job.pid)
+        self.release_jail(job)
         for line in job.buffer.split(b"\n"):
-            handle(job, line)
+            self.handle(job, line)
         job.buffer = b""
         job.elapsed += time.monotonic() - job.attempt_started
         if job.done:
@@ -264,85 +359,62 @@ def run_jobs(
             if job.current is not None:
                 job.killers[job.current] = Stop(StopKind.NOTEBOOK_TIMEOUT)
         else:
-            if how == "cell-timeout":
-                why = Stop(StopKind.CELL_TIMEOUT)
-            elif how == "flood":
-                why = Stop(StopKind.DIED, "it sent more than the grader reads about one notebook")
-            else:
-                sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
-                code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
-                if sig is None and code is not None and code > 128 and jail is not None:
-                    sig = code - 128  # the jail's middle process passes a signal on as 128 + n
-                try:
-                    name = signal.Signals(sig).name if sig else None
-                except ValueError:
-                    name = f"signal {sig}"
-                why = Stop(StopKind.DIED, f"signal {name}" if sig else f"exit status {code}")
-                if job.oom:
-                    why = Stop(StopKind.DIED, f"it went over the memory limit of {memory_bytes // 2**20} MB")
-            if job.current is None and job.restart - job.skip:
-                job.skip |= job.restart
-                job.finished = job.attempts > len(job.cells) + 1
-            elif job.current is None:
-                # died between cells (or before the first): nothing to skip, give up after a retry
-                job.finished = job.attempts >= 2
-                if job.finished:
-                    job.killers[-1] = why
-            else:
-                job.killers[job.current] = why
-                job.skip.add(job.current)
-                remaining = [i for i in range(len(job.cells)) if i not in job.results and i not in job.skip]
-                job.finished = not remaining or job.attempts > len(job.cells) + 1
+            self.after_stop(job, self.stop_of(job, how, status))
         if job.finished:
-            on_finish(job)
+            self.on_finish(job)
         else:
-            pending.insert(0, job)
+            self.pending.insert(0, job)
 
-    try:
-        while pending or running or (incoming is not None and not incoming.done):
-            if incoming is not None and not incoming.done:
-                pending.extend(incoming.take(block=not pending and not running))
-            while pending and len(running) < jobs:
-                start(pending.pop(0))
-            watch = list(running) + ([incoming] if incoming is not None and not incoming.done else [])
-            readable, _, _ = select.select(watch, [], [], 0.05)
-            for rfd in readable:
-                if rfd is incoming:
-                    continue  # taken at the top of the loop
-                job = running[rfd]
-                try:
-                    chunk = os.read(rfd, 1 << 16)
-                except OSError:
-                    chunk = b""
-                if not chunk:
-                    finish_attempt(job, "exited")
-                    continue
-                job.received += len(chunk)
-                if job.received > REPORT_CAP:
-                    job.flooded = True
-                    kill(job)
-                    finish_attempt(job, "flood")
-                    continue
-                job.buffer += chunk
-                *lines, job.buffer = job.buffer.split(b"\n")
-                for line in lines:
-                    handle(job, line)
-                if len(job.buffer) > 2 * MESSAGE_CAP + CELL_OUTPUT_CAP:
-                    job.buffer = b""  # a line longer than any report: noise
-            t = time.monotonic()
-            for job in list(running.values()):
-                if job.elapsed + (t - job.attempt_started) > notebook_timeout:
-                    kill(job)
-                    finish_attempt(job, "notebook-timeout")
-                elif job.current is not None and t - job.cell_started > (job.cell_limit or cell_limit()):
-                    kill(job)
-                    finish_attempt(job, "cell-timeout")
-    finally:
-        for job in list(running.values()):
-            kill(job)
-            release_jail(job)
-        if groups is not None:
-            groups.close()
+    def after_stop(self, job, why: Stop) -> None:
+        """Skip the cell that stopped the attempt (or the cells after which the child restarted itself), and
+        decide whether another attempt is worth it."""
+        if job.current is None and job.restart - job.skip:
+            job.skip |= job.restart
+            job.finished = job.attempts > len(job.cells) + 1
+        elif job.current is None:
+            # died between cells (or before the first): nothing to skip, give up after a retry
+            job.finished = job.attempts >= 2
+            if job.finished:
+                job.killers[-1] = why
+        else:
+            job.killers[job.current] = why
+            job.skip.add(job.current)
+            remaining = [i for i in range(len(job.cells)) if i not in job.results and i not in job.skip]
+            job.finished = not remaining or job.attempts > len(job.cells) + 1
+
+    def check_time(self) -> None:
+        t = time.monotonic()
+        for job in list(self.running.values()):
+            if job.elapsed + (t - job.attempt_started) > self.notebook_timeout:
+                self.kill(job)
+                self.finish_attempt(job, "notebook-timeout")
+            elif job.current is not None and t - job.cell_started > (job.cell_limit or self.cell_limit()):
+                self.kill(job)
+                self.finish_attempt(job, "cell-timeout")
+
+    # -- the loop ----------------------------------------------------------------------------------------------
+
+    def run(self, jobs_list: list, incoming=None) -> None:
+        self.pending = jobs_list
+        more = lambda: incoming is not None and not incoming.done  # read at every turn
+        try:
+            while self.pending or self.running or more():
+                if more():
+                    self.pending.extend(incoming.take(block=not self.pending and not self.running))
+                while self.pending and len(self.running) < self.jobs:
+                    self.start(self.pending.pop(0))
+                watch = list(self.running) + ([incoming] if more() else [])
+                readable, _, _ = select.select(watch, [], [], 0.05)
+                for rfd in readable:
+                    if rfd is not incoming:  # new jobs are taken at the top of the loop
+                        self.read(self.running[rfd])
+                self.check_time()
+        finally:
+            for job in list(self.running.values()):
+                self.kill(job)
+                self.release_jail(job)
+            if self.groups is not None:
+                self.groups.close()
 
 
 def _resident_bytes(pid) -> int:

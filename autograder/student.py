@@ -178,33 +178,32 @@ def _quiet_process(workdir: str) -> None:
     sys.dont_write_bytecode = True
 
 
-def student_main(warm: Warm, fd: int, workdir: str) -> int:
-    """The student's process: told its cells by the trusted side, it enters the jail, then runs a cell
-    or answers a request (channel.serve) whenever asked. Nothing it sends is believed beyond its data."""
+def _enter_jail(header: dict, workdir: str) -> tuple:
+    """Still root: join the jail's control group, then enter the jail. Returns (working folder, the memory
+    size before the limits, against which RLIMIT_AS is set)."""
+    if not header.get("jail"):
+        return workdir, None
+    from . import sandbox
+
+    if header.get("cgroup"):  # before anything else: everything this process starts is in the group
+        from .cgroups import JailGroup, Part
+
+        group = header["cgroup"]
+        JailGroup(str(group["name"]), tuple(Part(int(v), str(p), tuple(c)) for v, p, c in group["parts"])).join()
+    memory_base = _mem_now()
+    sandbox.enter(sandbox.Jail(**header["jail"]), workdir)
+    return "/tmp", memory_base
+
+
+def _set_limits(header: dict, memory_base) -> None:
     import resource
 
-    from . import channel
-
-    header, _ = channel.recv_message(fd)
-    memory_base = None
-    if header.get("jail"):
-        from . import sandbox
-
-        if header.get("cgroup"):  # still root: join the jail's own control group before anything else
-            from .cgroups import JailGroup, Part
-
-            group = header["cgroup"]
-            JailGroup(str(group["name"]), tuple(Part(int(v), str(p), tuple(c)) for v, p, c in group["parts"])).join()
-        memory_base = _mem_now()
-        sandbox.enter(sandbox.Jail(**header["jail"]), workdir)
-        workdir = "/tmp"
     try:
         import ctypes
 
         ctypes.CDLL(None).mallopt(-8, 2)  # M_ARENA_MAX: framework threads must not eat the address space
-    except Exception:
+    except Exception:  # not glibc
         pass
-    _quiet_process(workdir)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -214,23 +213,20 @@ def student_main(warm: Warm, fd: int, workdir: str) -> int:
         limit = (memory_base or _mem_now()) + int(header["memory_bytes"])
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     framework_threads(int(header.get("threads", 1)))
-    # the utils modules the engine imported stay (nothing trusted depends on them here); any other is
-    # served from the code captured when the engine started, whatever happened on disk since
-    sys.meta_path[:] = [CapturedUtils(warm.utils_code), *sys.meta_path]
-    snap = _snapshot_modules()
-    shell = warm.shell
-    user_ns = shell.user_ns
-    user_ns["__name__"] = "__main__"
-    shell.showtraceback = lambda *a, **k: None  # type: ignore[method-assign]  # the child reports errors itself
 
-    def plt_close(which):  # the figures a cell left open, if it plotted at all
-        pyplot = sys.modules.get("matplotlib.pyplot")
-        if pyplot is not None:
-            pyplot.close(which)
 
-    guard = {"armed": False}
-    _install_guard(os.path.realpath(workdir), guard)
-    now, real_exec, describe = time.monotonic, exec, describe_error
+def _plt_close(which) -> None:
+    """Close the figures a cell left open, if it plotted at all."""
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        pyplot.close(which)
+
+
+def _cell_runner(warm: Warm, guard: dict, snap: dict, user_ns: dict):
+    """run_cell(source, filename) for channel.serve. What it calls is bound here, as locals, before any student
+    code runs (a patched module global changes nothing of it)."""
+    now, real_exec, describe, restore_modules = time.monotonic, exec, describe_error, _restore_modules
+    sha256, capped, plt_close = hashlib.sha256, Capped, _plt_close
 
     def run_cell(source: str, filename: str) -> dict:
         # each cell arrives with the request to run it (this process keeps no list of cells that its own
@@ -239,7 +235,7 @@ def student_main(warm: Warm, fd: int, workdir: str) -> int:
             code = warm.compile_cell(str(source), str(filename))
         except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
             code = NotCompiled(type(exc).__name__, str(exc)[:MESSAGE_CAP])
-        out = Capped(CELL_OUTPUT_CAP)
+        out = capped(CELL_OUTPUT_CAP)
         sys.stdout = sys.stderr = out
         started = now()
         guard["armed"] = True
@@ -260,30 +256,53 @@ def student_main(warm: Warm, fd: int, workdir: str) -> int:
         result["seconds"] = round(now() - started, 3)
         try:
             plt_close("all")
-        except BaseException:
+        except BaseException:  # a figure the student's code broke: nothing to report
             pass
         result["output_chars"] = out.size
         # a digest of what the cell printed: lets a test compare a graded run with the notebook run
         # (a fixed-size hex string; it never reaches feedback, the report or the CSV files)
-        result["output_digest"] = hashlib.sha256(out.text().encode("utf-8", "replace")).hexdigest()
+        result["output_digest"] = sha256(out.text().encode("utf-8", "replace")).hexdigest()
         if out.size > CELL_OUTPUT_CAP:
             result["truncated"] = True
         return result
 
-    def own_work(obj, meta) -> None:
-        from utils.checks import check_own_work
+    return run_cell
 
-        if not isinstance(meta, dict):
-            raise TypeError("a malformed request")
-        check_own_work(
-            obj,
-            str(meta.get("what", "")),
-            forbids=list(meta.get("forbids", [])),
-            instead=str(meta.get("instead", "")),
-            allows=list(meta.get("allows", [])),
-        )
 
-    restore_modules = _restore_modules
+def _own_work(obj, meta) -> None:
+    """utils.checks.check_own_work on an answer, here where it runs (channel's `own_work` request)."""
+    from utils.checks import check_own_work
+
+    if not isinstance(meta, dict):
+        raise TypeError("a malformed request")
+    check_own_work(
+        obj,
+        str(meta.get("what", "")),
+        forbids=list(meta.get("forbids", [])),
+        instead=str(meta.get("instead", "")),
+        allows=list(meta.get("allows", [])),
+    )
+
+
+def student_main(warm: Warm, fd: int, workdir: str) -> int:
+    """The student's process: told its cells by the trusted side, it enters the jail, then runs a cell
+    or answers a request (channel.serve) whenever asked. Nothing it sends is believed beyond its data."""
+    from . import channel
+
+    header, _ = channel.recv_message(fd)
+    workdir, memory_base = _enter_jail(header, workdir)
+    _quiet_process(workdir)
+    _set_limits(header, memory_base)
+    # the utils modules the engine imported stay (nothing trusted depends on them here); any other is
+    # served from the code captured when the engine started, whatever happened on disk since
+    sys.meta_path[:] = [CapturedUtils(warm.utils_code), *sys.meta_path]
+    snap = _snapshot_modules()
+    shell = warm.shell
+    user_ns = shell.user_ns
+    user_ns["__name__"] = "__main__"
+    shell.showtraceback = lambda *a, **k: None  # type: ignore[method-assign]  # the child reports errors itself
+    guard = {"armed": False}
+    _install_guard(os.path.realpath(workdir), guard)
 
     def arm(on: bool) -> None:  # a request runs the student's code: the guard is on while it does
         guard["armed"] = on
@@ -292,5 +311,5 @@ def student_main(warm: Warm, fd: int, workdir: str) -> int:
         else:
             sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
 
-    channel.serve(fd, user_ns, run_cell, own_work, arm)
+    channel.serve(fd, user_ns, _cell_runner(warm, guard, snap, user_ns), _own_work, arm)
     return 0

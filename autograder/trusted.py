@@ -134,147 +134,177 @@ def _hidden_safe_result(result: dict, link) -> dict:
     return {**result, "message": message}
 
 
-def trusted_main(warm: Warm, spec: dict, wfd: int, fd: int, student_pid: int) -> int:
-    """The trusted side of one submission: walks the notebook, has the student's process run each of
-    its cells, runs each test cell here against the student's answers (through the channel), and
-    reports to the grading process."""
-    import builtins as _builtins
+class _StudentGone(Exception):
+    """The student's process ended while the trusted side talked to it."""
 
-    from . import channel
 
-    null_stdio()
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    secret, cells = spec["secret"], spec["cells"]
-    skip, done = set(spec["skip"]), set(spec["done"])
+class TrustedSide:
+    """The trusted process of one submission (see trusted_main)."""
 
-    def send(obj):
-        data = ("\n" + secret + " " + json.dumps(obj) + "\n").encode()
+    def __init__(self, spec: dict, wfd: int, fd: int, student_pid: int):
+        from . import channel
+
+        self.spec, self.wfd, self.student_pid = spec, wfd, student_pid
+        self.secret = spec["secret"]
+        channel.send_message(
+            fd,
+            {
+                "jail": spec.get("jail"),
+                "cgroup": spec.get("cgroup"),
+                "memory_bytes": spec["memory_bytes"],
+                "threads": spec["threads"],
+            },
+            [],
+        )
+        self.link = channel.TrustedChannel(fd)
+
+    def send(self, obj) -> None:
+        data = ("\n" + self.secret + " " + json.dumps(obj) + "\n").encode()
         while data:
-            data = data[os.write(wfd, data) :]
+            data = data[os.write(self.wfd, data) :]
 
-    channel.send_message(
-        fd,
-        {
-            "jail": spec.get("jail"),
-            "cgroup": spec.get("cgroup"),
-            "memory_bytes": spec["memory_bytes"],
-            "threads": spec["threads"],
-        },
-        [],
-    )
-    link = channel.TrustedChannel(fd)
-    for cell in cells:  # read here, where no student code runs
-        if cell["kind"] != "test":
-            found = dynamic_imports(cell["source"])
+    def review_dynamic_imports(self) -> None:
+        """Answer cells that import or run code by name, read here, where no student code runs."""
+        for cell in self.spec["cells"]:
+            found = dynamic_imports(cell["source"]) if cell["kind"] != "test" else []
             if found:
-                send(
+                self.send(
                     {
                         "t": "review",
                         "text": f"{cell['label']} imports or runs code by name ({', '.join(found)}): "
                         "a call to a forbidden helper could hide behind it; read it",
                     }
                 )
-    import utils.checks
 
-    utils.checks.use_grader(link.make, spec.get("hidden_seed"))
-    framework_threads(int(spec["threads"]))
-
-    def student_gone() -> int:
+    def student_gone(self) -> int:
         """The student's process died: pass its end on, as the jail's middle process does."""
         try:
-            _, status = os.waitpid(student_pid, 0)
+            _, status = os.waitpid(self.student_pid, 0)
         except ChildProcessError:
             return 70
         if os.WIFSIGNALED(status):
             return 128 + os.WTERMSIG(status)
         return os.WEXITSTATUS(status) or 70
 
-    for index, cell in enumerate(cells):
-        if index in skip or index in done:
-            continue
-        send({"t": "start", "i": index})
-        if cell["kind"] != "test":
-            try:
-                result = valid_result(link.request("run", source=cell["source"], filename=cell["filename"]))
-                if result["status"] not in ("ok", "error"):  # a student cell never passes or fails a test
-                    result = {
-                        **result,
-                        "status": "error",
-                        "message": "your process reported a status it cannot give: " + result["status"],
-                    }
-            except channel.ChannelClosed:
-                return student_gone()
-            except (channel.ChannelError, ValueError, TypeError) as exc:
-                result = {
-                    "status": "error",
-                    "message": f"your process answered something the grader cannot read ({exc})"[:MESSAGE_CAP],
-                    "restart": True,
-                }
-            send({"t": "end", "i": index, "r": _hidden_safe_result(result, link)})
-            if result.get("restart"):
-                return 0
-            continue
-        out = Capped(CELL_OUTPUT_CAP)
-        started = time.monotonic()
-        requests_before = link.seq
-        filename = cell["filename"]
-        broken = False
+    def run_student_cell(self, index: int, cell: dict) -> bool:
+        """Have the student's process run its cell; True when the job must end after it (a restart)."""
+        from . import channel
+
         try:
-            try:
-                code = compile(marked_test_source(cell["source"]), filename, "exec", dont_inherit=True)
-            except SyntaxError:  # the marks did not fit this cell's layout: it counts as hidden from its start
-                code = compile(cell["source"], filename, "exec", dont_inherit=True)
-                if HIDDEN_BEGIN in cell["source"]:
-                    link.enter_hidden()
-            namespace = {"__name__": "__main__", "__builtins__": _builtins, HIDDEN_MARK: link.enter_hidden}
+            result = valid_result(self.link.request("run", source=cell["source"], filename=cell["filename"]))
+            if result["status"] not in ("ok", "error"):  # a student cell never passes or fails a test
+                result = {
+                    **result,
+                    "status": "error",
+                    "message": "your process reported a status it cannot give: " + result["status"],
+                }
+        except channel.ChannelClosed:
+            raise _StudentGone from None
+        except (channel.ChannelError, ValueError, TypeError) as exc:
+            result = {
+                "status": "error",
+                "message": f"your process answered something the grader cannot read ({exc})"[:MESSAGE_CAP],
+                "restart": True,
+            }
+        self.send({"t": "end", "i": index, "r": _hidden_safe_result(result, self.link)})
+        return bool(result.get("restart"))
+
+    def compile_test(self, cell: dict):
+        """The test cell, its hidden blocks marked (see marked_test_source)."""
+        try:
+            return compile(marked_test_source(cell["source"]), cell["filename"], "exec", dont_inherit=True)
+        except SyntaxError:  # the marks did not fit this cell's layout: it counts as hidden from its start
+            code = compile(cell["source"], cell["filename"], "exec", dont_inherit=True)
+            if HIDDEN_BEGIN in cell["source"]:
+                self.link.enter_hidden()
+            return code
+
+    def exec_test(self, cell: dict, out: Capped) -> dict:
+        """Run one test cell here against the student's answers; its result (`restart`: the channel broke)."""
+        import builtins
+
+        from . import channel
+
+        filename = cell["filename"]
+        try:
+            code = self.compile_test(cell)
+            namespace = {"__name__": "__main__", "__builtins__": builtins, HIDDEN_MARK: self.link.enter_hidden}
             for name in _test_names(cell["source"]):
                 try:
-                    namespace[name] = link.request("get", name=name)
+                    namespace[name] = self.link.request("get", name=name)
                 except NameError:
                     pass  # not defined by the student: the test meets the NameError where it uses the name
             sys.stdout = sys.stderr = out
             exec(code, namespace)  # the instructor's test, in the trusted process
         except channel.ChannelClosed:
-            sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
-            return student_gone()
+            raise _StudentGone from None
         except channel.ChannelError as exc:
-            sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
-            broken = True
-            result = {
+            return {
                 "status": "error",
-                "message": f"your process answered something the grader cannot read ({exc}); the test scores nothing"[
-                    :MESSAGE_CAP
-                ],
+                "message": f"your process answered something the grader cannot read ({exc}); the test scores nothing",
+                "restart": True,
             }
         except BaseException as exc:  # a failing test is the data we want
-            sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
-            result = {
+            return {
                 "hidden_case": isinstance(getattr(exc, "hidden_kind", None), str),  # utils.checks.hidden_case
                 "status": "failed" if isinstance(exc, AssertionError) else "error",
                 "line": locate_failure(exc, filename),
                 "message": describe_error(exc),
             }
-        else:
+        finally:
             sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
-            result = {"status": "passed", "message": ""}
-        if link.tainted:  # no string the student's process sent since it saw hidden inputs is quoted
-            result["message"] = link.scrub(result.get("message", ""))
+        return {"status": "passed", "message": ""}
+
+    def run_test_cell(self, index: int, cell: dict) -> bool:
+        """Run one test cell and report it; True when the job must end after it (a broken channel)."""
+        out = Capped(CELL_OUTPUT_CAP)
+        started = time.monotonic()
+        requests_before = self.link.seq
+        result = self.exec_test(cell, out)
+        if self.link.tainted:  # no string the student's process sent since it saw hidden inputs is quoted
+            result["message"] = self.link.scrub(result.get("message", ""))
         result["message"] = result.get("message", "")[:MESSAGE_CAP]  # cut after the scrub, never before
         result["seconds"] = round(time.monotonic() - started, 3)
-        result["requests"] = link.seq - requests_before  # what this test asked the student's process
+        result["requests"] = self.link.seq - requests_before  # what this test asked the student's process
         result["output_chars"] = out.size
         if out.size > CELL_OUTPUT_CAP:
             result["truncated"] = True
-        if broken:
-            result["restart"] = True
-        send({"t": "end", "i": index, "r": result})
-        for note in link.notes:
-            send({"t": "review", "text": f"{cell['label'] if 'label' in cell else 'a test'}: {note}"})
-        link.notes.clear()
-        if broken:
-            return 0
-    send({"t": "done"})
-    # the student's process has nothing left to do: it is killed with its jail when this process exits
-    # (PR_SET_PDEATHSIG) and reaped by the engine (a child subreaper), while the next job starts
-    return 0
+        self.send({"t": "end", "i": index, "r": result})
+        for note in self.link.notes:
+            self.send({"t": "review", "text": f"{cell['label'] if 'label' in cell else 'a test'}: {note}"})
+        self.link.notes.clear()
+        return bool(result.get("restart"))
+
+    def walk(self) -> int:
+        """Every cell of the notebook in order (but those skipped or done in an earlier attempt)."""
+        skip, done = set(self.spec["skip"]), set(self.spec["done"])
+        try:
+            for index, cell in enumerate(self.spec["cells"]):
+                if index in skip or index in done:
+                    continue
+                self.send({"t": "start", "i": index})
+                run = self.run_test_cell if cell["kind"] == "test" else self.run_student_cell
+                if run(index, cell):
+                    return 0
+        except _StudentGone:
+            return self.student_gone()
+        self.send({"t": "done"})
+        # the student's process has nothing left to do: it is killed with its jail when this process exits
+        # (PR_SET_PDEATHSIG) and reaped by the engine (a child subreaper), while the next job starts
+        return 0
+
+
+def trusted_main(warm: Warm, spec: dict, wfd: int, fd: int, student_pid: int) -> int:
+    """The trusted side of one submission: walks the notebook, has the student's process run each of
+    its cells, runs each test cell here against the student's answers (through the channel), and
+    reports to the grading process."""
+    null_stdio()
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    side = TrustedSide(spec, wfd, fd, student_pid)
+    side.review_dynamic_imports()
+    import utils.checks
+
+    utils.checks.use_grader(side.link.make, spec.get("hidden_seed"))
+    framework_threads(int(spec["threads"]))
+    return side.walk()
