@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import ROOT, die_with_parent, skip_slow_optional_imports
@@ -568,6 +569,24 @@ def grade(
     notebook_timeout = float(timeout or NOTEBOOK_TIMEOUT_S)
     cell_timeout = float(cell_timeout) if cell_timeout else None
     utils_dir = course_root / "utils" if (course_root / "utils").is_dir() else ROOT / "utils"
+
+    def settings(jail_setting) -> BatchSettings:
+        return BatchSettings(
+            assignment_id=assignment_id,
+            submissions=submissions,
+            out=out,
+            jobs=jobs,
+            notebook_timeout=notebook_timeout,
+            cell_timeout=cell_timeout,
+            memory_mb=memory_mb,
+            course_root=course_root,
+            progress=progress,
+            log=log,
+            jail=jail_setting,
+            regrade=regrade,
+            hidden_seed=hidden_seed,
+        )
+
     if cluster is not None:
         from .cluster import ClusterEngine
 
@@ -580,24 +599,7 @@ def grade(
             no_worker_wait=cluster_wait,
         )
         try:
-            return _grade(
-                engine,
-                assignment_id,
-                submissions,
-                out,
-                jobs,
-                notebook_timeout,
-                cell_timeout,
-                memory_mb,
-                course_root,
-                progress,
-                log,
-                engine.jail_setting,
-                Job,
-                engine.run_jobs,
-                regrade,
-                hidden_seed,
-            )
+            return BatchRun(engine, settings(engine.jail_setting), Job, engine.run_jobs).grade()
         finally:
             engine.close()
     jail = None
@@ -615,28 +617,11 @@ def grade(
                 "in the grader's own account."
             )
         jail = {"disk_mb": int(disk_mb), "read_only": default_read_only(str(utils_dir))}
-    # the engine is forked now, before anything of the batch is read: its children (one per
+    # the engine starts now (a fresh interpreter), before anything of the batch is read: its children (one per
     # submission) inherit no student's notebook, no hidden test and no result
     local_engine = Engine(utils_root=utils_dir)
     try:
-        return _grade(
-            local_engine,
-            assignment_id,
-            submissions,
-            out,
-            jobs,
-            notebook_timeout,
-            cell_timeout,
-            memory_mb,
-            course_root,
-            progress,
-            log,
-            jail,
-            Job,
-            run_jobs,
-            regrade,
-            hidden_seed,
-        )
+        return BatchRun(local_engine, settings(jail), Job, run_jobs).grade()
     finally:
         local_engine.close()
 
@@ -675,300 +660,350 @@ def submission_seed(secret: int | None, student: str, key: str) -> int | None:
     return int.from_bytes(digest[:8], "big")
 
 
-def _grade(
-    engine,
-    assignment_id,
-    submissions,
-    out,
-    jobs,
-    notebook_timeout,
-    cell_timeout,
-    memory_mb,
-    course_root,
-    progress,
-    log,
-    jail,
-    Job,
-    run_jobs,
-    regrade=None,
-    hidden_seed=None,
-) -> list[dict]:
-    nb_path = source_notebook(assignment_id, course_root)  # a ValueError naming the known ones
-    found_notes: dict = {}
-    found, warnings = find_submissions(submissions, assignment_id, found_notes)
-    out.mkdir(parents=True, exist_ok=True)
-    state_dir, work = out / ".state", out / ".work"
-    state_dir.mkdir(exist_ok=True)
-    work.mkdir(exist_ok=True)
-    key = state_key(state_dir)
-    fingerprint = source_fingerprint(nb_path)
-    for w in warnings:
-        log(f"warning: {w}")
-    timing_file = work / "solution-timing.json"
-    measured = None
-    if cell_timeout is None:
-        try:  # trusted only when signed with the batch's key, as a resume record is (OUT may be tampered with)
-            import hmac
+@dataclass
+class BatchSettings:
+    """What one `grade` run was asked for (paths absolute, limits settled)."""
 
-            cached = json.loads(timing_file.read_text(encoding="utf-8"))
+    assignment_id: str
+    submissions: Path
+    out: Path
+    jobs: int
+    notebook_timeout: float
+    cell_timeout: float | None
+    memory_mb: int
+    course_root: Path
+    progress: bool
+    log: Callable
+    jail: dict | None
+    regrade: list | None = None
+    hidden_seed: int | None = None
+
+    def limits(self, cell_limit: float) -> dict:
+        return _limits(self.notebook_timeout, cell_limit, self.memory_mb, self.jail, self.hidden_seed)
+
+
+class BatchRun:
+    """One `grade` run, step by step: find the submissions, decide who is to be graded, have the nbgrader
+    helper prepare the assignment and read the notebooks, time the solution (alone), grade the class, write
+    the outputs. `engine` and `run_jobs` are the local engine and pool, or a cluster's."""
+
+    def __init__(self, engine, settings: BatchSettings, job_class, run_jobs):
+        self.engine, self.s, self.Job, self.run_jobs = engine, settings, job_class, run_jobs
+        self.nb_path = source_notebook(settings.assignment_id, settings.course_root)  # ValueError: the known ones
+        self.found_notes: dict = {}
+        self.found, warnings = find_submissions(settings.submissions, settings.assignment_id, self.found_notes)
+        settings.out.mkdir(parents=True, exist_ok=True)
+        self.state_dir, self.work = settings.out / ".state", settings.out / ".work"
+        self.state_dir.mkdir(exist_ok=True)
+        self.work.mkdir(exist_ok=True)
+        self.key = state_key(self.state_dir)
+        self.fingerprint = source_fingerprint(self.nb_path)
+        for w in warnings:
+            settings.log(f"warning: {w}")
+        self.timing_file = self.work / "solution-timing.json"
+        self.measured = self.signed_timing() if settings.cell_timeout is None else None
+        self.cell_timeout = settings.cell_timeout
+        if self.measured is not None:
+            self.cell_timeout = derived_cell_timeout(self.measured, settings.notebook_timeout)
+        self.keys: dict = {}
+        self.todo = self.to_grade()
+        self.limit: dict = {"cell": self.cell_timeout if self.cell_timeout is not None else CELL_TIMEOUT_CAP_S}
+        self.plans: dict = {}
+        self.early: list = []  # finished before the solution: saved again with the derived limit once it is known
+        self.invalid: list = []
+        self.running_now: dict = {}
+        self.bar = None
+
+    # -- who is graded --------------------------------------------------------------------------------------------
+
+    def signed_timing(self) -> dict | None:
+        """The solution's cell times from an earlier run, trusted only when signed with the batch's key, as a
+        resume record is (OUT may be tampered with)."""
+        import hmac
+
+        try:
+            cached = json.loads(self.timing_file.read_text(encoding="utf-8"))
             if (
-                cached.get("fingerprint") == fingerprint
+                cached.get("fingerprint") == self.fingerprint
                 and isinstance(cached.get("mac"), str)
-                and hmac.compare_digest(cached["mac"], _mac(key, cached))
+                and hmac.compare_digest(cached["mac"], _mac(self.key, cached))
             ):
-                measured = cached["seconds"]
+                return cached["seconds"]
         except (OSError, ValueError, KeyError, AttributeError, TypeError):
             pass
-        if measured is not None:
-            cell_timeout = derived_cell_timeout(measured, notebook_timeout)
-    todo, keys, other_limits = [], {}, []
-    wanted = set(found) if regrade == [] else set(regrade or [])
-    unknown = sorted(wanted - set(found))
-    if unknown:
-        raise ValueError(f"--regrade names students who have no submission here: {', '.join(unknown[:10])}")
-    for student, path in found.items():
-        keys[student] = submission_key(path, fingerprint)
-        state = load_state(state_dir, student, key)
-        if (
-            state is None
-            or state.get("key") != keys[student]
-            or state.get("assignment") != assignment_id
-            or student in wanted
-        ):
-            todo.append(student)
-        elif cell_timeout is not None and state.get("limits") != _limits(
-            notebook_timeout, cell_timeout, memory_mb, jail, hidden_seed
-        ):
-            other_limits.append(student)
-    if other_limits:
-        log(
-            f"warning: {len(other_limits)} student(s) were graded earlier with other limits and are kept as they "
-            f"were ({', '.join(other_limits[:5])}{' ...' if len(other_limits) > 5 else ''}); add --regrade to grade "
-            "everyone again under the limits of this run, or --regrade STUDENT ... for some"
+        return None
+
+    def to_grade(self) -> list:
+        """The students to grade now: new or changed submissions, and those --regrade names."""
+        s, todo, other_limits = self.s, [], []
+        wanted = set(self.found) if s.regrade == [] else set(s.regrade or [])
+        unknown = sorted(wanted - set(self.found))
+        if unknown:
+            raise ValueError(f"--regrade names students who have no submission here: {', '.join(unknown[:10])}")
+        for student, path in self.found.items():
+            self.keys[student] = submission_key(path, self.fingerprint)
+            state = load_state(self.state_dir, student, self.key)
+            if (
+                state is None
+                or state.get("key") != self.keys[student]
+                or state.get("assignment") != s.assignment_id
+                or student in wanted
+            ):
+                todo.append(student)
+            elif self.cell_timeout is not None and state.get("limits") != s.limits(self.cell_timeout):
+                other_limits.append(student)
+        if other_limits:
+            s.log(
+                f"warning: {len(other_limits)} student(s) were graded earlier with other limits and are kept as "
+                f"they were ({', '.join(other_limits[:5])}{' ...' if len(other_limits) > 5 else ''}); add "
+                "--regrade to grade everyone again under the limits of this run, or --regrade STUDENT ... for some"
+            )
+        return todo
+
+    # -- nbgrader's part ---------------------------------------------------------------------------------------------
+
+    def start_helper(self) -> None:
+        """nbgrader (generate_assignment, then sanitising every submission) in a forked helper, while the
+        engine imports the frameworks once for every child to come."""
+        import multiprocessing
+
+        s = self.s
+        ctx = multiprocessing.get_context("fork")
+        self.receive, send = ctx.Pipe()
+        to_read = {SOLUTION: self.nb_path} if self.cell_timeout is None and self.todo else {}  # solution first
+        to_read.update({student: self.found[student] for student in self.todo})
+        self.full = getattr(self.engine, "needs_full_assignment", False)
+        self.helper = ctx.Process(
+            target=_helper_main,
+            args=(s.assignment_id, self.work, s.course_root, to_read, send, self.full),
+            daemon=True,
         )
-    done_before = len(found) - len(todo)
+        self.helper.start()
+        send.close()
+        if self.todo:
+            self.engine.warm(detect_frameworks(self.nb_path), threads=max(1, default_jobs() // s.jobs))
+        try:
+            outcome = self.receive.recv()
+        except EOFError:
+            outcome = ("error", "the nbgrader helper process died")
+        if outcome[0] != "ok":
+            self.helper.join()
+            raise RuntimeError(outcome[1])
+        self.assignment, self.others = outcome[1], outcome[2]
+        self.stream = _PlanStream(self.receive, self.plans)
+        if self.full:  # what a cluster's workers need, besides each notebook's bytes
+            self.engine.prepare_batch(
+                assignment=self.assignment,
+                fingerprint=self.fingerprint,
+                others=self.others,
+                plans=self.plans,
+                paths={**self.found, SOLUTION: self.nb_path},
+                frameworks=detect_frameworks(self.nb_path),
+                notebook_timeout=s.notebook_timeout,
+                memory_mb=s.memory_mb,
+                hidden_seed=None,
+            )
+        if SOLUTION in to_read:
+            self.stream.take(block=True)  # the first plan sent
+        if self.todo:
+            from .report import preload
 
-    # nbgrader (generate_assignment, then sanitising every submission) runs in a forked helper
-    # while the engine imports the frameworks once for every child to come.
-    import multiprocessing
+            preload()  # nbgrader's part is done and the engine is still importing the frameworks: a core is free
 
-    ctx = multiprocessing.get_context("fork")
-    receive, send = ctx.Pipe()
-    to_read = {SOLUTION: nb_path} if cell_timeout is None and todo else {}  # the solution is read first
-    to_read.update({s: found[s] for s in todo})
-    full = getattr(engine, "needs_full_assignment", False)
-    helper = ctx.Process(target=_helper_main, args=(assignment_id, work, course_root, to_read, send, full), daemon=True)
-    helper.start()
-    send.close()
-    if todo:
-        engine.warm(detect_frameworks(nb_path), threads=max(1, default_jobs() // jobs))
-    try:
-        outcome = receive.recv()
-    except EOFError:
-        outcome = ("error", "the nbgrader helper process died")
-    if outcome[0] != "ok":
-        helper.join()
-        raise RuntimeError(outcome[1])
-    assignment, others = outcome[1], outcome[2]
-    plans: dict = {}
-    stream = _PlanStream(receive, plans)
-    if full:  # what a cluster's workers need, besides each notebook's bytes
-        engine.prepare_batch(
-            assignment=assignment,
-            fingerprint=fingerprint,
-            others=others,
-            plans=plans,
-            paths={**found, SOLUTION: nb_path},
-            frameworks=detect_frameworks(nb_path),
-            notebook_timeout=notebook_timeout,
-            memory_mb=memory_mb,
-            hidden_seed=None,
-        )
-    if SOLUTION in to_read:
-        stream.take(block=True)  # the first plan sent
-    if todo:
-        from .report import preload
+    # -- what happens to each job ----------------------------------------------------------------------------------
 
-        preload()  # nbgrader's part is done and the engine is still importing the frameworks: a core is free
-
-    # the solution, when its run time is not known yet (or its record in OUT is not signed with the batch's
-    # key), is run first and alone, jailed like a student: the derived limit then applies to everyone
-    solution_plan = plans.pop(SOLUTION, None)
-    limit = {"cell": cell_timeout if cell_timeout is not None else CELL_TIMEOUT_CAP_S}
-    if cell_timeout is None and (solution_plan is None or solution_plan.invalid is not None):
-        limit["cell"] = derived_cell_timeout(measured or {}, notebook_timeout)
-
-    def settle(job) -> None:
+    def settle(self, job) -> None:
+        """The solution's run is done: its cell times give the per-cell limit (saved, signed, for later runs)."""
+        s = self.s
         seconds = {job.cells[i]["label"]: r.get("seconds") for i, r in job.results.items()}
         if job.killers:
             seconds["(stopped)"] = SOLUTION_STOPPED_S  # the solution itself hit a limit
-        timing = {"fingerprint": fingerprint, "seconds": seconds}
-        atomic_write(timing_file, json.dumps({**timing, "mac": _mac(key, timing)}, indent=1))
-        limit["cell"] = derived_cell_timeout(seconds, notebook_timeout)
-        limit["pending"] = False
-        for result in early:
-            result["limits"] = _limits(notebook_timeout, limit["cell"], memory_mb, jail, hidden_seed)
-            save_state(state_dir, key, result)
+        timing = {"fingerprint": self.fingerprint, "seconds": seconds}
+        atomic_write(self.timing_file, json.dumps({**timing, "mac": _mac(self.key, timing)}, indent=1))
+        self.limit["cell"] = derived_cell_timeout(seconds, s.notebook_timeout)
+        self.limit["pending"] = False
+        for result in self.early:
+            result["limits"] = s.limits(self.limit["cell"])
+            save_state(self.state_dir, self.key, result)
         slowest = max([v for v in seconds.values() if isinstance(v, (int, float))] or [0.0])
-        log(
-            f"per-cell time limit: {limit['cell']:g} s (derived: the solution's slowest cell took {slowest:.2f} s; "
-            "--cell-timeout sets it)"
+        s.log(
+            f"per-cell time limit: {self.limit['cell']:g} s (derived: the solution's slowest cell took "
+            f"{slowest:.2f} s; --cell-timeout sets it)"
         )
 
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(
-            total=len(found),
-            initial=done_before,
-            desc=f"grading {assignment_id}",
-            unit="student",
-            file=sys.stderr,
-            dynamic_ncols=True,
-            mininterval=0,
-            miniters=1,
-        )
-    running_now: dict = {}
-
-    def show_running() -> None:
-        if bar is not None:
-            names = sorted(running_now)
-            bar.set_postfix_str(
-                ("running: " + ", ".join(names[:3]) + (" ..." if len(names) > 3 else "")) if names else "", refresh=True
+    def show_running(self) -> None:
+        if self.bar is not None:
+            names = sorted(self.running_now)
+            self.bar.set_postfix_str(
+                ("running: " + ", ".join(names[:3]) + (" ..." if len(names) > 3 else "")) if names else "",
+                refresh=True,
             )
 
-    def save(result: dict) -> None:
-        if result["student_id"] in found_notes:
-            result["notes"].insert(0, found_notes[result["student_id"]])
-        result["limits"] = _limits(notebook_timeout, limit["cell"], memory_mb, jail, hidden_seed)
-        save_state(state_dir, key, result)
-        if limit.get("pending"):
-            early.append(result)
-        if bar is not None:
-            bar.update(1)
+    def save(self, result: dict) -> None:
+        if result["student_id"] in self.found_notes:
+            result["notes"].insert(0, self.found_notes[result["student_id"]])
+        result["limits"] = self.s.limits(self.limit["cell"])
+        save_state(self.state_dir, self.key, result)
+        if self.limit.get("pending"):
+            self.early.append(result)
+        if self.bar is not None:
+            self.bar.update(1)
 
-    job_list = []
-    early: list = []  # finished before the solution: saved again with the derived limit once it is known
-    if solution_plan is not None and solution_plan.invalid is None:
-        limit["pending"] = True
-        job_list.append(Job(SOLUTION, solution_plan.cells))
-    invalid = []
-
-    def new_jobs(students) -> list:
+    def new_jobs(self, students) -> list:
         made = []
         for student in students:
-            plan = plans[student]
+            plan = self.plans[student]
             if plan.invalid is not None:
-                invalid.append(student)  # saved once the limits of the batch are known
+                self.invalid.append(student)  # saved once the limits of the batch are known
                 continue
-            job = Job(student, plan.cells)
-            job.hidden_seed = submission_seed(hidden_seed, student, keys[student])
+            job = self.Job(student, plan.cells)
+            job.hidden_seed = submission_seed(self.s.hidden_seed, student, self.keys[student])
             made.append(job)
         return made
 
-    job_list.extend(new_jobs([s for s in plans if s != SOLUTION]))
-    stream.to_jobs = new_jobs
+    def started_job(self, job) -> None:
+        self.running_now[job.key] = True
+        self.show_running()
 
-    def started_job(job) -> None:
-        running_now[job.key] = True
-        show_running()
-
-    def finished(job) -> None:
-        running_now.pop(job.key, None)
+    def finished(self, job) -> None:
+        self.running_now.pop(job.key, None)
         if job.key == SOLUTION:
-            settle(job)
+            self.settle(job)
             return
         result = result_from_plan(
-            job.key, assignment, plans[job.key], job, keys[job.key], limit["cell"], notebook_timeout
+            job.key,
+            self.assignment,
+            self.plans[job.key],
+            job,
+            self.keys[job.key],
+            self.limit["cell"],
+            self.s.notebook_timeout,
         )
-        save(result)
-        show_running()
+        self.save(result)
+        self.show_running()
 
-    started = time.monotonic()
-    interrupted = None
-    previous_term = signal.getsignal(signal.SIGTERM)
+    # -- the run ---------------------------------------------------------------------------------------------------
 
-    def on_term(signum, frame):
-        raise KeyboardInterrupt
+    def jobs_to_run(self) -> list:
+        """The solution's timing run (when the limit is not known), then every student's job read so far."""
+        job_list = []
+        # the solution, when its run time is not known yet (or its record in OUT is not signed with the
+        # batch's key), is run first and alone, jailed like a student: the derived limit applies to everyone
+        solution_plan = self.plans.pop(SOLUTION, None)
+        if self.cell_timeout is None and (solution_plan is None or solution_plan.invalid is not None):
+            self.limit["cell"] = derived_cell_timeout(self.measured or {}, self.s.notebook_timeout)
+        if solution_plan is not None and solution_plan.invalid is None:
+            self.limit["pending"] = True
+            job_list.append(self.Job(SOLUTION, solution_plan.cells))
+        job_list.extend(self.new_jobs([student for student in self.plans if student != SOLUTION]))
+        self.stream.to_jobs = self.new_jobs
+        return job_list
 
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, on_term)
-    try:
-        if job_list and job_list[0].key == SOLUTION and not full:  # (a cluster runs it alone itself)
+    def run_all(self, job_list: list) -> None:
+        s = self.s
+        common = dict(
+            cell_timeout=lambda: self.limit["cell"],
+            notebook_timeout=s.notebook_timeout,
+            memory_bytes=int(s.memory_mb) * 2**20,
+            on_finish=self.finished,
+            jail=s.jail,
+            on_start=self.started_job,
+        )
+        if job_list and job_list[0].key == SOLUTION and not self.full:  # (a cluster runs it alone itself)
             # the solution's timing run alone, before any student: no classmate's load inflates the limit
-            run_jobs(
-                engine,
-                [job_list.pop(0)],
-                jobs=1,
-                cell_timeout=lambda: limit["cell"],
-                notebook_timeout=notebook_timeout,
-                memory_bytes=int(memory_mb) * 2**20,
-                on_finish=finished,
-                jail=jail,
-                on_start=started_job,
+            self.run_jobs(self.engine, [job_list.pop(0)], jobs=1, **common)
+        if job_list or not self.stream.done:
+            # each job carries its own seed (submission_seed)
+            self.run_jobs(self.engine, job_list, jobs=s.jobs, incoming=self.stream, **common)
+        while not self.stream.done:  # the helper's last word (nothing was left to grade)
+            self.stream.take(block=True)
+        for student in self.invalid:  # now that the batch's limits are known
+            self.save(result_from_plan(student, self.assignment, self.plans[student], key=self.keys[student]))
+
+    def grade_class(self) -> None:
+        """Every job, with a progress bar; Ctrl-C, SIGTERM or a cluster that gave up end it with what was
+        graded saved (Interrupted)."""
+        s = self.s
+        if s.progress:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(
+                total=len(self.found),
+                initial=len(self.found) - len(self.todo),
+                desc=f"grading {s.assignment_id}",
+                unit="student",
+                file=sys.stderr,
+                dynamic_ncols=True,
+                mininterval=0,
+                miniters=1,
             )
-        if job_list or not stream.done:
-            run_jobs(
-                engine,
-                job_list,
-                jobs=jobs,
-                cell_timeout=lambda: limit["cell"],
-                notebook_timeout=notebook_timeout,
-                memory_bytes=int(memory_mb) * 2**20,
-                on_finish=finished,
-                jail=jail,
-                on_start=started_job,
-                incoming=stream,
-            )  # each job carries its own seed (submission_seed)
-        while not stream.done:  # the helper's last word (nothing was left to grade)
-            stream.take(block=True)
-        for student in invalid:  # now that the batch's limits are known
-            save(result_from_plan(student, assignment, plans[student], key=keys[student]))
-    except KeyboardInterrupt:
-        interrupted = "interrupted"
-    except Incomplete as why:  # a cluster that could not grade everyone: what it did grade is saved
-        interrupted = str(why)
-    finally:
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, previous_term)
-        if bar is not None:
-            bar.close()
-    if interrupted:
-        helper.kill()
-        helper.join()
-        saved = sum(1 for s in found if load_state(state_dir, s, key) is not None)
-        raise Interrupted(
-            f"{interrupted}: {saved} of {len(found)} saved in {out / '.state'}; run the same command again to finish"
+        interrupted = None
+        previous_term = signal.getsignal(signal.SIGTERM)
+
+        def on_term(signum, frame):
+            raise KeyboardInterrupt
+
+        main = threading.current_thread() is threading.main_thread()
+        if main:
+            signal.signal(signal.SIGTERM, on_term)
+        try:
+            self.run_all(self.jobs_to_run())
+        except KeyboardInterrupt:
+            interrupted = "interrupted"
+        except Incomplete as why:  # a cluster that could not grade everyone: what it did grade is saved
+            interrupted = str(why)
+        finally:
+            if main:
+                signal.signal(signal.SIGTERM, previous_term)
+            if self.bar is not None:
+                self.bar.close()
+        if interrupted:
+            self.helper.kill()
+            self.helper.join()
+            saved = sum(1 for student in self.found if load_state(self.state_dir, student, self.key) is not None)
+            raise Interrupted(
+                f"{interrupted}: {saved} of {len(self.found)} saved in {s.out / '.state'}; run the same command "
+                "again to finish"
+            )
+
+    def write_results(self) -> list[dict]:
+        """The CSV files, feedback and report here, the nbgrader gradebook in the helper, at once."""
+        s = self.s
+        loaded = [load_state(self.state_dir, student, self.key) for student in sorted(self.found)]
+        results = [r for r in loaded if r is not None]
+        for r in results:  # nbgrader's exchange writes the submission time beside the notebook
+            path = self.found.get(r["student_id"])
+            stamp = path.parent / "timestamp.txt" if path is not None else None
+            if stamp is not None and stamp.is_file() and not stamp.is_symlink():
+                r["submitted_at"] = stamp.read_text(encoding="utf-8", errors="replace").strip()[:64]
+        from .report import write_nbgrader_feedback, write_outputs
+
+        self.receive.send({"out": s.out, "results": results})
+        write_outputs(s.out, self.assignment, results, self.work, gradebook=False)
+        try:
+            done = self.receive.recv()
+        except EOFError:
+            done = ("error", "the nbgrader helper process died")
+        self.helper.join()
+        if done[0] != "ok":
+            raise RuntimeError(f"could not write the nbgrader gradebook: {done[1]}")
+        handed = write_nbgrader_feedback(s.out, s.assignment_id, self.found, results)
+        if handed:
+            s.log(f"feedback for nbgrader's release_feedback: {handed}")
+        return results
+
+    def grade(self) -> list[dict]:
+        self.start_helper()
+        started = time.monotonic()
+        self.grade_class()
+        results = self.write_results()
+        s = self.s
+        s.log(
+            f"graded {len(self.todo)} submission(s) of {s.assignment_id} in {time.monotonic() - started:.1f} s "
+            f"({len(self.found) - len(self.todo)} already done; "
+            f"{'each in its own jail' if s.jail else 'UNSAFE: unjailed, shared process'}); results in {s.out}"
         )
-
-    loaded = [load_state(state_dir, s, key) for s in sorted(found)]
-    results = [r for r in loaded if r is not None]
-    for r in results:  # nbgrader's exchange writes the submission time beside the notebook
-        path = found.get(r["student_id"])
-        stamp = path.parent / "timestamp.txt" if path is not None else None
-        if stamp is not None and stamp.is_file() and not stamp.is_symlink():
-            r["submitted_at"] = stamp.read_text(encoding="utf-8", errors="replace").strip()[:64]
-    from .report import write_nbgrader_feedback, write_outputs
-
-    receive.send({"out": out, "results": results})
-    write_outputs(out, assignment, results, work, gradebook=False)
-    try:
-        done = receive.recv()
-    except EOFError:
-        done = ("error", "the nbgrader helper process died")
-    helper.join()
-    if done[0] != "ok":
-        raise RuntimeError(f"could not write the nbgrader gradebook: {done[1]}")
-    handed = write_nbgrader_feedback(out, assignment_id, found, results)
-    if handed:
-        log(f"feedback for nbgrader's release_feedback: {handed}")
-    log(
-        f"graded {len(todo)} submission(s) of {assignment_id} in {time.monotonic() - started:.1f} s "
-        f"({done_before} already done; {'each in its own jail' if jail else 'UNSAFE: unjailed, shared process'})"
-        f"; results in {out}"
-    )
-    return results
+        return results
 
 
 def totals_table(results: list[dict]) -> str:
