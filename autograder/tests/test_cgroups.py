@@ -317,7 +317,8 @@ def test_cpu_quota_limits_a_busy_loop(batch):
         f"{stat.get('nr_periods')} periods"
     )
     assert 0.2 < limited < 0.5 * wall * 1.35 + 0.05  # 0.75 s; the quota bounds it whatever the load
-    assert limited < 0.6 * free
+    # the kernel's own count: the quota stopped the group in some periods (the unlimited pair's figure is only
+    # printed: beside other tests on 2 cores it can be as low as the limited one's)
     assert int(stat["nr_throttled"]) > 0
     group.remove()
 
