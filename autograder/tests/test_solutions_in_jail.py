@@ -82,7 +82,7 @@ def run_jobs(engine, jobs_list, *, on_finish, **kw):
     def finished(job):
         kept[job.key] = {"cells": [{"kind": c["kind"], "label": c["label"], "source": c["source"]} for c in job.cells],
                          "results": {str(i): r for i, r in job.results.items()},
-                         "killers": {str(i): w for i, w in job.killers.items()}}
+                         "killers": {str(i): [w.kind.value, w.detail] for i, w in job.killers.items()}}
         on_finish(job)
     return real_run_jobs(engine, jobs_list, on_finish=finished, **kw)
 
