@@ -479,3 +479,95 @@ def test_memory_and_cpu_attacks_stop_at_the_jail_limit_and_classmates_keep_their
         seconds = [v for v in _state(out, name)["seconds"].values() if isinstance(v, (int, float))]
         assert max(seconds) < 5, seconds
     assert not list(Path("/sys/fs/cgroup").glob(f"**/autograder-{grader.pid}-*"))  # every group removed
+
+
+# ----------------------------------------------------------------------------
+# the solution's timing, and uids across batches
+# ----------------------------------------------------------------------------
+
+
+def _class_of(tmp: Path, extra_cell: str | None, names=("one", "two", "three")) -> Path:
+    tmp.mkdir(parents=True, exist_ok=True)
+    release_nb = _release(tmp)
+    source_nb = FIXTURES / "source" / AID / f"{AID}.ipynb"
+    subs = tmp / "subs"
+    for name in names:
+        _with_answer(release_nb, source_nb, subs / name / f"{AID}.ipynb", "square", CORRECT)
+        if extra_cell:
+            nb = nbformat.read(subs / name / f"{AID}.ipynb", as_version=4)
+            nb.cells.insert(2, new_code_cell(extra_cell))
+            nbformat.write(nb, subs / name / f"{AID}.ipynb")
+    return subs
+
+
+def test_a_forged_solution_timing_in_out_is_not_trusted(tmp_path):
+    """OUT/.work/solution-timing.json is signed with the batch's key: a file written by anyone else (here:
+    the solution's slowest cell took 100 s, for a 120 s limit) is ignored and the solution is timed again."""
+    subs, out = _class_of(tmp_path, None, names=("one",)), tmp_path / "out"
+    cmd = [
+        sys.executable,
+        "-m",
+        "autograder",
+        "grade",
+        AID,
+        str(subs),
+        "--out",
+        str(out),
+        "--course-root",
+        str(FIXTURES),
+        "--jobs",
+        "2",
+    ]
+    first = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr
+    assert "per-cell time limit: 10 s" in first.stdout + first.stderr
+    timing = out / ".work" / "solution-timing.json"
+    forged = json.loads(timing.read_text())
+    forged["seconds"] = {label: 100.0 for label in forged["seconds"]}
+    timing.write_text(json.dumps(forged))
+    second = subprocess.run([*cmd, "--regrade"], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stderr
+    said = second.stdout + second.stderr
+    assert "per-cell time limit: 10 s (derived" in said, said  # measured again, not 120 s from the forged file
+    assert _state(out, "one")["limits"]["cell_timeout"] == 10.0
+
+
+def test_two_batches_at_once_never_share_a_jail_uid(tmp_path):
+    """Each running jail leases a uid no other jail on the host holds (two grading runs at once here)."""
+    record = "import os, time\ntime.sleep(2)\nraise RuntimeError(f'UID {os.getuid()}')"
+    runs = []
+    for batch in ("a", "b"):
+        subs = _class_of(tmp_path / batch, record)
+        out = tmp_path / batch / "out"
+        cmd = [
+            sys.executable,
+            "-m",
+            "autograder",
+            "grade",
+            AID,
+            str(subs),
+            "--out",
+            str(out),
+            "--course-root",
+            str(FIXTURES),
+            "--jobs",
+            "2",
+            "--cell-timeout",
+            "20",
+        ]
+        runs.append(
+            (subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True), out)
+        )
+    uids = []
+    for proc, out in runs:
+        _, stderr = proc.communicate(timeout=600)
+        assert proc.returncode == 0, stderr
+        found = set()
+        for student in ("one", "two", "three"):
+            notes = " ".join(_state(out, student)["notes"])
+            assert "UID " in notes, notes
+            found.add(int(notes.split("UID ", 1)[1].split()[0].rstrip(".")))
+        assert len(found) == 3, found  # three jails of one batch, three uids
+        uids.append(found)
+    assert not uids[0] & uids[1], uids
+    assert all(1_900_000 <= u < 1_960_000 for u in uids[0] | uids[1])
