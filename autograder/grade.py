@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import ROOT, die_with_parent, skip_slow_optional_imports
+from . import ROOT, die_with_parent, messages, skip_slow_optional_imports
 from .assignment import (
     Assignment,
     SymlinkSubmission,
@@ -43,14 +43,11 @@ from .assignment import (
     source_fingerprint,
     source_notebook,
 )
-from .batch import SOLUTION, UNSAFE_FLAG, Incomplete, Interrupted, JailUnavailable, StopKind, read_plan
+from .batch import SOLUTION, UNSAFE_FLAG, Incomplete, Interrupted, JailUnavailable, read_plan
 from .limits import (
-    CELL_OUTPUT_CAP,
     CELL_TIMEOUT_CAP_S,
     DISK_MB,
-    MAX_NOTES,
     MEMORY_MB,
-    NOTE_CAP,
     NOTEBOOK_TIMEOUT_S,
     SOLUTION_STOPPED_S,
     derived_cell_timeout,
@@ -261,39 +258,70 @@ def load_state(state_dir: Path, student: str, key: bytes | None = None) -> dict 
 # ----------------------------------------------------------------------------
 
 
-def _last_line(text: str, limit: int = NOTE_CAP) -> str:
-    """The last non-blank line of an error message (a traceback's is the error itself), cut to `limit`."""
-    lines = [line for line in (text or "").strip().splitlines() if line.strip()]
-    return (lines[-1] if lines else "")[:limit]
+def _test_row(gid, test, assignment: Assignment, plan, job, i, cell_timeout, notebook_timeout) -> dict:
+    """One test cell's row of grades.csv: what sanitising decided, or what the job reported for it."""
+    row = {"grade_id": gid, "max_points": test.points, "points": 0.0}
+    if plan.invalid is not None:
+        status, message = plan.status_hint or "invalid", plan.invalid
+    elif gid in plan.preset:
+        status, message = plan.preset[gid]
+    else:
+        why = job.killers.get(i) if job else None
+        r = job.results.get(i) if job and i is not None else None
+        if why is not None:
+            status, message = messages.stopped_test(why, cell_timeout, notebook_timeout)
+        elif r is None:
+            status, message = messages.not_run(job is not None and job.out_of_time, notebook_timeout)
+        else:
+            status, message = messages.reword(r.get("status", "error"), r.get("message", ""))
+            hidden = (
+                bool(test.hidden_lines)
+                and status in ("failed", "error")
+                and (r.get("line") is None or in_hidden_block(test.hidden_lines, r["line"]))
+            )
+            # a hidden_case's message carries no value: shown as it is; any other hidden failure, in general words
+            feedback = messages.HIDDEN_FAILURE if hidden and not r.get("hidden_case") else message
+            row.update(status=status, message=message, feedback=feedback, hidden_failure=hidden)
+            row["points"] = assignment.points[gid][0 if status == "passed" else 1]
+            return row
+    row.update(status=status, message=message, feedback=message)
+    return row
 
 
-def capped_notes(notes: list) -> list:
-    """At most MAX_NOTES notes of at most NOTE_CAP characters: a submission cannot fill its feedback, the
-    report or the CSV files with notes (260 raising cells are 20 notes and a count)."""
-    kept = [n if len(n) <= NOTE_CAP else n[: NOTE_CAP - 1] + "…" for n in notes[:MAX_NOTES]]
-    if len(notes) > MAX_NOTES:
-        kept.append(f"… and {len(notes) - MAX_NOTES} more notes like these")
-    return kept
+def _tampered(row: dict, why: str) -> None:
+    """The row of a test cell the submission edited: the original test ran; the row says so."""
+    outcome = "passed" if row["status"] == "passed" else row["status"]
+    note = messages.tampered(why, outcome)
+    row["message"] = note + (f": {row['message']}" if row.get("message") else "")
+    row["feedback"] = note + (f": {row['feedback']}" if row.get("feedback") and row["status"] != "passed" else "")
+    row["status"] = "tampered"
 
 
-_GPU = re.compile(
-    r"not compiled with CUDA|no CUDA GPUs|CUDA driver|Found no NVIDIA driver|cuda.*is not available", re.I
-)
+def _job_notes(plan, job, cell_timeout) -> list:
+    """What the job's run says about the student's own cells (errors, stops, floods)."""
+    notes = []
+    for i, cell in enumerate(plan.cells):
+        r = job.results.get(i, {})
+        if cell["kind"] == "student":
+            note = messages.student_cell(cell["label"], job.killers.get(i), r, cell_timeout)
+            if note:
+                notes.append(note)
+        if r.get("truncated"):
+            notes.append(messages.truncated(cell["label"], r["output_chars"]))
+    if -1 in job.killers:
+        notes.append(messages.died_before_any_cell(job.killers[-1].detail))
+    return notes
 
 
-def _reword(status: str, message: str) -> tuple[str, str]:
-    """Two failures that are not wrong answers, said as what they are."""
-    if status in ("failed", "error") and "NotImplementedError" in message:
-        return "error", (
-            "not answered: the exercise still raises NotImplementedError (replace "
-            "`raise NotImplementedError()` with your code)"
-        )
-    if status in ("failed", "error") and _GPU.search(message):
-        return "error", (
-            message.splitlines()[0][:300] + "\n  grading runs on a machine without a GPU: ask for "
-            "`utils.torch_utils.get_device()` (it falls back to the CPU) instead of 'cuda'"
-        )
-    return status, message
+def _total_status(plan, cells: list) -> str:
+    statuses = [c["status"] for c in cells]
+    if plan.invalid is not None:
+        return plan.status_hint or "invalid"
+    if "tampered" in statuses or plan.tampered:
+        return "tampered"
+    if statuses and all(s == "passed" for s in statuses):
+        return "passed"
+    return max(statuses, key=SEVERITY.index) if statuses else "passed"
 
 
 def result_from_plan(
@@ -306,118 +334,30 @@ def result_from_plan(
     notebook_timeout: float = 0,
 ) -> dict:
     """Combine what sanitising decided and what the child reported into one student's result."""
-    cells = []
-    notes = list(plan.notes)
     index_of = {c["grade_id"]: i for i, c in enumerate(plan.cells) if c["kind"] == "test"}
-    killers = job.killers if job else {}
-    results = job.results if job else {}
+    cells = []
     for gid, test in assignment.tests.items():
-        row = {"grade_id": gid, "max_points": test.points, "points": 0.0}
-        if plan.invalid is not None:
-            row.update(status=plan.status_hint or "invalid", message=plan.invalid, feedback=plan.invalid)
-            cells.append(row)
-            continue
-        if gid in plan.preset:
-            status, message = plan.preset[gid]
-            row.update(status=status, message=message, feedback=message)
-            cells.append(row)
-            continue
-        i = index_of.get(gid)
-        r = results.get(i) if i is not None else None
-        why = killers.get(i)
-        if why is not None:
-            if why.timed_out:
-                whole = why.kind is StopKind.NOTEBOOK_TIMEOUT
-                limit = notebook_timeout if whole else cell_timeout
-                scope = "the whole notebook's" if whole else "a cell's"
-                message = f"this test was stopped after {scope} time limit of {limit:g} s (an endless loop?)"
-                row.update(status="timeout", message=message, feedback=message)
-            else:
-                message = (
-                    f"the Python process died while this test ran ({why.detail}): does your "
-                    "code call sys.exit, os._exit, or kill the process?"
-                )
-                row.update(status="error", message=message, feedback=message)
-        elif r is None:
-            if job is not None and job.out_of_time:
-                message = f"not run: the notebook used up its time limit of {notebook_timeout:g} s before this test"
-                row.update(status="timeout", message=message, feedback=message)
-            else:
-                message = "not run: the grader received no result for this test"
-                row.update(status="error", message=message, feedback=message)
-        else:
-            status = r.get("status", "error")
-            message = r.get("message", "")
-            status, message = _reword(status, message)
-            hidden = (
-                bool(test.hidden_lines)
-                and status in ("failed", "error")
-                and (r.get("line") is None or in_hidden_block(test.hidden_lines, r["line"]))
-            )
-            feedback = message
-            if hidden and not r.get("hidden_case"):  # a hidden_case's message carries no value: shown as it is
-                feedback = (
-                    "a hidden check failed: the visible checks passed, but the hidden ones (other inputs, "
-                    "shapes and edge cases) did not. Try your answer on more cases."
-                )
-            row.update(status=status, message=message, feedback=feedback, hidden_failure=hidden)
-            row["points"] = assignment.points[gid][0 if status == "passed" else 1]
-        if gid in plan.tampered and row["status"] not in ("missing",):
-            outcome = "passed" if row["status"] == "passed" else row["status"]
-            note = f"{plan.tampered[gid]}; the original test from the gradebook was run instead and {outcome}"
-            row["message"] = note + (f": {row['message']}" if row.get("message") else "")
-            row["feedback"] = note + (
-                f": {row['feedback']}" if row.get("feedback") and row["status"] != "passed" else ""
-            )
-            row["status"] = "tampered"
+        row = _test_row(gid, test, assignment, plan, job, index_of.get(gid), cell_timeout, notebook_timeout)
+        ran = plan.invalid is None and gid not in plan.preset  # the row comes from the job's run
+        if ran and gid in plan.tampered and row["status"] != "missing":
+            _tampered(row, plan.tampered[gid])
         cells.append(row)
-    for gid, why in plan.tampered.items():
-        if gid not in assignment.tests:
-            notes.append(f"cell {gid!r}: {why}; it was restored")
+    notes = list(plan.notes)
+    notes += [messages.restored(gid, why) for gid, why in plan.tampered.items() if gid not in assignment.tests]
     if job is not None:
-        for i, cell in enumerate(plan.cells):
-            r = results.get(i, {})
-            label = cell["label"]
-            why = killers.get(i)
-            if cell["kind"] == "student":
-                if why and why.timed_out:
-                    notes.append(
-                        f"{label} was stopped after the time limit ({cell_timeout:g} s per cell); "
-                        "it was skipped and the cells after it were run again"
-                    )
-                elif why:
-                    notes.append(
-                        f"the Python process died while running {label} ({why.detail}); "
-                        "it was skipped and the cells after it were run again"
-                    )
-                elif r.get("status") == "error":
-                    notes.append(f"{label} raised an error: {_last_line(r.get('message', ''))}")
-            if r.get("truncated"):
-                notes.append(
-                    f"{label} printed {r['output_chars']:,} characters; only the first {CELL_OUTPUT_CAP:,} were kept"
-                )
-        if -1 in killers:
-            notes.append(f"the grading process died before running any cell ({killers[-1].detail})")
-    statuses = [c["status"] for c in cells]
-    if plan.invalid is not None:
-        total_status = plan.status_hint or "invalid"
-    elif "tampered" in statuses or plan.tampered:
-        total_status = "tampered"
-    elif statuses and all(s == "passed" for s in statuses):
-        total_status = "passed"
-    else:
-        total_status = max(statuses, key=SEVERITY.index) if statuses else "passed"
+        notes += _job_notes(plan, job, cell_timeout)
+    results = job.results if job else {}
     return {
         "version": STATE_VERSION,
         "key": key,
         "student_id": student,
         "assignment": assignment.id,
         "notebook": f"{assignment.notebook}.ipynb",
-        "status": total_status,
+        "status": _total_status(plan, cells),
         "points": sum(c["points"] for c in cells),
         "max_points": sum(c["max_points"] for c in cells),
         "cells": cells,
-        "notes": capped_notes(notes),
+        "notes": messages.capped_notes(notes),
         "review": list(job.review) if job is not None else [],
         "seconds": {c["label"]: results.get(i, {}).get("seconds") for i, c in enumerate(plan.cells)}
         if job is not None
