@@ -22,14 +22,13 @@ def _fast_exit(code: int) -> int:
     return code
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograder", description="Build, grade and demo the course.")
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def _release_parser(sub) -> None:
     p_rel = sub.add_parser("release", help="generate release/ from source/ with nbgrader")
     p_rel.add_argument("assignments", nargs="*", metavar="ASSIGNMENT")
     p_rel.add_argument("--check", action="store_true", help="fail if release/ differs from what source/ generates")
 
+
+def _grade_parser(sub) -> None:
     p_grade = sub.add_parser("grade", help="grade a folder of submissions")
     p_grade.add_argument("assignment", metavar="ASSIGNMENT")
     p_grade.add_argument("submissions", metavar="SUBMISSIONS_DIR")
@@ -103,6 +102,8 @@ def main(argv=None) -> int:
     )
     p_grade.add_argument("--course-root", default=None, help=argparse.SUPPRESS)
 
+
+def _publish_parser(sub) -> None:
     p_pub = sub.add_parser(
         "publish", help="write the student edition (no source/, hidden tests or solutions) into DEST"
     )
@@ -123,6 +124,8 @@ def main(argv=None) -> int:
     )
     p_pub.add_argument("--course-root", default=None, help=argparse.SUPPRESS)
 
+
+def _demo_parser(sub) -> None:
     p_demo = sub.add_parser("demo", help="build the release, grade the bundled example class, print the totals")
     p_demo.add_argument(
         "assignments", nargs="*", metavar="ASSIGNMENT", help="assignments to demo (default: the first of the course)"
@@ -131,7 +134,18 @@ def main(argv=None) -> int:
     p_demo.add_argument("--jobs", type=int, default=None)
     p_demo.add_argument("--course-root", default=None, help=argparse.SUPPRESS)
 
-    args = parser.parse_args(argv)
+
+def parser() -> argparse.ArgumentParser:
+    """The command line: release, grade, publish, demo."""
+    top = argparse.ArgumentParser(prog="python -m autograder", description="Build, grade and demo the course.")
+    sub = top.add_subparsers(dest="command", required=True)
+    for add in (_release_parser, _grade_parser, _publish_parser, _demo_parser):
+        add(sub)
+    return top
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
     if args.command == "release":
         from .release import release
 

@@ -88,7 +88,9 @@ def test_every_readme_command_runs_verbatim(tmp_path):
     repo = tmp_path / "course"
     _copy_repository(repo)
     _class(repo)
-    env = dict(ENV, PATH=f"{ROOT / '.venv' / 'bin'}{os.pathsep}{ENV['PATH']}")
+    # the copy shares the course's .venv (a link): `make` in the copy must never reinstall into it (that would
+    # point the editable install of utils and autograder at this temporary copy for every later test)
+    env = dict(ENV, PATH=f"{ROOT / '.venv' / 'bin'}{os.pathsep}{ENV['PATH']}", MAKEFLAGS="--old-file=.venv/.installed")
     for command in readme_commands():
         assert "<" not in command and "path/to/" not in command.replace("path/to/submissions", ""), command
         proc = subprocess.run(command, shell=True, cwd=repo, env=env, capture_output=True, text=True, timeout=900)
