@@ -5,10 +5,12 @@
     python -m autograder demo [ASSIGNMENT ...]
 
 Rooms (CONTRIBUTING.md draws the processes):
-- the batch, in the grading process: `grade` (the command: submissions, state files, resuming, results),
-  `batch` (what a local and a cluster run share), `assignment` (nbgrader's gradebook and sanitising: what to
-  run for one submission), `report` (CSV files, feedback, class report, the nbgrader gradebook), `pool` (the
-  jobs at once, their limits), `cluster` (the same on Dask workers), `limits` (every limit and default);
+- the batch, in the grading process: `grade` (the command and `BatchRun`, its steps), `submissions`
+  (finding them), `state` (resume records, keys, seeds), `results` and `messages` (grades and notes),
+  `helper` (the nbgrader helper process), `batch` (what a local and a cluster run share), `assignment`
+  (nbgrader's gradebook and sanitising: what to run for one submission), `report` (CSV files, feedback,
+  class report, the nbgrader gradebook), `pool` (the jobs at once, their limits), `cluster` (the same on
+  Dask workers), `limits` (every limit and default);
 - the engine: `engine` (a fresh interpreter that starts knowing nothing), `warm` (what it imports once);
 - one job: `job` (its split), `student` (the student's process), `trusted` (the trusted process), `runtime`
   (what both use), `channel` (the plain-data channel between them);

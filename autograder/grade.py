@@ -21,29 +21,22 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import signal
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import ROOT, die_with_parent, messages, skip_slow_optional_imports
+from . import ROOT
 from .assignment import (
-    Assignment,
-    SymlinkSubmission,
     detect_frameworks,
-    in_hidden_block,
-    marked,
-    not_plain_file,
-    prepare,
     source_fingerprint,
     source_notebook,
 )
-from .batch import SOLUTION, UNSAFE_FLAG, Incomplete, Interrupted, JailUnavailable, read_plan
+from .batch import SOLUTION, UNSAFE_FLAG, Incomplete, Interrupted, JailUnavailable
+from .helper import PlanStream, helper_main
 from .limits import (
     CELL_TIMEOUT_CAP_S,
     DISK_MB,
@@ -52,10 +45,18 @@ from .limits import (
     SOLUTION_STOPPED_S,
     derived_cell_timeout,
 )
-
-STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,99}$")
-STATE_VERSION = 2
-SEVERITY = ["passed", "failed", "missing", "error", "timeout", "tampered", "invalid"]
+from .results import result_from_plan, totals_table  # noqa: F401 - totals_table: demo's and the command's
+from .state import (
+    atomic_write,
+    load_state,
+    mac,
+    read_secret_seed,
+    save_state,
+    state_key,
+    submission_key,
+    submission_seed,
+)
+from .submissions import find_submissions
 
 
 def default_jobs() -> int:
@@ -67,190 +68,9 @@ def default_jobs() -> int:
 # ----------------------------------------------------------------------------
 
 
-LMS_NAME = re.compile(r"^(?P<who>.+?)_assignsubmission_(?:file|onlinetext)_(?P<file>.*)$")
-
-
-def lms_student_id(filename: str) -> str | None:
-    """`Ada Lovelace_1234_assignsubmission_file_01_hidden_state.ipynb` (Moodle's download of an
-    assignment) -> `Ada_Lovelace_1234`; None for any other name."""
-    m = LMS_NAME.match(filename)
-    if not m:
-        return None
-    sid = re.sub(r"[^A-Za-z0-9_.@+-]+", "_", m.group("who")).strip("_.")
-    return sid if STUDENT_ID.match(sid or "") else None
-
-
-def find_submissions(folder: Path, assignment_id: str, notes: dict | None = None) -> tuple[dict, list]:
-    """student id -> notebook path (None when the student has no notebook for this assignment).
-
-    Accepted layouts: <student>/<id>.ipynb, <student>.ipynb, nbgrader's
-    submitted/<student>/<id>/<id>.ipynb (with or without the submitted/ level), and an LMS's
-    download (`<name>_<number>_assignsubmission_file_<file>.ipynb`, the student id is `<name>_<number>`).
-    A student folder whose only notebook has another name (`<id>-Copy1.ipynb`) is graded, and
-    `notes[student]` says so. A student folder that holds only other assignments' folders is not
-    part of this assignment's class. Returns (found, warnings).
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise ValueError(f"SUBMISSIONS_DIR {str(folder)!r} is not a directory")
-    submitted = folder / "submitted"
-    base = submitted if submitted.is_dir() and not submitted.is_symlink() else folder
-    found: dict = {}
-    warnings = []
-    notes = {} if notes is None else notes
-    name = f"{assignment_id}.ipynb"
-    other_assignments = 0
-    for entry in sorted(base.iterdir()):
-        if entry.name.startswith("."):
-            continue
-        sid = entry.name if entry.is_dir() else entry.stem
-        if entry.suffix == ".ipynb" and not entry.is_dir() and (lms_id := lms_student_id(entry.name)):
-            sid = lms_id
-            notes[sid] = f"the file {entry.name!r} was graded as student {sid!r}'s {name}"
-        if entry.is_dir() or entry.suffix == ".ipynb":
-            if not STUDENT_ID.match(sid):
-                warnings.append(f"skipped {entry.name!r}: not a valid student id (letters, digits, _.@+-)")
-                continue
-        if entry.is_symlink():
-            if entry.suffix == ".ipynb" or entry.is_dir():
-                found[sid] = SymlinkSubmission(entry)
-            continue
-        if entry.is_dir() and (entry / assignment_id).is_symlink():  # nothing behind the link is listed
-            found[sid] = marked(
-                entry / assignment_id / name,
-                not_plain_file(folder, entry / assignment_id / name) or SymlinkSubmission.why,
-            )
-            continue
-        if entry.is_dir():
-            for candidate in (entry / assignment_id / name, entry / name):
-                if candidate.is_symlink():
-                    found[sid] = SymlinkSubmission(candidate)
-                    break
-                if candidate.is_file():
-                    found[sid] = candidate
-                    break
-            else:
-                inner = entry / assignment_id if (entry / assignment_id).is_dir() else entry
-                others = sorted(p for p in inner.glob("*.ipynb") if not p.name.startswith("."))
-                if len(others) == 1 and not others[0].is_symlink():
-                    found[sid] = others[0]
-                    notes[sid] = (
-                        f"no {name} was found; the folder's only notebook, {others[0].name!r}, was graded in its place"
-                    )
-                    warnings.append(f"{sid}: graded {others[0].name!r} as {name} (the only notebook there)")
-                elif others:
-                    found[sid] = None
-                    notes[sid] = (
-                        f"no {name} was found, and the folder has several other notebooks "
-                        f"({', '.join(p.name for p in others[:5])}): none was graded"
-                    )
-                    warnings.append(f"{sid}: no {name}, and several other notebooks: graded as missing")
-                elif inner is entry and any(p.is_dir() and not p.name.startswith(".") for p in entry.iterdir()):
-                    other_assignments += 1  # nbgrader's submitted/<student>/<another assignment>/
-                else:
-                    found[sid] = None
-        elif entry.suffix == ".ipynb" and sid not in found:
-            found[sid] = entry
-    for sid, path in found.items():  # a link at any depth below SUBMISSIONS, or not a regular file
-        if path is not None and not isinstance(path, SymlinkSubmission):
-            why = not_plain_file(folder, path)
-            if why is not None:
-                found[sid] = marked(path, why)
-    if other_assignments:
-        warnings.append(f"{other_assignments} student folder(s) hold only other assignments: not part of this batch")
-    if not found:
-        warnings.append(
-            f"no submission of {assignment_id} was found in {base}. The layouts accepted are "
-            f"<student>/{name}, <student>.ipynb, nbgrader's submitted/<student>/{assignment_id}/{name}, and an "
-            "LMS download (<name>_<number>_assignsubmission_file_<file>.ipynb)."
-        )
-    return found, warnings
-
-
 # ----------------------------------------------------------------------------
 # state files
 # ----------------------------------------------------------------------------
-
-
-def atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
-
-
-def submission_key(path: Path | None, fingerprint: str) -> str:
-    h = hashlib.sha256(fingerprint.encode())
-    if path is not None and path.is_symlink():
-        h.update(b"<symbolic link>")
-    elif path is not None and path.is_file():
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-    else:
-        h.update(b"<no submission>")
-    return h.hexdigest()[:24]
-
-
-def state_key(state_dir: Path) -> bytes:
-    """The batch's secret for authenticating resume records (OUT/.state/.key, readable by the grader
-    only; no sandbox sees OUT at all). Made on first use."""
-    path = state_dir / ".key"
-    try:
-        key = path.read_bytes()
-        if len(key) == 32:
-            return key
-    except OSError:
-        pass
-    import secrets
-
-    key = secrets.token_bytes(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key)
-    return key
-
-
-def _mac(key: bytes, data: dict) -> str:
-    import hmac
-
-    body = json.dumps({k: v for k, v in data.items() if k != "mac"}, sort_keys=True).encode()
-    return hmac.new(key, body, hashlib.sha256).hexdigest()
-
-
-def save_state(state_dir: Path, key: bytes, result: dict) -> None:
-    signed = {**result, "mac": _mac(key, result)}
-    atomic_write(state_dir / f"{result['student_id']}.json", json.dumps(signed, indent=1, sort_keys=True))
-
-
-def load_state(state_dir: Path, student: str, key: bytes | None = None) -> dict | None:
-    """A student's resume record, or None if there is none, it is of another version, or (with `key`)
-    its authentication fails: a forged or edited record is graded again, never trusted."""
-    try:
-        data = json.loads((state_dir / f"{student}.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
-        return None
-    if key is not None:
-        import hmac
-
-        if not isinstance(data.get("mac"), str) or not hmac.compare_digest(data["mac"], _mac(key, data)):
-            return None
-    data.pop("mac", None)
-    return data
 
 
 # ----------------------------------------------------------------------------
@@ -258,215 +78,9 @@ def load_state(state_dir: Path, student: str, key: bytes | None = None) -> dict 
 # ----------------------------------------------------------------------------
 
 
-def _test_row(gid, test, assignment: Assignment, plan, job, i, cell_timeout, notebook_timeout) -> dict:
-    """One test cell's row of grades.csv: what sanitising decided, or what the job reported for it."""
-    row = {"grade_id": gid, "max_points": test.points, "points": 0.0}
-    if plan.invalid is not None:
-        status, message = plan.status_hint or "invalid", plan.invalid
-    elif gid in plan.preset:
-        status, message = plan.preset[gid]
-    else:
-        why = job.killers.get(i) if job else None
-        r = job.results.get(i) if job and i is not None else None
-        if why is not None:
-            status, message = messages.stopped_test(why, cell_timeout, notebook_timeout)
-        elif r is None:
-            status, message = messages.not_run(job is not None and job.out_of_time, notebook_timeout)
-        else:
-            status, message = messages.reword(r.get("status", "error"), r.get("message", ""))
-            hidden = (
-                bool(test.hidden_lines)
-                and status in ("failed", "error")
-                and (r.get("line") is None or in_hidden_block(test.hidden_lines, r["line"]))
-            )
-            # a hidden_case's message carries no value: shown as it is; any other hidden failure, in general words
-            feedback = messages.HIDDEN_FAILURE if hidden and not r.get("hidden_case") else message
-            row.update(status=status, message=message, feedback=feedback, hidden_failure=hidden)
-            row["points"] = assignment.points[gid][0 if status == "passed" else 1]
-            return row
-    row.update(status=status, message=message, feedback=message)
-    return row
-
-
-def _tampered(row: dict, why: str) -> None:
-    """The row of a test cell the submission edited: the original test ran; the row says so."""
-    outcome = "passed" if row["status"] == "passed" else row["status"]
-    note = messages.tampered(why, outcome)
-    row["message"] = note + (f": {row['message']}" if row.get("message") else "")
-    row["feedback"] = note + (f": {row['feedback']}" if row.get("feedback") and row["status"] != "passed" else "")
-    row["status"] = "tampered"
-
-
-def _job_notes(plan, job, cell_timeout) -> list:
-    """What the job's run says about the student's own cells (errors, stops, floods)."""
-    notes = []
-    for i, cell in enumerate(plan.cells):
-        r = job.results.get(i, {})
-        if cell["kind"] == "student":
-            note = messages.student_cell(cell["label"], job.killers.get(i), r, cell_timeout)
-            if note:
-                notes.append(note)
-        if r.get("truncated"):
-            notes.append(messages.truncated(cell["label"], r["output_chars"]))
-    if -1 in job.killers:
-        notes.append(messages.died_before_any_cell(job.killers[-1].detail))
-    return notes
-
-
-def _total_status(plan, cells: list) -> str:
-    statuses = [c["status"] for c in cells]
-    if plan.invalid is not None:
-        return plan.status_hint or "invalid"
-    if "tampered" in statuses or plan.tampered:
-        return "tampered"
-    if statuses and all(s == "passed" for s in statuses):
-        return "passed"
-    return max(statuses, key=SEVERITY.index) if statuses else "passed"
-
-
-def result_from_plan(
-    student: str,
-    assignment: Assignment,
-    plan,
-    job=None,
-    key: str = "",
-    cell_timeout: float = 0,
-    notebook_timeout: float = 0,
-) -> dict:
-    """Combine what sanitising decided and what the child reported into one student's result."""
-    index_of = {c["grade_id"]: i for i, c in enumerate(plan.cells) if c["kind"] == "test"}
-    cells = []
-    for gid, test in assignment.tests.items():
-        row = _test_row(gid, test, assignment, plan, job, index_of.get(gid), cell_timeout, notebook_timeout)
-        ran = plan.invalid is None and gid not in plan.preset  # the row comes from the job's run
-        if ran and gid in plan.tampered and row["status"] != "missing":
-            _tampered(row, plan.tampered[gid])
-        cells.append(row)
-    notes = list(plan.notes)
-    notes += [messages.restored(gid, why) for gid, why in plan.tampered.items() if gid not in assignment.tests]
-    if job is not None:
-        notes += _job_notes(plan, job, cell_timeout)
-    results = job.results if job else {}
-    return {
-        "version": STATE_VERSION,
-        "key": key,
-        "student_id": student,
-        "assignment": assignment.id,
-        "notebook": f"{assignment.notebook}.ipynb",
-        "status": _total_status(plan, cells),
-        "points": sum(c["points"] for c in cells),
-        "max_points": sum(c["max_points"] for c in cells),
-        "cells": cells,
-        "notes": messages.capped_notes(notes),
-        "review": list(job.review) if job is not None else [],
-        "seconds": {c["label"]: results.get(i, {}).get("seconds") for i, c in enumerate(plan.cells)}
-        if job is not None
-        else {},
-        "memory_peak_mb": round(job.memory_peak / 2**20, 1) if job is not None and job.memory_peak else None,
-        "requests": {
-            c["label"]: results[i]["requests"] for i, c in enumerate(plan.cells) if "requests" in results.get(i, {})
-        }
-        if job is not None
-        else {},
-    }
-
-
 # ----------------------------------------------------------------------------
 # the command
 # ----------------------------------------------------------------------------
-
-
-def other_assignment_ids(course_root: Path) -> dict:
-    """grade ids of every released notebook (to recognise a notebook of another assignment)."""
-    import nbformat
-
-    out = {}
-    for folder in (course_root / "release", course_root / "source"):
-        for path in folder.glob("*/*.ipynb"):
-            if path.parent.name in out:
-                continue
-            try:
-                nb = nbformat.read(path, as_version=4)
-            except Exception:
-                continue
-            out[path.parent.name] = [
-                c.metadata.get("nbgrader", {}).get("grade_id")
-                for c in nb.cells
-                if c.metadata.get("nbgrader", {}).get("grade_id")
-            ]
-    return out
-
-
-def _helper_main(assignment_id, work, course_root, submissions, conn, full: bool = False) -> None:
-    """In the helper process: nbgrader's generate_assignment, then every submission sanitised.
-    `full` (a cluster's batch): send the assignment with its released cells, and only check each student's
-    file: the workers read and sanitise the notebooks, and send their plans back with the results."""
-    die_with_parent()  # SIGTERM or SIGKILL on the grader never leaves it waiting on the pipe
-    skip_slow_optional_imports()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    try:
-        import dataclasses
-
-        assignment = prepare(assignment_id, work, course_root)
-        others = other_assignment_ids(course_root)
-        # plain data only (unless `full`): the parent must not need nbformat to read it
-        conn.send(("ok", assignment if full else dataclasses.replace(assignment, release_cells=[]), others))
-        # one plan at a time, as each is ready: the first submissions are graded while the rest are read
-        for student, path in submissions.items():
-            if full and student != SOLUTION:
-                from .assignment import Plan, check_file
-
-                conn.send(("plan", student, check_file(path, assignment) or Plan(cells=None)))  # type: ignore[arg-type]  # None: a worker reads it
-            else:
-                conn.send(("plan", student, read_plan(path, assignment, others)))
-        conn.send(("plans", None, None))
-    except Exception as exc:  # reported by the parent
-        conn.send(("error", f"{type(exc).__name__}: {exc}", None))
-        conn.close()
-        return
-    # later, while the parent writes the CSV and HTML files: the nbgrader gradebook (nbgrader is imported here)
-    try:
-        request = conn.recv()
-    except EOFError:  # the parent is gone
-        return
-    try:
-        from .report import write_gradebook
-
-        write_gradebook(request["out"], assignment, request["results"], work)
-        conn.send(("ok",))
-    except Exception as exc:
-        conn.send(("error", f"{type(exc).__name__}: {exc}"))
-    conn.close()
-
-
-class _PlanStream:
-    """The plans the nbgrader helper sends one by one, turned into jobs as they arrive (run_jobs polls it)."""
-
-    def __init__(self, conn, plans: dict):
-        self.conn, self.plans, self.done = conn, plans, False  # done: the helper said it sent every plan
-        self.to_jobs: Callable[[list], list] = lambda students: []
-
-    def fileno(self) -> int:
-        return self.conn.fileno()
-
-    def take(self, block: bool = False) -> list:
-        """The jobs of every plan that has arrived (waiting for one when `block`)."""
-        arrived = []
-        while not self.done and (block or self.conn.poll()):
-            block = False
-            try:
-                kind, student, plan = self.conn.recv()
-            except EOFError:
-                raise RuntimeError("the nbgrader helper process died") from None
-            if kind == "error":
-                raise RuntimeError(student)
-            if kind == "plans":
-                self.done = True
-                break
-            self.plans[student] = plan
-            arrived.append(student)
-        return self.to_jobs([s for s in arrived if s != SOLUTION])
 
 
 def grade(
@@ -542,21 +156,7 @@ def grade(
             return BatchRun(engine, settings(engine.jail_setting), Job, engine.run_jobs).grade()
         finally:
             engine.close()
-    jail = None
-    if not unsafe_shared_process:
-        from .sandbox import default_read_only, probe
-
-        why = probe(str(utils_dir))
-        if why is not None:
-            raise JailUnavailable(
-                f"this machine cannot jail submissions ({why}). Each submission must run in its own "
-                "operating-system sandbox (Linux user, mount, PID and network namespaces) so that it cannot "
-                "read the hidden tests, other students' work or the results. Run as root or enable user "
-                "namespaces (sysctl kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0), or, "
-                f"only for submissions you trust, add {UNSAFE_FLAG}: every submission then runs unjailed "
-                "in the grader's own account."
-            )
-        jail = {"disk_mb": int(disk_mb), "read_only": default_read_only(str(utils_dir))}
+    jail = None if unsafe_shared_process else _local_jail(utils_dir, disk_mb)
     # the engine starts now (a fresh interpreter), before anything of the batch is read: its children (one per
     # submission) inherit no student's notebook, no hidden test and no result
     local_engine = Engine(utils_root=utils_dir)
@@ -564,6 +164,23 @@ def grade(
         return BatchRun(local_engine, settings(jail), Job, run_jobs).grade()
     finally:
         local_engine.close()
+
+
+def _local_jail(utils_dir: Path, disk_mb: int) -> dict:
+    """The jail settings of a local run, or JailUnavailable saying why this machine cannot build the jail."""
+    from .sandbox import default_read_only, probe
+
+    why = probe(str(utils_dir))
+    if why is not None:
+        raise JailUnavailable(
+            f"this machine cannot jail submissions ({why}). Each submission must run in its own "
+            "operating-system sandbox (Linux user, mount, PID and network namespaces) so that it cannot "
+            "read the hidden tests, other students' work or the results. Run as root or enable user "
+            "namespaces (sysctl kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0), or, "
+            f"only for submissions you trust, add {UNSAFE_FLAG}: every submission then runs unjailed "
+            "in the grader's own account."
+        )
+    return {"disk_mb": int(disk_mb), "read_only": default_read_only(str(utils_dir))}
 
 
 def _limits(notebook_timeout, cell_timeout, memory_mb, jail, hidden_seed=None) -> dict:
@@ -576,28 +193,6 @@ def _limits(notebook_timeout, cell_timeout, memory_mb, jail, hidden_seed=None) -
     if hidden_seed is not None:  # which secret drew the hidden cases (a digest: the seed itself stays secret)
         limits["hidden_seed"] = hashlib.sha256(f"seed {hidden_seed}".encode()).hexdigest()[:12]
     return limits
-
-
-def read_secret_seed(path) -> int:
-    """The grader's secret seed: a whole number drawn from the file's text (ValueError if it is empty)."""
-    text = Path(path).expanduser().read_text(encoding="utf-8").strip()
-    if not text:
-        raise ValueError(
-            f"the secret seed file {path} is empty: put any long random text in it, e.g. "
-            "python -c 'import secrets; print(secrets.token_hex(16))' > FILE"
-        )
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
-
-
-def submission_seed(secret: int | None, student: str, key: str) -> int | None:
-    """The seed of one submission's drawn hidden cases: from the grader's secret, the student's id and the
-    submission's content digest (`key`, from submission_key), so that what one submission learns of its
-    cases is worth nothing for any other, its own resubmission included. None without a secret: every
-    hidden seed is then the test's fixed one, and runs are reproducible."""
-    if secret is None:
-        return None
-    digest = hashlib.sha256(f"submission seed {int(secret)}:{student}:{key}".encode()).digest()
-    return int.from_bytes(digest[:8], "big")
 
 
 @dataclass
@@ -666,7 +261,7 @@ class BatchRun:
             if (
                 cached.get("fingerprint") == self.fingerprint
                 and isinstance(cached.get("mac"), str)
-                and hmac.compare_digest(cached["mac"], _mac(self.key, cached))
+                and hmac.compare_digest(cached["mac"], mac(self.key, cached))
             ):
                 return cached["seconds"]
         except (OSError, ValueError, KeyError, AttributeError, TypeError):
@@ -714,7 +309,7 @@ class BatchRun:
         to_read.update({student: self.found[student] for student in self.todo})
         self.full = getattr(self.engine, "needs_full_assignment", False)
         self.helper = ctx.Process(
-            target=_helper_main,
+            target=helper_main,
             args=(s.assignment_id, self.work, s.course_root, to_read, send, self.full),
             daemon=True,
         )
@@ -730,7 +325,7 @@ class BatchRun:
             self.helper.join()
             raise RuntimeError(outcome[1])
         self.assignment, self.others = outcome[1], outcome[2]
-        self.stream = _PlanStream(self.receive, self.plans)
+        self.stream = PlanStream(self.receive, self.plans)
         if self.full:  # what a cluster's workers need, besides each notebook's bytes
             self.engine.prepare_batch(
                 assignment=self.assignment,
@@ -759,7 +354,7 @@ class BatchRun:
         if job.killers:
             seconds["(stopped)"] = SOLUTION_STOPPED_S  # the solution itself hit a limit
         timing = {"fingerprint": self.fingerprint, "seconds": seconds}
-        atomic_write(self.timing_file, json.dumps({**timing, "mac": _mac(self.key, timing)}, indent=1))
+        atomic_write(self.timing_file, json.dumps({**timing, "mac": mac(self.key, timing)}, indent=1))
         self.limit["cell"] = derived_cell_timeout(seconds, s.notebook_timeout)
         self.limit["pending"] = False
         for result in self.early:
@@ -944,14 +539,6 @@ class BatchRun:
             f"{'each in its own jail' if s.jail else 'UNSAFE: unjailed, shared process'}); results in {s.out}"
         )
         return results
-
-
-def totals_table(results: list[dict]) -> str:
-    width = max([len("student_id")] + [len(r["student_id"]) for r in results])
-    lines = [f"{'student_id':<{width}}  {'points':>7}  {'max':>5}  status"]
-    for r in results:
-        lines.append(f"{r['student_id']:<{width}}  {r['points']:>7g}  {r['max_points']:>5g}  {r['status']}")
-    return "\n".join(lines)
 
 
 def grade_main(args) -> int:

@@ -386,7 +386,7 @@ def test_demo_grades_the_example_class(tmp_path):
 
 
 def test_submission_layouts_are_all_found(tmp_path):
-    from autograder.grade import find_submissions
+    from autograder.submissions import find_submissions
 
     (tmp_path / "a" / "alice").mkdir(parents=True)
     (tmp_path / "a" / "alice" / f"{AID}.ipynb").write_text("{}")

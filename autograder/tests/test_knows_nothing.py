@@ -223,7 +223,7 @@ def test_no_command_line_of_the_grader_reaches_the_jail(graded):
 
 
 def test_the_secret_seed_is_in_no_process_a_jail_descends_from(graded):
-    from autograder.grade import read_secret_seed
+    from autograder.state import read_secret_seed
 
     seed = read_secret_seed(graded["seed_file"])
     notes = " ".join(_state(graded["out"], "seed_hunt")["notes"])
@@ -350,7 +350,7 @@ def _grade_course(course: Path, subs: Path, out: Path, seed_file: Path | None) -
 @pytest.mark.slow  # three grading runs of a small class
 def test_a_perfect_leak_of_drawn_cases_is_worth_nothing_to_another_submission(tmp_path):
     from autograder.assignment import prepare, source_fingerprint
-    from autograder.grade import read_secret_seed, submission_key, submission_seed
+    from autograder.state import read_secret_seed, submission_key, submission_seed
 
     course = _drawn_course(tmp_path)
     work = tmp_path / "release-build"

@@ -73,7 +73,7 @@ def _secret(text):
     if text not in _SECRET_SEEDS:
         import tempfile
 
-        from autograder.grade import read_secret_seed
+        from autograder.state import read_secret_seed
 
         with tempfile.TemporaryDirectory() as tmp:
             (Path(tmp) / "secret.txt").write_text(text)
@@ -271,7 +271,7 @@ def test_two_secrets_draw_other_cases_and_memorised_answers_lose_points(tmp_path
         secret_files.append(tmp_path / f"secret-{i}.txt")
         secret_files[-1].write_text(text + "\n")
     from autograder.assignment import source_fingerprint
-    from autograder.grade import read_secret_seed, submission_key, submission_seed
+    from autograder.state import read_secret_seed, submission_key, submission_seed
 
     # one student copied the answers of a run without a secret; another the cases its own earlier (correct)
     # submission was given under the first secret, as a perfect leak would tell it
