@@ -716,7 +716,7 @@ class TrustedChannel:
             if text in message:
                 message, cut = message.replace(text, "…"), True
         if cut:
-            message += "\n  (… marks text of your code's, left out: it had received hidden inputs)"
+            message += "\n  (… marks what your code wrote, left out: it had received hidden inputs)"
         return message
 
     def _to_wire(self, obj, buffers):
@@ -776,6 +776,8 @@ class TrustedChannel:
                 f"  write instead: {watched.get('instead', '')}"
             )
         if "error" in reply:
+            if op == "get":  # a name the student's namespace lacks: said here, in the trusted side's own words
+                raise NameError(f"name {str(fields.get('name'))[:200]!r} is not defined")
             if self.tainted and type(reply["error"]) is dict:
                 self._remember(str(reply["error"].get("message", ""))[:4000])
             raise rebuild_error(reply["error"], self.tainted)

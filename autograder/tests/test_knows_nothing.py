@@ -108,6 +108,8 @@ ATTACKS = {
         "        raise NameError('LEAK ' + repr(x))\n"
         "    return np.asarray(x, dtype=float) ** 2\n",
     ),
+    # an honest student who left the last answer out: its test meets a NameError after hidden inputs were sent
+    "no_last_answer": _answer("answer_demo", "# not answered"),
     # a module for the trusted side to import
     "module_by_name": _answer(
         "square", "import types\ndef square(x):\n    return types.ModuleType('numpy.f2py.__main__')\n"
@@ -571,3 +573,12 @@ def test_two_batches_at_once_never_share_a_jail_uid(tmp_path):
         uids.append(found)
     assert not uids[0] & uids[1], uids
     assert all(1_900_000 <= u < 1_960_000 for u in uids[0] | uids[1])
+
+
+def test_the_graders_own_words_are_never_cut_out(graded):
+    """A name the student never defined is reported in the trusted side's words, even after hidden inputs:
+    nothing of it is cut out as if the student's process had written it."""
+    state = _state(graded["out"], "no_last_answer")
+    cell = next(c for c in state["cells"] if c["grade_id"] == "test_answer_demo")
+    assert cell["message"] == "NameError: name 'answer_demo' is not defined", cell
+    assert state["points"] == 3
