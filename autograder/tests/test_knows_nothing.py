@@ -110,6 +110,12 @@ ATTACKS = {
     ),
     # an honest student who left the last answer out: its test meets a NameError after hidden inputs were sent
     "no_last_answer": _answer("answer_demo", "# not answered"),
+    # a new trick: a class of its own named like a built-in error carries the recorded inputs out of a later cell
+    "builtin_named_error": lambda cells: (
+        _answer("square", RECORD_SQUARE)(cells),
+        _answer("mean_of", RECORD_MEAN)(cells),
+        cells.append(new_code_cell("class ValueError(Exception):\n    pass\nraise ValueError(' '.join(RECORDED))")),
+    ),
     # a module for the trusted side to import
     "module_by_name": _answer(
         "square", "import types\ndef square(x):\n    return types.ModuleType('numpy.f2py.__main__')\n"
@@ -243,6 +249,15 @@ def test_hidden_inputs_recorded_by_an_answer_do_not_come_out(graded):
     assert "CHUNK" not in mine  # no text of its cells after it saw hidden inputs, only numbers and classes
     assert "RuntimeError" in mine
     assert len(state["notes"]) <= 21 and all(len(n) <= 300 for n in state["notes"])
+
+
+def test_an_error_class_named_like_a_builtin_carries_nothing_out(graded):
+    state = _state(graded["out"], "builtin_named_error")
+    mine = json.dumps(state) + (graded["out"] / "feedback" / "builtin_named_error" / f"{AID}.html").read_text()
+    assert state["points"] == 4
+    assert "ValueError" in mine  # the cell is reported, by its class's name only
+    for value in HIDDEN_VALUES:
+        assert value not in mine, value
 
 
 def test_a_name_error_raised_in_a_hidden_case_carries_nothing_out(graded):
